@@ -1,0 +1,75 @@
+"""The audit trail: who changed what, when, why, in which request.
+
+``record_event`` adds the event to the caller's session, so it commits or rolls back with the
+change itself: there is never a change without its audit event, nor an event for a change
+that did not happen. Events are never updated or deleted (no API does either).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlmodel import Session, SQLModel
+
+from scheduler.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a staff user, a patient holding a manage link, or the system."""
+
+    kind: str  # "user", "patient", "system"
+    label: str  # e.g. "user:3", "patient-link:booking:17", "system:worker"
+    user_id: int | None = None
+    role: str | None = None
+    provider_id: int | None = None
+    request_id: str = ""
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "user"
+
+
+SYSTEM = Actor(kind="system", label="system")
+
+
+def snapshot(row: SQLModel | None, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    """A JSON-safe picture of a row for before/after (secrets excluded by the caller)."""
+    if row is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in row.model_dump().items():
+        if key in exclude:
+            continue
+        out[key] = value.isoformat() if isinstance(value, datetime | date | time) else value
+    return out
+
+
+def record_event(
+    session: Session,
+    *,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    event = AuditEvent(
+        occurred_at=now,
+        actor=actor.label,
+        actor_user_id=actor.user_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        reason=reason,
+        request_id=actor.request_id,
+    )
+    session.add(event)
+    return event

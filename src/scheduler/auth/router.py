@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from scheduler.auth import service
+from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor
+from scheduler.auth.schemas import TokenRead, UserCreate, UserRead, UserUpdate
+from scheduler.db import SessionDep
+from scheduler.deps import ClockDep, SettingsDep
+from scheduler.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", response_model=TokenRead, summary="Staff login (OAuth2 password)")
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> TokenRead:
+    token, expires_at = service.authenticate(
+        session, email=form.username, password=form.password, settings=settings, now=clock.now()
+    )
+    return TokenRead(access_token=token, expires_at=expires_at)
+
+
+@router.get("/auth/me", response_model=UserRead)
+def me(user: AnyStaff) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.get("/users", response_model=Page[UserRead], tags=["users"])
+def list_users(
+    _: Admin, session: SessionDep, page: Annotated[PageParams, Depends(page_params)]
+) -> Page[UserRead]:
+    rows, total = service.list_users(session, limit=page.limit, offset=page.offset)
+    items = [UserRead.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, tags=["users"]
+)
+def create_user(
+    data: UserCreate, _: Admin, actor: StaffActor, session: SessionDep, clock: ClockDep
+) -> UserRead:
+    return UserRead.model_validate(
+        service.create_user(session, data, actor=actor, now=clock.now())
+    )
+
+
+@router.get("/users/{user_id}", response_model=UserRead, tags=["users"])
+def get_user(user_id: int, _: Admin, session: SessionDep) -> UserRead:
+    return UserRead.model_validate(service.get_user(session, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserRead, tags=["users"])
+def update_user(
+    user_id: int,
+    data: UserUpdate,
+    _: Admin,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+) -> UserRead:
+    return UserRead.model_validate(
+        service.update_user(session, user_id, data, actor=actor, now=clock.now())
+    )

@@ -1,0 +1,54 @@
+"""Password hashing (argon2 via pwdlib) and short-lived signed access tokens (JWT via PyJWT)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from pwdlib import PasswordHash
+
+ALGORITHM = "HS256"
+_hasher = PasswordHash.recommended()
+# Verified against when the e-mail is unknown, so a failed login takes as long either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    if password_hash is None:
+        _hasher.verify(password, _DUMMY_HASH)
+        return False
+    return _hasher.verify(password, password_hash)
+
+
+def issue_access_token(
+    *, user_id: int, role: str, secret: str, now: datetime, minutes: int
+) -> tuple[str, datetime]:
+    expires_at = now + timedelta(minutes=minutes)
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at
+
+
+def decode_access_token(token: str, *, secret: str, now: datetime) -> dict[str, Any] | None:
+    """The token's claims, or None when it is forged, malformed or expired (as of ``now``)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"verify_exp": False, "require": ["sub", "exp"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    if int(claims["exp"]) <= int(now.timestamp()):
+        return None
+    return claims

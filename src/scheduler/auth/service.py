@@ -1,0 +1,114 @@
+"""Staff accounts: login and user administration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.auth.schemas import UserCreate, UserUpdate
+from scheduler.auth.security import hash_password, issue_access_token, verify_password
+from scheduler.config import Settings
+from scheduler.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from scheduler.models import Provider, User
+
+_SECRET_FIELDS = frozenset({"password_hash"})
+
+
+def authenticate(
+    session: Session, *, email: str, password: str, settings: Settings, now: datetime
+) -> tuple[str, datetime]:
+    """Check a staff login and issue a short-lived access token.
+
+    Unknown e-mail and wrong password answer the same, in the same time.
+    """
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    ok = verify_password(password, user.password_hash if user else None)
+    if not ok or user is None or not user.active or user.id is None:
+        raise NotAuthenticated("Wrong e-mail or password.")
+    return issue_access_token(
+        user_id=user.id,
+        role=user.role,
+        secret=settings.secret_key,
+        now=now,
+        minutes=settings.access_token_minutes,
+    )
+
+
+def _check_provider_link(session: Session, role: str, provider_id: int | None) -> None:
+    if role == "provider" and provider_id is None:
+        raise InvalidInput("A provider account must name its provider_id.", field="provider_id")
+    if provider_id is not None and session.get(Provider, provider_id) is None:
+        raise InvalidInput(f"Provider {provider_id} does not exist.", field="provider_id")
+
+
+def create_user(session: Session, data: UserCreate, *, actor: Actor, now: datetime) -> User:
+    email = str(data.email).strip().lower()
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        raise Conflict(f"A user with e-mail {email} already exists.", code="already_exists")
+    _check_provider_link(session, data.role, data.provider_id)
+    user = User(
+        email=email,
+        full_name=data.full_name,
+        password_hash=hash_password(data.password),
+        role=data.role,
+        provider_id=data.provider_id,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        after=snapshot(user, exclude=_SECRET_FIELDS),
+    )
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    return user
+
+
+def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
+    total = session.exec(select(func.count()).select_from(User)).one()
+    rows = session.exec(select(User).order_by(User.id).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def update_user(
+    session: Session, user_id: int, data: UserUpdate, *, actor: Actor, now: datetime
+) -> User:
+    user = get_user(session, user_id)
+    before = snapshot(user, exclude=_SECRET_FIELDS)
+    changes = data.model_dump(exclude_unset=True)
+    role = changes.get("role", user.role)
+    provider_id = changes.get("provider_id", user.provider_id)
+    _check_provider_link(session, role, provider_id)
+    if "password" in changes:
+        password = changes.pop("password")
+        if password is not None:
+            user.password_hash = hash_password(password)
+    for key, value in changes.items():
+        if value is not None or key == "provider_id":
+            setattr(user, key, value)
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="user.update",
+        entity_type="user",
+        entity_id=user.id,
+        before=before,
+        after=snapshot(user, exclude=_SECRET_FIELDS),
+    )
+    return user

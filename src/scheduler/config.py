@@ -1,0 +1,63 @@
+"""Settings read from the environment (prefix ``SCHEDULER_``).
+
+Nothing here runs at import time: ``get_settings()`` builds a ``Settings`` when asked, and
+``create_app(settings)`` accepts one so tests pass their own.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value we refuse outside development
+
+FeedPrivacy = Literal["type_only", "type_and_initials"]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="SCHEDULER_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path('var/scheduler.db').resolve()}",
+    )
+    secret_key: str = PLACEHOLDER_SECRET
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    hold_minutes: int = Field(default=10, ge=1, le=120)
+    public_base_url: str = "http://127.0.0.1:8000"
+    feed_privacy: FeedPrivacy = "type_and_initials"
+    feed_past_days: int = Field(default=30, ge=0, le=366)
+    feed_future_days: int = Field(default=180, ge=1, le=730)
+    feed_cancelled_grace_days: int = Field(default=14, ge=0, le=90)
+    show_provider_to_patients: bool = True
+    public_rate_limit: str = "60/minute"
+    rate_limit_enabled: bool = True
+    sql_echo: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        """Outside development a placeholder or short secret would let anyone forge tokens."""
+        if self.environment != "development" and (
+            self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32
+        ):
+            msg = (
+                "SCHEDULER_SECRET_KEY must be set to a random value of at least 32 characters "
+                "outside development (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,137 @@
+"""Database plumbing: engine, one session (= one transaction) per request, the UTC column type.
+
+SQLite is the embedded default, PostgreSQL the production database (psycopg 3).
+
+On SQLite every connection runs in WAL mode with foreign keys on and a busy timeout, and a
+transaction that may write starts with ``BEGIN IMMEDIATE``: writers queue on the database lock
+up front instead of failing late with "database is locked" after reading stale data. Read-only
+requests (GET/HEAD) begin deferred so they do not queue behind writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session as SQLModelSession
+from sqlmodel import create_engine
+
+from scheduler.config import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "scheduler_read_only"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: stored in UTC, always returned as an aware UTC datetime.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text, which this type tags as UTC
+    on the way out, so both databases give back exactly the same values. A naive datetime is a
+    programming error here (the API rejects naive input long before), so it raises.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            msg = f"naive datetime {value!r} cannot be stored as an instant"
+            raise ValueError(msg)
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def build_engine(settings: Settings) -> Engine:
+    """Create the engine for ``settings.database_url`` with the per-dialect setup above."""
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=settings.sql_echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        echo=settings.sql_echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the sqlite3 module so "begin" below decides.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def build_sessionmaker(engine: Engine) -> sessionmaker[SQLModelSession]:
+    return sessionmaker(bind=engine, class_=SQLModelSession, expire_on_commit=False)
+
+
+def open_session(
+    factory: sessionmaker[SQLModelSession], *, read_only: bool = False
+) -> SQLModelSession:
+    """A session whose first statement opens the transaction (deferred when ``read_only``)."""
+    session = factory()
+    if read_only and isinstance(session.bind, Engine):
+        session.connection(execution_options={READ_ONLY: True})
+    return session
+
+
+def get_session(request: Request) -> Iterator[SQLModelSession]:
+    """One request, one session, one transaction.
+
+    Committed when the endpoint returns without error (FastAPI runs this before sending the
+    response, since the dependency yields), rolled back on any error. Services and repositories
+    never commit.
+    """
+    factory: sessionmaker[SQLModelSession] = request.app.state.sessionmaker
+    session = open_session(factory, read_only=request.method in ("GET", "HEAD"))
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit is the
+# response (an error), never a success the database did not keep.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

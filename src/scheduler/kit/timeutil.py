@@ -1,0 +1,52 @@
+"""Small time helpers that are not domain rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, model_validator
+
+
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def require_zone(name: str) -> str:
+    """Accept only an IANA zone name the tz database knows (e.g. ``America/Denver``)."""
+    if name not in _known_zones():
+        msg = f"unknown IANA time zone {name!r} (expected e.g. 'America/Denver')"
+        raise ValueError(msg)
+    return name
+
+
+IanaZone = Annotated[str, AfterValidator(require_zone)]
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# An instant as the API accepts it: an ISO 8601 datetime *with* an offset (naive is a 422),
+# normalised to UTC at the edge so every layer below compares like with like.
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+def to_local(at: datetime, zone: str) -> datetime:
+    return at.astimezone(ZoneInfo(zone))
+
+
+class InstantRange(BaseModel):
+    """A half-open span of time [start_at, end_at); both need offsets, end after start."""
+
+    start_at: Instant
+    end_at: Instant
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end_at <= self.start_at:
+            msg = "end_at must be after start_at"
+            raise ValueError(msg)
+        return self

@@ -1,0 +1,104 @@
+"""Application factory. Nothing is built at import time: ``create_app(settings)`` does it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from scheduler import health
+from scheduler.config import Settings, get_settings
+from scheduler.db import build_engine, build_sessionmaker
+from scheduler.errors import install_error_handlers
+from scheduler.kit.clock import Clock, SystemClock
+from scheduler.kit.redact import RedactingFilter
+
+API_PREFIX = "/api/v1"
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def _api_router() -> APIRouter:
+    # Imported here so that importing scheduler.main stays cheap and side-effect free.
+    from scheduler.appointment_types.router import router as appointment_types
+    from scheduler.auth.router import router as auth
+    from scheduler.locations.router import router as locations
+    from scheduler.patients.router import router as patients
+    from scheduler.providers.router import router as providers
+
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (auth, locations, providers, appointment_types, patients):
+        api.include_router(router)
+    return api
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    """Build the app. Tests pass their own settings, a frozen clock and a session factory."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        if session_factory is None:
+            engine = build_engine(settings)
+            app.state.sessionmaker = build_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            if engine is not None:
+                engine.dispose()
+
+    app = FastAPI(
+        title="Infusion Scheduler",
+        version="0.1.0",
+        summary="Scheduling backend for infusion clinics: chairs, provider capacity, "
+        "online booking and private calendar feeds.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    if session_factory is not None:
+        app.state.sessionmaker = session_factory
+
+    install_error_handlers(app)
+    _install_request_id(app)
+    _install_log_redaction()
+
+    app.include_router(health.router)
+    app.include_router(_api_router())
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
+
+
+def _install_request_id(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else ""
+        request.state.request_id = rid or uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers[REQUEST_ID_HEADER] = request.state.request_id
+        return response
+
+
+def _install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "scheduler"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

@@ -1,0 +1,49 @@
+"""Every table. Import order matters: base sets the naming convention first."""
+
+from scheduler.models.base import NAMING_CONVENTION, metadata
+from scheduler.models.clinic import (
+    AppointmentType,
+    AvailabilityException,
+    AvailabilityRule,
+    Chair,
+    Location,
+    LocationHours,
+    Provider,
+    ProviderAppointmentType,
+    ProviderLocation,
+)
+from scheduler.models.patient import Patient
+from scheduler.models.auth import FeedToken, User
+from scheduler.models.booking import (
+    ACTIVE_STATUSES,
+    ALL_STATUSES,
+    Booking,
+    Hold,
+    IdempotencyRecord,
+    Series,
+)
+from scheduler.models.audit import AuditEvent
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "ALL_STATUSES",
+    "NAMING_CONVENTION",
+    "AppointmentType",
+    "AuditEvent",
+    "AvailabilityException",
+    "AvailabilityRule",
+    "Booking",
+    "Chair",
+    "FeedToken",
+    "Hold",
+    "IdempotencyRecord",
+    "Location",
+    "LocationHours",
+    "Patient",
+    "Provider",
+    "ProviderAppointmentType",
+    "ProviderLocation",
+    "Series",
+    "User",
+    "metadata",
+]

@@ -1,0 +1,122 @@
+"""Holds, bookings, series and idempotency records.
+
+A booking snapshots its type's phases and turnover, so editing a type later never changes the
+capacity already committed. ``chair_start_at``/``chair_end_at`` is the time the chair is busy,
+turnover included: on PostgreSQL the exclusion constraint ``ex_booking_chair_time`` (added by
+migration) guarantees no two active bookings of one chair overlap in it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from scheduler.db import UTCDateTime
+from scheduler.models.base import JSONType
+
+# Statuses that hold resources (chair, provider capacity, the patient's time).
+ACTIVE_STATUSES = ("pending", "booked", "arrived", "checked-in", "fulfilled")
+ALL_STATUSES = (*ACTIVE_STATUSES, "cancelled", "noshow", "entered-in-error")
+
+
+class Series(SQLModel, table=True):
+    __tablename__ = "series"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Hold(SQLModel, table=True):
+    """A short reservation while somebody completes a booking. Expired = ``expires_at`` past."""
+
+    __tablename__ = "hold"
+    __table_args__ = (CheckConstraint("end_at > start_at", name="end_after_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_type_id: int = Field(foreign_key="appointment_type.id")
+    location_id: int = Field(foreign_key="location.id")
+    chair_id: int | None = Field(default=None, foreign_key="chair.id", index=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id")
+    start_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    end_at: datetime = Field(sa_type=UTCDateTime)
+    chair_start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    chair_end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    phases: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    turnover_minutes: int = 0
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    source: str = Field(default="front_desk", max_length=20)
+    # Hash of the public client's hold secret: lets an anonymous patient book or release it.
+    secret_hash: str | None = Field(default=None, max_length=64)
+    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Booking(SQLModel, table=True):
+    __tablename__ = "booking"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint(
+            "status IN ('pending', 'booked', 'arrived', 'checked-in', 'fulfilled', "
+            "'cancelled', 'noshow', 'entered-in-error')",
+            name="status_valid",
+        ),
+        Index("ix_booking_provider_id_start_at", "provider_id", "start_at"),
+        Index("ix_booking_location_id_start_at", "location_id", "start_at"),
+        Index("ix_booking_chair_id_chair_start_at", "chair_id", "chair_start_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    appointment_type_id: int = Field(foreign_key="appointment_type.id")
+    location_id: int = Field(foreign_key="location.id")
+    chair_id: int | None = Field(default=None, foreign_key="chair.id")
+    provider_id: int = Field(foreign_key="provider.id")
+    start_at: datetime = Field(sa_type=UTCDateTime)
+    end_at: datetime = Field(sa_type=UTCDateTime)
+    chair_start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    chair_end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    phases: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    turnover_minutes: int = 0
+    status: str = Field(max_length=20, index=True)
+    source: str = Field(default="front_desk", max_length=20)
+    version: int = 1
+    ical_uid: str = Field(max_length=100, unique=True)
+    sequence: int = 0
+    notes: str = Field(default="", max_length=4000)
+    override_reason: str = Field(default="", max_length=1000)
+    cancel_reason: str = Field(default="", max_length=1000)
+    cancelled_by: str = Field(default="", max_length=20)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    late_cancel: bool = False
+    rescheduled_from_id: int | None = Field(default=None, foreign_key="booking.id")
+    series_id: int | None = Field(default=None, foreign_key="series.id", index=True)
+    hold_id: int | None = Field(default=None, foreign_key="hold.id", unique=True)
+    driver_confirmed: bool = False
+    fasting_acknowledged: bool = False
+    manage_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    manage_token_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first response to an ``Idempotency-Key``, replayed for a retry with the same body."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=100)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    response_body: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = Field(sa_type=UTCDateTime)
