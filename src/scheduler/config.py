@@ -13,7 +13,8 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value we refuse outside development
+# The development default; refused (as is any short key) outside development.
+PLACEHOLDER_SECRET = "insecure-development-secret-change-me-0000"  # noqa: S105
 
 FeedPrivacy = Literal["type_only", "type_and_initials"]
 

@@ -1,0 +1,129 @@
+"""The ``scheduler`` command: serve, migrate, seed-demo, create-user, dev (all three first)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+
+from sqlmodel import Session
+
+from scheduler.config import Settings, get_settings
+from scheduler.db import build_engine, build_sessionmaker
+from scheduler.kit.clock import SystemClock
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    if settings.is_sqlite and ":memory:" not in settings.database_url:
+        from pathlib import Path
+
+        path = settings.database_url.split("///", 1)[-1]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def cmd_migrate(settings: Settings, revision: str) -> None:
+    from scheduler.migrate import upgrade
+
+    _ensure_sqlite_dir(settings)
+    upgrade(settings.database_url, revision)
+    print(f"database migrated to {revision}")
+
+
+def cmd_seed_demo(settings: Settings) -> None:
+    from scheduler.demo import seed_demo
+
+    if settings.environment != "development":
+        sys.exit("seed-demo only runs with SCHEDULER_ENVIRONMENT=development")
+    engine = build_engine(settings)
+    with build_sessionmaker(engine)() as session, session.begin():
+        logins = seed_demo(session, now=SystemClock().now())
+    engine.dispose()
+    if logins is None:
+        print("demo clinic already present; nothing seeded")
+        return
+    print("demo clinic seeded. Staff logins (development only):")
+    for role, email, password in logins:
+        print(f"  {role:<11} {email:<24} {password}")
+
+
+def cmd_create_user(
+    settings: Settings, email: str, role: str, provider_id: int | None, full_name: str
+) -> None:
+    from scheduler.audit.service import Actor
+    from scheduler.auth.schemas import UserCreate
+    from scheduler.auth.service import create_user
+    from scheduler.errors import SchedulerError
+
+    password = getpass.getpass("Password (at least 10 characters): ")
+    data = UserCreate(
+        email=email, password=password, role=role, provider_id=provider_id, full_name=full_name
+    )  # type: ignore[arg-type]  # role is validated by pydantic at runtime
+    engine = build_engine(settings)
+    try:
+        session: Session
+        with build_sessionmaker(engine)() as session, session.begin():
+            user = create_user(
+                session,
+                data,
+                actor=Actor(kind="system", label="system:cli"),
+                now=SystemClock().now(),
+            )
+            print(f"created {user.role} {user.email} (id {user.id})")
+    except SchedulerError as exc:
+        sys.exit(f"error: {exc.detail}")
+    finally:
+        engine.dispose()
+
+
+def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "scheduler.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="scheduler", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API and pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head")
+    sub.add_parser("seed-demo", help="seed the demo clinic (development only, idempotent)")
+    dev = sub.add_parser("dev", help="migrate, seed the demo clinic if missing, and serve")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    create_user = sub.add_parser("create-user", help="create a staff login (asks the password)")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--role", required=True, choices=["admin", "front_desk", "provider"])
+    create_user.add_argument("--provider-id", type=int, default=None)
+    create_user.add_argument("--full-name", default="")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    if args.command == "serve":
+        cmd_serve(settings, args.host, args.port, args.workers)
+    elif args.command == "migrate":
+        cmd_migrate(settings, args.revision)
+    elif args.command == "seed-demo":
+        cmd_seed_demo(settings)
+    elif args.command == "dev":
+        cmd_migrate(settings, "head")
+        cmd_seed_demo(settings)
+        cmd_serve(settings, args.host, args.port, 1)
+    elif args.command == "create-user":
+        cmd_create_user(settings, args.email, args.role, args.provider_id, args.full_name)
+
+
+if __name__ == "__main__":
+    main()
