@@ -33,6 +33,8 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 DEFAULT_NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 BACKENDS = ("sqlite", "postgresql")
 
+pytest_plugins = ["tests.clinic_fixture"]
+
 
 def postgres_base_url() -> str | None:
     url = os.environ.get("SCHEDULER_TEST_DATABASE_URL")
@@ -145,9 +147,7 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(
-    settings: Settings, clock: FrozenClock, session_factory: sessionmaker[Session]
-) -> FastAPI:
+def app(settings: Settings, clock: FrozenClock, session_factory: sessionmaker[Session]) -> FastAPI:
     return create_app(settings, clock=clock, session_factory=session_factory)
 
 

@@ -24,7 +24,7 @@ from scheduler.models import (
 )
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-STAFF_PASSWORD = "correct horse battery staple"  # noqa: S105 - test password
+STAFF_PASSWORD = "correct horse battery staple"
 
 INFUSION_PHASES: list[dict[str, Any]] = [
     {"minutes": 15, "uses_chair": True, "provider_use": "hands_on"},
@@ -68,7 +68,9 @@ def make_location(
     return location
 
 
-def make_chair(db: Session, location: Location, *, name: str = "Chair 1", position: int = 0) -> Chair:
+def make_chair(
+    db: Session, location: Location, *, name: str = "Chair 1", position: int = 0
+) -> Chair:
     assert location.id is not None
     chair: Chair = _save(db, Chair(location_id=location.id, name=name, position=position))
     return chair

@@ -10,13 +10,14 @@ requests (GET/HEAD) begin deferred so they do not queue behind writers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -134,4 +135,27 @@ def get_session(request: Request) -> Iterator[SQLModelSession]:
 
 # scope="function": the commit runs before the response is sent, so a failed commit is the
 # response (an error), never a success the database did not keep.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SessionDep = Annotated[SQLModelSession, Depends(get_session, scope="function")]
+
+
+T = TypeVar("T")
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+TRANSIENT_ATTEMPTS = 3
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retry_transient(session: Session, work: Callable[[], T]) -> T:
+    """Run ``work`` again (after a rollback) when PostgreSQL aborts it for a deadlock or a
+    serialization failure. ``work`` must redo the whole transaction's writes."""
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if attempt == TRANSIENT_ATTEMPTS or not is_transient(exc):
+                raise
+            session.rollback()
+    raise AssertionError("unreachable")

@@ -69,14 +69,18 @@ def test_overlapping_opening_hours_are_rejected(
 def test_duplicate_location_name_is_a_conflict(
     client: TestClient, desk_headers: dict[str, str]
 ) -> None:
-    assert client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).status_code == 201
+    assert (
+        client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).status_code == 201
+    )
     again = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers)
     assert again.status_code == 409
     assert again.json()["code"] == "already_exists"
 
 
 def test_chairs_crud_and_unknown_location(client: TestClient, desk_headers: dict[str, str]) -> None:
-    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).json()["id"]
+    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).json()[
+        "id"
+    ]
     for name, position in (("Room B", 2), ("Room A", 1)):
         response = client.post(
             f"/api/v1/locations/{location_id}/chairs",
@@ -107,10 +111,14 @@ def test_chairs_crud_and_unknown_location(client: TestClient, desk_headers: dict
 def test_closures_need_offsets_and_end_after_start(
     client: TestClient, desk_headers: dict[str, str]
 ) -> None:
-    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).json()["id"]
+    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).json()[
+        "id"
+    ]
     url = f"/api/v1/locations/{location_id}/closures"
     naive = client.post(
-        url, json={"start_at": "2026-12-25T00:00:00", "end_at": "2026-12-26T00:00:00"}, headers=desk_headers
+        url,
+        json={"start_at": "2026-12-25T00:00:00", "end_at": "2026-12-26T00:00:00"},
+        headers=desk_headers,
     )
     assert naive.status_code == 422
     assert naive.json()["errors"][0]["field"] == "start_at"

@@ -1,3 +1,69 @@
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from scheduler.appointment_types import service
+from scheduler.appointment_types.schemas import (
+    AppointmentTypeCreate,
+    AppointmentTypeRead,
+    AppointmentTypeUpdate,
+)
+from scheduler.auth.dependencies import AnyStaff, DeskStaff, StaffActor
+from scheduler.db import SessionDep
+from scheduler.deps import ClockDep
+from scheduler.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/appointment-types", tags=["appointment types"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@router.get("", response_model=Page[AppointmentTypeRead])
+def list_appointment_types(
+    _: AnyStaff,
+    session: SessionDep,
+    page: PageDep,
+    active: bool | None = None,
+    self_schedulable: bool | None = None,
+) -> Page[AppointmentTypeRead]:
+    items, total = service.list_appointment_types(
+        session,
+        active=active,
+        self_schedulable=self_schedulable,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("", response_model=AppointmentTypeRead, status_code=status.HTTP_201_CREATED)
+def create_appointment_type(
+    data: AppointmentTypeCreate,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+) -> AppointmentTypeRead:
+    return service.create_appointment_type(session, data, actor=actor, now=clock.now())
+
+
+@router.get("/{appointment_type_id}", response_model=AppointmentTypeRead)
+def get_appointment_type(
+    appointment_type_id: int, _: AnyStaff, session: SessionDep
+) -> AppointmentTypeRead:
+    return service.read_appointment_type(session, appointment_type_id)
+
+
+@router.patch("/{appointment_type_id}", response_model=AppointmentTypeRead)
+def update_appointment_type(
+    appointment_type_id: int,
+    data: AppointmentTypeUpdate,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+) -> AppointmentTypeRead:
+    return service.update_appointment_type(
+        session, appointment_type_id, data, actor=actor, now=clock.now()
+    )

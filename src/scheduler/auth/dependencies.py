@@ -13,10 +13,10 @@ from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
 from scheduler.audit.service import Actor
+from scheduler.auth.security import decode_access_token
 from scheduler.db import SessionDep
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.errors import Forbidden, NotAuthenticated
-from scheduler.auth.security import decode_access_token
 from scheduler.models import User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

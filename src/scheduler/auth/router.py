@@ -42,15 +42,11 @@ def list_users(
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post(
-    "/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, tags=["users"]
-)
+@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, tags=["users"])
 def create_user(
     data: UserCreate, _: Admin, actor: StaffActor, session: SessionDep, clock: ClockDep
 ) -> UserRead:
-    return UserRead.model_validate(
-        service.create_user(session, data, actor=actor, now=clock.now())
-    )
+    return UserRead.model_validate(service.create_user(session, data, actor=actor, now=clock.now()))
 
 
 @router.get("/users/{user_id}", response_model=UserRead, tags=["users"])

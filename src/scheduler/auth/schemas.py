@@ -10,7 +10,7 @@ Role = Literal["admin", "front_desk", "provider"]
 
 class TokenRead(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_at: datetime
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from scheduler.audit.service import Actor, record_event, snapshot
 from scheduler.auth.schemas import UserCreate, UserUpdate
@@ -79,7 +79,7 @@ def get_user(session: Session, user_id: int) -> User:
 
 def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
     total = session.exec(select(func.count()).select_from(User)).one()
-    rows = session.exec(select(User).order_by(User.id).limit(limit).offset(offset)).all()
+    rows = session.exec(select(User).order_by(col(User.id)).limit(limit).offset(offset)).all()
     return list(rows), total
 
 

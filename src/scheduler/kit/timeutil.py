@@ -25,6 +25,7 @@ def require_zone(name: str) -> str:
 
 IanaZone = Annotated[str, AfterValidator(require_zone)]
 
+
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 

@@ -103,9 +103,7 @@ def update_chair(
     session: SessionDep,
     clock: ClockDep,
 ) -> ChairRead:
-    chair = service.update_chair(
-        session, location_id, chair_id, data, actor=actor, now=clock.now()
-    )
+    chair = service.update_chair(session, location_id, chair_id, data, actor=actor, now=clock.now())
     return ChairRead.model_validate(chair)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, time
 from typing import Self
 
@@ -31,7 +32,7 @@ def _check_hours_disjoint(hours: list[OpeningHours]) -> None:
         by_day.setdefault(h.weekday, []).append(h)
     for day, periods in by_day.items():
         periods.sort(key=lambda h: h.open_time)
-        for a, b in zip(periods, periods[1:], strict=False):
+        for a, b in itertools.pairwise(periods):
             if b.open_time < a.close_time:
                 msg = f"opening hours overlap on weekday {day}"
                 raise ValueError(msg)

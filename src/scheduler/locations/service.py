@@ -59,7 +59,10 @@ def list_locations(
 def _hours_rows(location_id: int, hours: list[OpeningHours]) -> list[LocationHours]:
     return [
         LocationHours(
-            location_id=location_id, weekday=h.weekday, open_time=h.open_time, close_time=h.close_time
+            location_id=location_id,
+            weekday=h.weekday,
+            open_time=h.open_time,
+            close_time=h.close_time,
         )
         for h in hours
     ]
@@ -107,8 +110,12 @@ def update_location(
     location = get_location(session, location_id)
     before = _audit_snapshot(location, current.opening_hours)
     changes = data.model_dump(exclude_unset=True, exclude={"opening_hours"})
-    if changes.get("name") and repository.name_taken(session, changes["name"], except_id=location_id):
-        raise Conflict(f"A location named {changes['name']!r} already exists.", code="already_exists")
+    if changes.get("name") and repository.name_taken(
+        session, changes["name"], except_id=location_id
+    ):
+        raise Conflict(
+            f"A location named {changes['name']!r} already exists.", code="already_exists"
+        )
     for key, value in changes.items():
         if value is not None:
             setattr(location, key, value)
@@ -136,9 +143,7 @@ def list_chairs(
     session: Session, location_id: int, *, active: bool | None, limit: int, offset: int
 ) -> tuple[list[Chair], int]:
     get_location(session, location_id)
-    return repository.list_chairs(
-        session, location_id, active=active, limit=limit, offset=offset
-    )
+    return repository.list_chairs(session, location_id, active=active, limit=limit, offset=offset)
 
 
 def list_closures(
@@ -199,7 +204,9 @@ def update_chair(
     if changes.get("name") and repository.chair_name_taken(
         session, location_id, changes["name"], except_id=chair_id
     ):
-        raise Conflict(f"A chair named {changes['name']!r} already exists here.", code="already_exists")
+        raise Conflict(
+            f"A chair named {changes['name']!r} already exists here.", code="already_exists"
+        )
     for key, value in changes.items():
         if value is not None:
             setattr(chair, key, value)

@@ -1,3 +1,66 @@
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from scheduler.auth.dependencies import AnyStaff, DeskStaff, StaffActor
+from scheduler.db import SessionDep
+from scheduler.deps import ClockDep
+from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.patients import service
+from scheduler.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+
+router = APIRouter(prefix="/patients", tags=["patients"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@router.get("", response_model=Page[PatientRead])
+def list_patients(
+    _: AnyStaff,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Words to find in name, e-mail or phone (case-insensitive, all must match)",
+        ),
+    ] = None,
+    date_of_birth: date | None = None,
+) -> Page[PatientRead]:
+    rows, total = service.list_patients(
+        session, q=q, date_of_birth=date_of_birth, limit=page.limit, offset=page.offset
+    )
+    items = [PatientRead.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("", response_model=PatientRead, status_code=status.HTTP_201_CREATED)
+def create_patient(
+    data: PatientCreate, _: DeskStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
+) -> PatientRead:
+    return PatientRead.model_validate(
+        service.create_patient(session, data, actor=actor, now=clock.now())
+    )
+
+
+@router.get("/{patient_id}", response_model=PatientRead)
+def get_patient(patient_id: int, _: AnyStaff, session: SessionDep) -> PatientRead:
+    return PatientRead.model_validate(service.get_patient(session, patient_id))
+
+
+@router.patch("/{patient_id}", response_model=PatientRead)
+def update_patient(
+    patient_id: int,
+    data: PatientUpdate,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+) -> PatientRead:
+    return PatientRead.model_validate(
+        service.update_patient(session, patient_id, data, actor=actor, now=clock.now())
+    )

@@ -1,0 +1,48 @@
+"""Queries for patients."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, func, select
+
+from scheduler.models import Patient
+
+SEARCHED_COLUMNS = (Patient.first_name, Patient.last_name, Patient.email, Patient.phone)
+
+
+def list_patients(
+    session: Session,
+    *,
+    terms: list[str],
+    date_of_birth: date | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Patient], int]:
+    """Patients matching every term (each term in any of name, e-mail or phone, ignoring case),
+    ordered by last name, first name, id."""
+    query = select(Patient)
+    for term in terms:
+        needle = term.lower()
+        query = query.where(
+            or_(
+                *(
+                    func.lower(col(column)).contains(needle, autoescape=True)
+                    for column in SEARCHED_COLUMNS
+                )
+            )
+        )
+    if date_of_birth is not None:
+        query = query.where(Patient.date_of_birth == date_of_birth)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(
+            func.lower(col(Patient.last_name)),
+            func.lower(col(Patient.first_name)),
+            col(Patient.id),
+        )
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
