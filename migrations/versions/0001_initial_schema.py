@@ -5,7 +5,7 @@ impossible, whatever the application does.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:28:08.759128+00:00
+Create Date: 2026-11-23 19:36:11.010951+00:00
 """
 
 from collections.abc import Sequence
@@ -514,13 +514,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_booking")),
         sa.UniqueConstraint("hold_id", name=op.f("uq_booking_hold_id")),
-        sa.UniqueConstraint("ical_uid", name=op.f("uq_booking_ical_uid")),
         sa.UniqueConstraint("manage_token_hash", name=op.f("uq_booking_manage_token_hash")),
     )
     with op.batch_alter_table("booking", schema=None) as batch_op:
         batch_op.create_index(
             "ix_booking_chair_id_chair_start_at", ["chair_id", "chair_start_at"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_booking_ical_uid"), ["ical_uid"], unique=False)
         batch_op.create_index(
             "ix_booking_location_id_start_at", ["location_id", "start_at"], unique=False
         )
@@ -555,6 +555,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_booking_provider_id_start_at")
         batch_op.drop_index(batch_op.f("ix_booking_patient_id"))
         batch_op.drop_index("ix_booking_location_id_start_at")
+        batch_op.drop_index(batch_op.f("ix_booking_ical_uid"))
         batch_op.drop_index("ix_booking_chair_id_chair_start_at")
 
     op.drop_table("booking")

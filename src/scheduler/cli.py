@@ -58,7 +58,7 @@ def cmd_create_user(
     password = getpass.getpass("Password (at least 10 characters): ")
     data = UserCreate(
         email=email, password=password, role=role, provider_id=provider_id, full_name=full_name
-    )  # type: ignore[arg-type]  # role is validated by pydantic at runtime
+    )
     engine = build_engine(settings)
     try:
         session: Session

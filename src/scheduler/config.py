@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     feed_cancelled_grace_days: int = Field(default=14, ge=0, le=90)
     show_provider_to_patients: bool = True
     public_rate_limit: str = "60/minute"
+    public_write_rate_limit: str = "10/minute"
     rate_limit_enabled: bool = True
+    rate_limit_storage_uri: str = "memory://"
+    public_search_max_days: int = Field(default=31, ge=1, le=93)
     sql_echo: bool = False
 
     @model_validator(mode="after")
@@ -49,7 +52,8 @@ class Settings(BaseSettings):
         ):
             msg = (
                 "SCHEDULER_SECRET_KEY must be set to a random value of at least 32 characters "
-                "outside development (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                "outside development (e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
             raise ValueError(msg)
         return self

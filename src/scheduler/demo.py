@@ -211,19 +211,19 @@ def seed_demo(session: Session, *, now: datetime) -> list[tuple[str, str, str]] 
             created_at=now,
         )
     )
-    for index, spec in enumerate(PROVIDERS):
+    for index, person in enumerate(PROVIDERS):
         provider = Provider(
-            name=spec.name,
-            display_name=f"{spec.name}, {spec.credentials}",
-            credentials=spec.credentials,
-            max_concurrent_patients=spec.max_concurrent_patients,
-            min_minutes_between_starts=spec.min_minutes_between_starts,
+            name=person.name,
+            display_name=f"{person.name}, {person.credentials}",
+            credentials=person.credentials,
+            max_concurrent_patients=person.max_concurrent_patients,
+            min_minutes_between_starts=person.min_minutes_between_starts,
         )
         session.add(provider)
         session.flush()
         assert provider.id is not None
         session.add(ProviderLocation(provider_id=provider.id, location_id=location.id))
-        for code in spec.type_codes:
+        for code in person.type_codes:
             type_id = types[code].id
             assert type_id is not None
             session.add(
@@ -251,11 +251,11 @@ def seed_demo(session: Session, *, now: datetime) -> list[tuple[str, str, str]] 
                         end_time=end,
                     )
                 )
-        email = f"{spec.login}@demo.clinic"
+        email = f"{person.login}@demo.clinic"
         session.add(
             User(
                 email=email,
-                full_name=spec.name,
+                full_name=person.name,
                 password_hash=password_hash,
                 role="provider",
                 provider_id=provider.id,

@@ -17,6 +17,7 @@ from scheduler.config import Settings, get_settings
 from scheduler.db import build_engine, build_sessionmaker
 from scheduler.errors import install_error_handlers
 from scheduler.kit.clock import Clock, SystemClock
+from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
 
 API_PREFIX = "/api/v1"
@@ -26,13 +27,29 @@ REQUEST_ID_HEADER = "X-Request-ID"
 def _api_router() -> APIRouter:
     # Imported here so that importing scheduler.main stays cheap and side-effect free.
     from scheduler.appointment_types.router import router as appointment_types
+    from scheduler.audit.router import router as audit
     from scheduler.auth.router import router as auth
+    from scheduler.availability.router import router as slots
+    from scheduler.bookings.router import router as bookings
+    from scheduler.feeds.router import router as feeds
     from scheduler.locations.router import router as locations
     from scheduler.patients.router import router as patients
     from scheduler.providers.router import router as providers
+    from scheduler.public.router import router as public
 
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth, locations, providers, appointment_types, patients):
+    for router in (
+        auth,
+        locations,
+        providers,
+        appointment_types,
+        patients,
+        slots,
+        bookings,
+        feeds,
+        audit,
+        public,
+    ):
         api.include_router(router)
     return api
 
@@ -67,6 +84,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_uri)
     if session_factory is not None:
         app.state.sessionmaker = session_factory
 
@@ -74,7 +92,10 @@ def create_app(
     _install_request_id(app)
     _install_log_redaction()
 
+    from scheduler.feeds.router import public_router as public_feeds
+
     app.include_router(health.router)
+    app.include_router(public_feeds)
     app.include_router(_api_router())
 
     @app.get("/", include_in_schema=False)

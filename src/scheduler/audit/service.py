@@ -35,7 +35,9 @@ class Actor:
 SYSTEM = Actor(kind="system", label="system")
 
 
-def snapshot(row: SQLModel | None, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+def snapshot(
+    row: SQLModel | None, *, exclude: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
     """A JSON-safe picture of a row for before/after (secrets excluded by the caller)."""
     if row is None:
         return None

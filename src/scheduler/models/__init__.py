@@ -1,6 +1,16 @@
 """Every table. Import order matters: base sets the naming convention first."""
 
+from scheduler.models.audit import AuditEvent
+from scheduler.models.auth import FeedToken, User
 from scheduler.models.base import NAMING_CONVENTION, metadata
+from scheduler.models.booking import (
+    ACTIVE_STATUSES,
+    ALL_STATUSES,
+    Booking,
+    Hold,
+    IdempotencyRecord,
+    Series,
+)
 from scheduler.models.clinic import (
     AppointmentType,
     AvailabilityException,
@@ -13,16 +23,6 @@ from scheduler.models.clinic import (
     ProviderLocation,
 )
 from scheduler.models.patient import Patient
-from scheduler.models.auth import FeedToken, User
-from scheduler.models.booking import (
-    ACTIVE_STATUSES,
-    ALL_STATUSES,
-    Booking,
-    Hold,
-    IdempotencyRecord,
-    Series,
-)
-from scheduler.models.audit import AuditEvent
 
 __all__ = [
     "ACTIVE_STATUSES",

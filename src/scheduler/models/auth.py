@@ -32,9 +32,7 @@ class FeedToken(SQLModel, table=True):
 
     __tablename__ = "feed_token"
     __table_args__ = (
-        CheckConstraint(
-            "(provider_id IS NULL) <> (location_id IS NULL)", name="exactly_one_owner"
-        ),
+        CheckConstraint("(provider_id IS NULL) <> (location_id IS NULL)", name="exactly_one_owner"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

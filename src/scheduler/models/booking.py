@@ -88,7 +88,9 @@ class Booking(SQLModel, table=True):
     status: str = Field(max_length=20, index=True)
     source: str = Field(default="front_desk", max_length=20)
     version: int = 1
-    ical_uid: str = Field(max_length=100, unique=True)
+    # Stable across a reschedule: the new booking inherits it (with a higher SEQUENCE), so
+    # calendar apps move the event instead of showing a cancellation and a new one.
+    ical_uid: str = Field(max_length=100, index=True)
     sequence: int = 0
     notes: str = Field(default="", max_length=4000)
     override_reason: str = Field(default="", max_length=1000)

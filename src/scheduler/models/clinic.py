@@ -115,9 +115,7 @@ class AvailabilityException(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="end_after_start"),
         CheckConstraint("kind IN ('unavailable', 'extra')", name="kind_valid"),
-        CheckConstraint(
-            "provider_id IS NOT NULL OR location_id IS NOT NULL", name="has_subject"
-        ),
+        CheckConstraint("provider_id IS NOT NULL OR location_id IS NOT NULL", name="has_subject"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

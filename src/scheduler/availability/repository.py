@@ -1,0 +1,318 @@
+"""Everything one slot search needs, in three SQL statements whatever the window size.
+
+1. the location and the appointment type (one row);
+2. the location's static calendar: opening hours, closures, active chairs, the providers who
+   may do the type here, their weekly rules at this location and their exceptions — one
+   ``UNION ALL`` over a shared column layout;
+3. the commitments that can collide: active bookings and live holds on this location's chairs
+   or of those providers (at any location), near the window.
+
+The statement count is asserted by a test, and it is why a month's search costs about what a
+day's does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Integer, String, Time, and_, cast, literal, null, or_, true, union_all
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from scheduler.db import UTCDateTime
+from scheduler.models import (
+    ACTIVE_STATUSES,
+    AppointmentType,
+    AvailabilityException,
+    AvailabilityRule,
+    Booking,
+    Chair,
+    Hold,
+    Location,
+    LocationHours,
+    Provider,
+    ProviderAppointmentType,
+    ProviderLocation,
+)
+
+# Bookings and holds reaching this far outside the window still matter (long visits,
+# turnover, stagger). Longer than any appointment type plus its turnover.
+COMMITMENT_PADDING = timedelta(hours=24)
+
+
+@dataclass
+class ProviderRow:
+    id: int
+    name: str
+    display_name: str
+    max_concurrent_patients: int
+    min_minutes_between_starts: int
+    rules: list[tuple[int, time, time, date | None, date | None]] = field(default_factory=list)
+    extra: list[tuple[datetime, datetime]] = field(default_factory=list)
+    unavailable: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+
+@dataclass
+class CalendarRows:
+    hours: list[tuple[int, time, time]] = field(default_factory=list)
+    closures: list[tuple[datetime, datetime]] = field(default_factory=list)
+    chairs: list[tuple[int, int, str]] = field(default_factory=list)  # id, position, name
+    providers: dict[int, ProviderRow] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommitmentRow:
+    kind: str  # "booking" or "hold"
+    id: int
+    start_at: datetime
+    phases: list[dict[str, Any]]
+    turnover_minutes: int
+    chair_id: int | None
+    provider_id: int | None
+    patient_id: int | None
+
+
+def load_location_and_type(
+    session: Session, location_id: int, appointment_type_id: int
+) -> tuple[Location, AppointmentType] | None:
+    """Statement 1: both rows, or None when either id does not exist."""
+    row = session.exec(
+        select(Location, AppointmentType)
+        .select_from(Location)
+        .join(AppointmentType, true())  # one row of each: a deliberate 1 x 1 cross join
+        .where(col(Location.id) == location_id, col(AppointmentType.id) == appointment_type_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _eligible_providers(location_id: int, appointment_type_id: int, provider_id: int | None) -> Any:
+    query = (
+        sa_select(col(Provider.id))
+        .join(ProviderLocation, col(ProviderLocation.provider_id) == col(Provider.id))
+        .join(ProviderAppointmentType, col(ProviderAppointmentType.provider_id) == col(Provider.id))
+        .where(
+            col(Provider.active).is_(True),
+            col(ProviderLocation.location_id) == location_id,
+            col(ProviderAppointmentType.appointment_type_id) == appointment_type_id,
+        )
+    )
+    if provider_id is not None:
+        query = query.where(col(Provider.id) == provider_id)
+    return query
+
+
+def load_calendar(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+) -> CalendarRows:
+    """Statement 2: one UNION ALL, each branch tagged by ``kind``."""
+    providers = _eligible_providers(location_id, appointment_type_id, provider_id)
+    int_null = cast(null(), Integer)
+    time_null = cast(null(), Time)
+    date_null = cast(null(), Date)
+    at_null = cast(null(), UTCDateTime)
+    str_null = cast(null(), String)
+
+    def row(
+        kind: str,
+        *,
+        id_: Any = None,
+        n1: Any = None,
+        n2: Any = None,
+        t1: Any = None,
+        t2: Any = None,
+        d1: Any = None,
+        d2: Any = None,
+        a1: Any = None,
+        a2: Any = None,
+        s1: Any = None,
+        s2: Any = None,
+    ) -> list[Any]:
+        return [
+            literal(kind, String).label("kind"),
+            (id_ if id_ is not None else int_null).label("id"),
+            (n1 if n1 is not None else int_null).label("n1"),
+            (n2 if n2 is not None else int_null).label("n2"),
+            (t1 if t1 is not None else time_null).label("t1"),
+            (t2 if t2 is not None else time_null).label("t2"),
+            (d1 if d1 is not None else date_null).label("d1"),
+            (d2 if d2 is not None else date_null).label("d2"),
+            (a1 if a1 is not None else at_null).label("a1"),
+            (a2 if a2 is not None else at_null).label("a2"),
+            (s1 if s1 is not None else str_null).label("s1"),
+            (s2 if s2 is not None else str_null).label("s2"),
+        ]
+
+    exc = AvailabilityException
+    statement = union_all(
+        sa_select(
+            *row(
+                "hours",
+                n1=col(LocationHours.weekday),
+                t1=col(LocationHours.open_time),
+                t2=col(LocationHours.close_time),
+            )
+        ).where(col(LocationHours.location_id) == location_id),
+        sa_select(*row("closure", a1=col(exc.start_at), a2=col(exc.end_at))).where(
+            col(exc.location_id) == location_id,
+            col(exc.provider_id).is_(None),
+            col(exc.end_at) > start_at,
+            col(exc.start_at) < end_at,
+        ),
+        sa_select(
+            *row("chair", id_=col(Chair.id), n1=col(Chair.position), s1=col(Chair.name))
+        ).where(col(Chair.location_id) == location_id, col(Chair.active).is_(True)),
+        sa_select(
+            *row(
+                "provider",
+                id_=col(Provider.id),
+                n1=col(Provider.max_concurrent_patients),
+                n2=col(Provider.min_minutes_between_starts),
+                s1=col(Provider.name),
+                s2=col(Provider.display_name),
+            )
+        ).where(col(Provider.id).in_(providers)),
+        sa_select(
+            *row(
+                "rule",
+                id_=col(AvailabilityRule.provider_id),
+                n1=col(AvailabilityRule.weekday),
+                t1=col(AvailabilityRule.start_time),
+                t2=col(AvailabilityRule.end_time),
+                d1=col(AvailabilityRule.valid_from_date),
+                d2=col(AvailabilityRule.valid_until_date),
+            )
+        ).where(
+            col(AvailabilityRule.location_id) == location_id,
+            col(AvailabilityRule.provider_id).in_(providers),
+        ),
+        sa_select(
+            *row(
+                "exception",
+                id_=col(exc.provider_id),
+                a1=col(exc.start_at),
+                a2=col(exc.end_at),
+                s1=col(exc.kind),
+            )
+        ).where(
+            col(exc.provider_id).in_(providers),
+            or_(
+                and_(col(exc.kind) == "unavailable"),
+                and_(col(exc.kind) == "extra", col(exc.location_id) == location_id),
+            ),
+            col(exc.end_at) > start_at - COMMITMENT_PADDING,
+            col(exc.start_at) < end_at + COMMITMENT_PADDING,
+        ),
+    )
+    rows = CalendarRows()
+    provider_rows: list[Any] = []
+    rule_rows: list[Any] = []
+    exception_rows: list[Any] = []
+    for r in session.execute(statement).all():
+        if r.kind == "hours":
+            rows.hours.append((r.n1, r.t1, r.t2))
+        elif r.kind == "closure":
+            rows.closures.append((r.a1, r.a2))
+        elif r.kind == "chair":
+            rows.chairs.append((r.id, r.n1, r.s1))
+        elif r.kind == "provider":
+            provider_rows.append(r)
+        elif r.kind == "rule":
+            rule_rows.append(r)
+        else:
+            exception_rows.append(r)
+    for r in provider_rows:
+        rows.providers[r.id] = ProviderRow(
+            id=r.id,
+            name=r.s1,
+            display_name=r.s2,
+            max_concurrent_patients=r.n1,
+            min_minutes_between_starts=r.n2,
+        )
+    for r in rule_rows:
+        if r.id in rows.providers:
+            rows.providers[r.id].rules.append((r.n1, r.t1, r.t2, r.d1, r.d2))
+    for r in exception_rows:
+        if r.id in rows.providers:
+            target = rows.providers[r.id]
+            (target.extra if r.s1 == "extra" else target.unavailable).append((r.a1, r.a2))
+    rows.chairs.sort(key=lambda c: (c[1], c[0]))
+    rows.hours.sort()
+    return rows
+
+
+def load_commitments(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+    patient_id: int | None = None,
+) -> list[CommitmentRow]:
+    """Statement 3: active bookings and live holds that can collide with the window.
+
+    A hold counts until ``expires_at``: an expired hold stops blocking at that instant, with no
+    background job involved. With ``patient_id`` the patient's own bookings are included too
+    (for the no-overlap rule).
+    """
+    providers = _eligible_providers(location_id, appointment_type_id, provider_id)
+    lo, hi = start_at - COMMITMENT_PADDING, end_at + COMMITMENT_PADDING
+
+    def relevant(model: Any) -> Any:
+        subjects = [
+            and_(col(model.location_id) == location_id, col(model.chair_id).is_not(None)),
+            col(model.provider_id).in_(providers),
+        ]
+        if patient_id is not None:
+            subjects.append(col(model.patient_id) == patient_id)
+        return and_(or_(*subjects), col(model.start_at) < hi, col(model.end_at) > lo)
+
+    bookings = sa_select(
+        literal("booking", String).label("kind"),
+        col(Booking.id),
+        col(Booking.start_at),
+        col(Booking.phases),
+        col(Booking.turnover_minutes),
+        col(Booking.chair_id),
+        col(Booking.provider_id),
+        col(Booking.patient_id),
+    ).where(col(Booking.status).in_(ACTIVE_STATUSES), relevant(Booking))
+    holds = sa_select(
+        literal("hold", String).label("kind"),
+        col(Hold.id),
+        col(Hold.start_at),
+        col(Hold.phases),
+        col(Hold.turnover_minutes),
+        col(Hold.chair_id),
+        col(Hold.provider_id),
+        col(Hold.patient_id),
+    ).where(
+        col(Hold.expires_at) > now,
+        col(Hold.released_at).is_(None),
+        col(Hold.consumed_at).is_(None),
+        relevant(Hold),
+    )
+    result = session.execute(union_all(bookings, holds)).all()
+    return [
+        CommitmentRow(
+            kind=r.kind,
+            id=r.id,
+            start_at=r.start_at,
+            phases=r.phases,
+            turnover_minutes=r.turnover_minutes,
+            chair_id=r.chair_id,
+            provider_id=r.provider_id,
+            patient_id=r.patient_id,
+        )
+        for r in result
+    ]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from scheduler.auth.dependencies import AnyStaff
+from scheduler.availability import service
+from scheduler.availability.schemas import ExplainRead, SlotList
+from scheduler.db import SessionDep
+from scheduler.deps import ClockDep
+from scheduler.kit.timeutil import Instant
+
+router = APIRouter(prefix="/slots", tags=["slots"])
+
+
+@router.get("", response_model=SlotList, summary="Free start times, with chair and provider")
+def search_slots(
+    _: AnyStaff,
+    session: SessionDep,
+    clock: ClockDep,
+    appointment_type: Annotated[int, Query(description="Appointment type id")],
+    location: Annotated[int, Query(description="Location id")],
+    start: Annotated[Instant, Query(description="Window start, ISO 8601 with offset")],
+    end: Annotated[Instant, Query(description="Window end (at most 93 days after start)")],
+    provider: Annotated[int | None, Query(description="Only this provider")] = None,
+) -> SlotList:
+    return service.search_slots(
+        session,
+        location_id=location,
+        appointment_type_id=appointment_type,
+        provider_id=provider,
+        start_at=start,
+        end_at=end,
+        now=clock.now(),
+    )
+
+
+@router.get(
+    "/explain",
+    response_model=ExplainRead,
+    summary="Why each start of a day is or is not offered",
+)
+def explain_slots(
+    _: AnyStaff,
+    session: SessionDep,
+    clock: ClockDep,
+    appointment_type: Annotated[int, Query(description="Appointment type id")],
+    location: Annotated[int, Query(description="Location id")],
+    day: Annotated[date, Query(alias="date", description="Local date at the location")],
+    provider: Annotated[int | None, Query(description="Only this provider")] = None,
+) -> ExplainRead:
+    return service.explain_day(
+        session,
+        location_id=location,
+        appointment_type_id=appointment_type,
+        provider_id=provider,
+        day=day,
+        now=clock.now(),
+    )

@@ -1,0 +1,282 @@
+"""Slot search and "why is there no slot?": load (3 statements), then ask the pure engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from scheduler.appointment_types.service import phases_of as appointment_type_phases
+from scheduler.availability import repository
+from scheduler.availability.engine import (
+    ChairSpec,
+    Commitment,
+    Interval,
+    Phase,
+    ProviderSpec,
+    Reason,
+    SlotQuery,
+    TypeSpec,
+    WeeklyRule,
+    explain_candidates,
+    find_free_slots,
+    local_instant,
+)
+from scheduler.availability.schemas import (
+    CandidateRead,
+    ExplainRead,
+    ReasonRead,
+    SlotList,
+    SlotOption,
+    SlotRead,
+)
+from scheduler.errors import InvalidInput, NotFound
+from scheduler.models import AppointmentType, Location
+
+MAX_WINDOW_DAYS = 93
+
+REASON_TEXT = {
+    "off_grid": "not on the appointment type's start grid",
+    "min_notice": "too soon: inside the type's minimum notice",
+    "beyond_horizon": "too far ahead: beyond the type's booking horizon",
+    "location_closed": "the location is closed (outside opening hours, or a closure)",
+    "no_chair_free": "no chair is free for the whole visit, turnover included",
+    "no_provider": "no provider can take it",
+    "outside_provider_hours": "outside this provider's working hours",
+    "provider_at_capacity": "this provider is already monitoring as many patients as allowed "
+    "(or doing another hands-on step)",
+    "start_too_close": "too close to another start of this provider (staggered starts)",
+}
+
+
+def phases_of(row: AppointmentType) -> tuple[Phase, ...]:
+    return to_phases(appointment_type_phases(row))
+
+
+def to_phases(raw: Iterable[dict[str, Any]]) -> tuple[Phase, ...]:
+    return tuple(
+        Phase(
+            minutes=int(p["minutes"]),
+            uses_chair=bool(p["uses_chair"]),
+            provider_use=p["provider_use"],
+        )
+        for p in raw
+    )
+
+
+def type_spec(row: AppointmentType) -> TypeSpec:
+    return TypeSpec(
+        phases=phases_of(row),
+        turnover_minutes=row.turnover_minutes,
+        step_minutes=row.slot_step_minutes,
+        min_notice_minutes=row.min_notice_minutes,
+        max_days_ahead=row.max_days_ahead,
+    )
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What one search loaded: the engine's query plus names and the raw commitments."""
+
+    location: Location
+    appointment_type: AppointmentType
+    query: SlotQuery
+    calendar: repository.CalendarRows
+    commitments: list[repository.CommitmentRow]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.query.tz
+
+
+def load_context(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+    patient_id: int | None = None,
+    ignore: Callable[[repository.CommitmentRow], bool] | None = None,
+) -> SearchContext:
+    """Load everything for a window and build the engine query (three SQL statements).
+
+    ``ignore`` drops commitments that must not count (the hold being booked, the booking being
+    rescheduled). A location without any opening hours is not constrained by them.
+    """
+    pair = repository.load_location_and_type(session, location_id, appointment_type_id)
+    if pair is None:
+        if session.get(Location, location_id) is None:
+            raise NotFound(f"Location {location_id} does not exist.")
+        raise NotFound(f"Appointment type {appointment_type_id} does not exist.")
+    location, appointment_type = pair
+    calendar = repository.load_calendar(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=provider_id,
+        start_at=start_at,
+        end_at=end_at,
+    )
+    commitments = repository.load_commitments(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=provider_id,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+        patient_id=patient_id,
+    )
+    if ignore is not None:
+        commitments = [c for c in commitments if not ignore(c)]
+    query = SlotQuery(
+        tz=ZoneInfo(location.timezone),
+        opening_hours=tuple(calendar.hours) if calendar.hours else None,
+        closures=tuple(Interval(a, b) for a, b in calendar.closures),
+        chairs=tuple(ChairSpec(id=cid, position=pos) for cid, pos, _ in calendar.chairs),
+        providers=tuple(
+            ProviderSpec(
+                id=p.id,
+                max_concurrent_patients=p.max_concurrent_patients,
+                min_minutes_between_starts=p.min_minutes_between_starts,
+                rules=tuple(
+                    WeeklyRule(
+                        weekday=wd,
+                        start_time=st,
+                        end_time=et,
+                        valid_from_date=vf,
+                        valid_until_date=vu,
+                    )
+                    for wd, st, et, vf, vu in p.rules
+                ),
+                extra=tuple(Interval(a, b) for a, b in p.extra),
+                unavailable=tuple(Interval(a, b) for a, b in p.unavailable),
+            )
+            for p in calendar.providers.values()
+        ),
+        appointment_type=type_spec(appointment_type),
+        commitments=tuple(
+            Commitment(
+                start_at=c.start_at,
+                phases=to_phases(c.phases),
+                turnover_minutes=c.turnover_minutes,
+                chair_id=c.chair_id,
+                provider_id=c.provider_id,
+            )
+            for c in commitments
+        ),
+        window_start_at=start_at,
+        window_end_at=end_at,
+        now=now,
+    )
+    return SearchContext(location, appointment_type, query, calendar, commitments)
+
+
+def check_window(start_at: datetime, end_at: datetime) -> None:
+    if end_at <= start_at:
+        raise InvalidInput("end must be after start.", field="end")
+    if end_at - start_at > timedelta(days=MAX_WINDOW_DAYS):
+        raise InvalidInput(
+            f"The search window may span at most {MAX_WINDOW_DAYS} days.", field="end"
+        )
+
+
+def search_slots(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+) -> SlotList:
+    check_window(start_at, end_at)
+    ctx = load_context(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=provider_id,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+    )
+    chair_names = {cid: name for cid, _, name in ctx.calendar.chairs}
+    provider_names = {p.id: p.display_name for p in ctx.calendar.providers.values()}
+    items = [
+        SlotRead(
+            start_at=slot.start_at.astimezone(ctx.tz),
+            end_at=slot.end_at.astimezone(ctx.tz),
+            chair=None
+            if slot.chair_id is None
+            else SlotOption(id=slot.chair_id, name=chair_names[slot.chair_id]),
+            provider=SlotOption(id=slot.provider_id, name=provider_names[slot.provider_id]),
+            chair_options=[SlotOption(id=c, name=chair_names[c]) for c in slot.chair_ids],
+            provider_options=[SlotOption(id=p, name=provider_names[p]) for p in slot.provider_ids],
+        )
+        for slot in find_free_slots(ctx.query)
+    ]
+    return SlotList(
+        appointment_type_id=appointment_type_id,
+        location_id=location_id,
+        timezone=ctx.location.timezone,
+        start_at=start_at.astimezone(ctx.tz),
+        end_at=end_at.astimezone(ctx.tz),
+        items=items,
+    )
+
+
+def reason_read(reason: Reason, provider_names: dict[int, str]) -> ReasonRead:
+    text = REASON_TEXT.get(reason.code, reason.code)
+    if reason.provider_id is not None:
+        text = f"{provider_names.get(reason.provider_id, reason.provider_id)}: {text}"
+    return ReasonRead(code=reason.code, provider_id=reason.provider_id, message=text)
+
+
+def explain_day(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    day: date,
+    now: datetime,
+) -> ExplainRead:
+    """Every grid start of one local day, offered or not, with the reasons it is not."""
+    location = session.get(Location, location_id)
+    if location is None:
+        raise NotFound(f"Location {location_id} does not exist.")
+    tz = ZoneInfo(location.timezone)
+    start_at = local_instant(day, time(0), tz)
+    end_at = local_instant(day + timedelta(days=1), time(0), tz)
+    ctx = load_context(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=provider_id,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+    )
+    names = {p.id: p.display_name for p in ctx.calendar.providers.values()}
+    return ExplainRead(
+        appointment_type_id=appointment_type_id,
+        location_id=location_id,
+        timezone=ctx.location.timezone,
+        date=day,
+        candidates=[
+            CandidateRead(
+                start_at=v.start_at.astimezone(tz),
+                offered=v.offered,
+                reasons=[reason_read(r, names) for r in v.reasons],
+            )
+            for v in explain_candidates(ctx.query)
+        ],
+    )
