@@ -1,0 +1,96 @@
+"""``Idempotency-Key`` for POSTs that create holds and bookings.
+
+The first request with a key stores its response in the same transaction as the row it
+created. A retry with the same key and body replays that response; the same key with a
+different body is 422; a duplicate that arrives while the first is still in flight is 409.
+Exactly one row is ever created. Keys are scoped per caller (a staff user, or a public client).
+Failed requests store nothing, so a retry after an error runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from scheduler.errors import Conflict, InvalidInput
+from scheduler.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+def run_idempotent(
+    session: Session,
+    *,
+    scope: str,
+    key: str | None,
+    fingerprint: str,
+    now: datetime,
+    produce: Callable[[], tuple[int, dict[str, Any]]],
+) -> Outcome:
+    if key is None:
+        status_code, body = produce()
+        return Outcome(status_code, body, replayed=False)
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            field="Idempotency-Key",
+        )
+    existing = session.exec(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        )
+    ).first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    record = IdempotencyRecord(
+        scope=scope, key=key, request_hash=fingerprint, status_code=0, created_at=now
+    )
+    try:
+        # On PostgreSQL this insert waits for a concurrent twin to finish, then fails.
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "A request with this Idempotency-Key is already being processed; retry shortly "
+            "to receive its result.",
+            code="idempotency_conflict",
+        ) from exc
+    status_code, body = produce()
+    record.status_code = status_code
+    record.response_body = body
+    session.add(record)
+    session.flush()
+    return Outcome(status_code, body, replayed=False)
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Outcome:
+    if record.request_hash != fingerprint:
+        raise InvalidInput(
+            "This Idempotency-Key was already used with a different request body.",
+            field="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    if record.status_code == 0:
+        raise Conflict(
+            "A request with this Idempotency-Key is already being processed.",
+            code="idempotency_conflict",
+        )
+    return Outcome(record.status_code, record.response_body, replayed=True)

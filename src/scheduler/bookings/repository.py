@@ -1,0 +1,115 @@
+"""Queries and locks for holds and bookings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from scheduler.models import (
+    Booking,
+    Hold,
+    Provider,
+    ProviderAppointmentType,
+    ProviderLocation,
+)
+
+# Advisory lock classes (pg_advisory_xact_lock(class, id)). Always taken in this order, ids
+# ascending within a class, so two transactions can never wait on each other in a cycle.
+LOCK_LOCATION = 1
+LOCK_PROVIDER = 2
+LOCK_PATIENT = 3
+
+
+def lock_resources(
+    session: Session,
+    *,
+    location_ids: Iterable[int],
+    provider_ids: Iterable[int],
+    patient_ids: Iterable[int],
+) -> None:
+    """Serialize writers that could collide, across every API process.
+
+    PostgreSQL: transaction-scoped advisory locks per location (its chairs), per provider
+    (capacity is per provider across locations) and per patient (no overlapping visits).
+    SQLite: the transaction already began with BEGIN IMMEDIATE, which serializes all writers.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = (
+        [(LOCK_LOCATION, i) for i in sorted(set(location_ids))]
+        + [(LOCK_PROVIDER, i) for i in sorted(set(provider_ids))]
+        + [(LOCK_PATIENT, i) for i in sorted(set(patient_ids))]
+    )
+    for lock_class, object_id in keys:
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:c, :o)"), {"c": lock_class, "o": object_id}
+        )
+
+
+def eligible_provider_ids(
+    session: Session, *, location_id: int, appointment_type_id: int
+) -> list[int]:
+    rows = session.exec(
+        select(Provider.id)
+        .join(ProviderLocation, col(ProviderLocation.provider_id) == col(Provider.id))
+        .join(ProviderAppointmentType, col(ProviderAppointmentType.provider_id) == col(Provider.id))
+        .where(
+            col(Provider.active).is_(True),
+            ProviderLocation.location_id == location_id,
+            ProviderAppointmentType.appointment_type_id == appointment_type_id,
+        )
+        .order_by(col(Provider.id))
+    ).all()
+    return [r for r in rows if r is not None]
+
+
+def get_booking(session: Session, booking_id: int, *, for_update: bool = False) -> Booking | None:
+    query = select(Booking).where(Booking.id == booking_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hold | None:
+    query = select(Hold).where(Hold.id == hold_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def list_bookings(
+    session: Session,
+    *,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    location_id: int | None,
+    chair_id: int | None,
+    provider_id: int | None,
+    patient_id: int | None,
+    statuses: Sequence[str],
+    limit: int,
+    offset: int,
+) -> tuple[list[Booking], int]:
+    query = select(Booking)
+    if start_at is not None:
+        query = query.where(Booking.end_at > start_at)
+    if end_at is not None:
+        query = query.where(Booking.start_at < end_at)
+    if location_id is not None:
+        query = query.where(Booking.location_id == location_id)
+    if chair_id is not None:
+        query = query.where(Booking.chair_id == chair_id)
+    if provider_id is not None:
+        query = query.where(Booking.provider_id == provider_id)
+    if patient_id is not None:
+        query = query.where(Booking.patient_id == patient_id)
+    if statuses:
+        query = query.where(col(Booking.status).in_(statuses))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total

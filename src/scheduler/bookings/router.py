@@ -1,0 +1,306 @@
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from scheduler.audit.service import Actor
+from scheduler.auth.dependencies import PROVIDER, AnyStaff, DeskStaff, StaffActor
+from scheduler.availability.engine import local_instant
+from scheduler.bookings import service
+from scheduler.bookings.idempotency import request_fingerprint, run_idempotent
+from scheduler.bookings.schemas import (
+    ActionRequest,
+    BookingCreate,
+    BookingRead,
+    BookingStatus,
+    BookingUpdate,
+    CancelRequest,
+    HoldCreate,
+    HoldRead,
+    RescheduleRequest,
+)
+from scheduler.db import SessionDep, retry_transient
+from scheduler.deps import ClockDep, SettingsDep
+from scheduler.errors import InvalidInput
+from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.kit.timeutil import Instant
+from scheduler.locations.service import get_location
+from scheduler.models import Booking
+
+router = APIRouter(tags=["bookings"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retry-safe creation: same key, same result"),
+]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description="The booking's ETag; 412 when stale")
+]
+
+
+def booking_response(booking: Booking, status_code: int = 200) -> JSONResponse:
+    body = BookingRead.model_validate(booking).model_dump(mode="json")
+    return JSONResponse(body, status_code=status_code, headers={"ETag": service.etag_of(booking)})
+
+
+def _idempotent_response(
+    session: SessionDep,
+    *,
+    actor: Actor,
+    key: str | None,
+    path: str,
+    data: BaseModel,
+    now: Any,
+    produce: Any,
+) -> JSONResponse:
+    outcome = run_idempotent(
+        session,
+        scope=actor.label,
+        key=key,
+        fingerprint=request_fingerprint("POST", path, data.model_dump_json().encode()),
+        now=now,
+        produce=produce,
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if "version" in outcome.body and "id" in outcome.body:
+        headers["ETag"] = f'"{outcome.body["id"]}.{outcome.body["version"]}"'
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+@router.post(
+    "/holds",
+    response_model=HoldRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["holds"],
+    summary="Reserve a slot for a few minutes while a booking is completed",
+)
+def create_hold(
+    data: HoldCreate,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    now = clock.now()
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        hold = service.create_hold(
+            session, data, actor=actor, now=now, ttl=timedelta(minutes=settings.hold_minutes)
+        )
+        return 201, HoldRead.model_validate(hold).model_dump(mode="json")
+
+    return retry_transient(
+        session,
+        lambda: _idempotent_response(
+            session,
+            actor=actor,
+            key=idempotency_key,
+            path="/holds",
+            data=data,
+            now=now,
+            produce=produce,
+        ),
+    )
+
+
+@router.get("/holds/{hold_id}", response_model=HoldRead, tags=["holds"])
+def get_hold(hold_id: int, _: AnyStaff, session: SessionDep) -> HoldRead:
+    return HoldRead.model_validate(service.get_hold(session, hold_id))
+
+
+@router.delete("/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["holds"])
+def release_hold(
+    hold_id: int, _: DeskStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
+) -> Response:
+    service.release_hold(session, hold_id, actor=actor, now=clock.now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/bookings",
+    response_model=BookingRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Book from a hold or directly; every rule is checked again at write time",
+)
+def create_booking(
+    data: BookingCreate,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    now = clock.now()
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        booking = service.create_booking(session, data, actor=actor, now=now)
+        return 201, BookingRead.model_validate(booking).model_dump(mode="json")
+
+    return retry_transient(
+        session,
+        lambda: _idempotent_response(
+            session,
+            actor=actor,
+            key=idempotency_key,
+            path="/bookings",
+            data=data,
+            now=now,
+            produce=produce,
+        ),
+    )
+
+
+@router.get("/bookings", response_model=Page[BookingRead], summary="The day list and more")
+def list_bookings(
+    user: AnyStaff,
+    session: SessionDep,
+    page: PageDep,
+    day: Annotated[
+        date | None,
+        Query(alias="date", description="A local date at `location_id` (needs location_id)"),
+    ] = None,
+    start: Annotated[Instant | None, Query(description="Bookings ending after this")] = None,
+    end: Annotated[Instant | None, Query(description="Bookings starting before this")] = None,
+    location_id: int | None = None,
+    chair_id: int | None = None,
+    provider_id: int | None = None,
+    patient_id: int | None = None,
+    status_filter: Annotated[
+        list[BookingStatus] | None, Query(alias="status", description="Repeat for several")
+    ] = None,
+) -> Page[BookingRead]:
+    if day is not None:
+        if location_id is None:
+            raise InvalidInput(
+                "Filtering by date needs location_id (for its time zone).", field="location_id"
+            )
+        tz = ZoneInfo(get_location(session, location_id).timezone)
+        start = local_instant(day, time(0), tz)
+        end = local_instant(day + timedelta(days=1), time(0), tz)
+    if user.role == PROVIDER:
+        provider_id = user.provider_id  # providers see their own schedule only
+    rows, total = service.list_bookings(
+        session,
+        start_at=start,
+        end_at=end,
+        location_id=location_id,
+        chair_id=chair_id,
+        provider_id=provider_id,
+        patient_id=patient_id,
+        statuses=status_filter or [],
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [BookingRead.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingRead)
+def get_booking(booking_id: int, user: AnyStaff, session: SessionDep) -> JSONResponse:
+    booking = service.get_booking(session, booking_id)
+    if user.role == PROVIDER and booking.provider_id != user.provider_id:
+        from scheduler.errors import NotFound
+
+        raise NotFound(f"Booking {booking_id} does not exist.")
+    return booking_response(booking)
+
+
+@router.patch("/bookings/{booking_id}", response_model=BookingRead)
+def update_booking(
+    booking_id: int,
+    data: BookingUpdate,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    booking = service.update_booking(
+        session, booking_id, data, actor=actor, now=clock.now(), if_match=if_match
+    )
+    return booking_response(booking)
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=BookingRead)
+def cancel_booking(
+    booking_id: int,
+    data: CancelRequest,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    booking = service.cancel_booking(
+        session, booking_id, data, actor=actor, now=clock.now(), if_match=if_match
+    )
+    return booking_response(booking)
+
+
+@router.post(
+    "/bookings/{booking_id}/reschedule",
+    response_model=BookingRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Move atomically: returns the new booking; the old one is cancelled and linked",
+)
+def reschedule_booking(
+    booking_id: int,
+    data: RescheduleRequest,
+    _: DeskStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    booking = retry_transient(
+        session,
+        lambda: service.reschedule_booking(
+            session, booking_id, data, actor=actor, now=clock.now(), if_match=if_match
+        ),
+    )
+    return booking_response(booking, status_code=201)
+
+
+def _action_route(action: str, summary: str) -> None:
+    def endpoint(
+        booking_id: int,
+        _: DeskStaff,
+        actor: StaffActor,
+        session: SessionDep,
+        clock: ClockDep,
+        data: ActionRequest | None = None,
+        if_match: IfMatch = None,
+    ) -> JSONResponse:
+        booking = service.transition(
+            session,
+            booking_id,
+            action,
+            actor=actor,
+            now=clock.now(),
+            if_match=if_match,
+            reason=data.reason if data else "",
+        )
+        return booking_response(booking)
+
+    endpoint.__name__ = f"booking_{action.replace('-', '_')}"
+    router.add_api_route(
+        f"/bookings/{{booking_id}}/{action}",
+        endpoint,
+        methods=["POST"],
+        response_model=BookingRead,
+        summary=summary,
+    )
+
+
+_action_route("confirm", "Approve a pending booking")
+_action_route("check-in", "The patient has arrived")
+_action_route("complete", "The visit is over")
+_action_route("no-show", "The patient did not come")
+_action_route("entered-in-error", "The booking should never have existed")

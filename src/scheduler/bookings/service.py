@@ -1,0 +1,566 @@
+"""Holds and bookings: create, move, and walk the FHIR status lifecycle. No FastAPI here.
+
+Status lifecycle (HL7 FHIR ``Appointment.status``)::
+
+    pending --confirm--> booked --check-in--> checked-in --complete--> fulfilled
+       |                   |  \\--no-show--> noshow
+       +--cancel-----------+--cancel--> cancelled     (reschedule = cancel + new booking)
+    pending / booked / checked-in --entered-in-error--> entered-in-error
+
+Anything else is 409 ``invalid_transition``. Nothing is deleted. Every change bumps
+``version`` (optimistic concurrency, ETag) and ``sequence`` (iCalendar), and writes an audit
+event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.bookings import repository
+from scheduler.bookings.placement import Placement, check_prerequisites, place
+from scheduler.bookings.schemas import (
+    BookingCreate,
+    BookingUpdate,
+    CancelRequest,
+    HoldCreate,
+    RescheduleRequest,
+)
+from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from scheduler.models import AppointmentType, Booking, Hold, Patient, Series
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "confirm": (frozenset({"pending"}), "booked"),
+    "check-in": (frozenset({"booked", "arrived"}), "checked-in"),
+    "complete": (frozenset({"checked-in", "arrived"}), "fulfilled"),
+    "no-show": (frozenset({"booked"}), "noshow"),
+    "cancel": (frozenset({"pending", "booked"}), "cancelled"),
+    "reschedule": (frozenset({"pending", "booked"}), "cancelled"),
+    "entered-in-error": (
+        frozenset({"pending", "booked", "arrived", "checked-in"}),
+        "entered-in-error",
+    ),
+}
+_SECRET_FIELDS = frozenset({"manage_token_hash"})
+
+
+def new_ical_uid() -> str:
+    return f"{secrets.token_hex(16)}@infusion-scheduler"
+
+
+def etag_of(booking: Booking) -> str:
+    return f'"{booking.id}.{booking.version}"'
+
+
+def check_if_match(booking: Booking, if_match: str | None) -> None:
+    """Optimistic concurrency: a stale ``If-Match`` is 412; no header means "last write wins"."""
+    if if_match is None:
+        return
+    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
+    if "*" in tags or etag_of(booking) in tags:
+        return
+    raise PreconditionFailed(
+        f"The booking changed since you read it (now version {booking.version}); reload and retry.",
+        extra={"current_etag": etag_of(booking)},
+    )
+
+
+def get_booking(session: Session, booking_id: int, *, for_update: bool = False) -> Booking:
+    booking = repository.get_booking(session, booking_id, for_update=for_update)
+    if booking is None:
+        raise NotFound(f"Booking {booking_id} does not exist.")
+    return booking
+
+
+def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hold:
+    hold = repository.get_hold(session, hold_id, for_update=for_update)
+    if hold is None:
+        raise NotFound(f"Hold {hold_id} does not exist.")
+    return hold
+
+
+def _get_patient(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise InvalidInput(f"Patient {patient_id} does not exist.", field="patient_id")
+    return patient
+
+
+def hold_is_live(hold: Hold, now: datetime) -> bool:
+    return hold.released_at is None and hold.consumed_at is None and hold.expires_at > now
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+
+def create_hold(
+    session: Session,
+    data: HoldCreate,
+    *,
+    actor: Actor,
+    now: datetime,
+    ttl: timedelta,
+    source: str = "front_desk",
+    secret_hash: str | None = None,
+) -> Hold:
+    """Reserve a slot for ``ttl``. It blocks others until it expires, is released or booked."""
+    if data.patient_id is not None:
+        _get_patient(session, data.patient_id)
+    placement = place(
+        session,
+        location_id=data.location_id,
+        appointment_type_id=data.appointment_type_id,
+        start_at=data.start_at,
+        chair_id=data.chair_id,
+        provider_id=data.provider_id,
+        patient_id=data.patient_id,
+        now=now,
+    )
+    hold = Hold(
+        appointment_type_id=data.appointment_type_id,
+        location_id=data.location_id,
+        chair_id=placement.chair_id,
+        provider_id=placement.provider_id,
+        patient_id=data.patient_id,
+        start_at=placement.start_at,
+        end_at=placement.end_at,
+        chair_start_at=placement.chair_start_at,
+        chair_end_at=placement.chair_end_at,
+        phases=placement.phases,
+        turnover_minutes=placement.turnover_minutes,
+        expires_at=now + ttl,
+        source=source,
+        secret_hash=secret_hash,
+        created_by_user_id=actor.user_id,
+        created_at=now,
+    )
+    session.add(hold)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="hold.create",
+        entity_type="hold",
+        entity_id=hold.id,
+        after=snapshot(hold, exclude=frozenset({"secret_hash"})),
+    )
+    return hold
+
+
+def release_hold(session: Session, hold_id: int, *, actor: Actor, now: datetime) -> None:
+    """Release a hold. Releasing one that already ended is a harmless no-op (idempotent)."""
+    hold = get_hold(session, hold_id, for_update=True)
+    if hold.consumed_at is not None:
+        raise Conflict("This hold was already turned into a booking.", code="hold_consumed")
+    if hold.released_at is not None:
+        return
+    hold.released_at = now
+    session.add(hold)
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="hold.release",
+        entity_type="hold",
+        entity_id=hold.id,
+    )
+
+
+# --- bookings ------------------------------------------------------------------------------
+
+
+def _new_booking(
+    placement: Placement,
+    *,
+    patient_id: int,
+    source: str,
+    now: datetime,
+    notes: str = "",
+    override_reason: str = "",
+    ical_uid: str | None = None,
+    sequence: int = 0,
+    rescheduled_from_id: int | None = None,
+    series_id: int | None = None,
+    hold_id: int | None = None,
+    driver_confirmed: bool = False,
+    fasting_acknowledged: bool = False,
+) -> Booking:
+    status = "pending" if placement.appointment_type.requires_approval else "booked"
+    assert placement.appointment_type.id is not None
+    assert placement.location.id is not None
+    return Booking(
+        patient_id=patient_id,
+        appointment_type_id=placement.appointment_type.id,
+        location_id=placement.location.id,
+        chair_id=placement.chair_id,
+        provider_id=placement.provider_id,
+        start_at=placement.start_at,
+        end_at=placement.end_at,
+        chair_start_at=placement.chair_start_at,
+        chair_end_at=placement.chair_end_at,
+        phases=placement.phases,
+        turnover_minutes=placement.turnover_minutes,
+        status=status,
+        source=source,
+        ical_uid=ical_uid or new_ical_uid(),
+        sequence=sequence,
+        notes=notes,
+        override_reason=override_reason,
+        rescheduled_from_id=rescheduled_from_id,
+        series_id=series_id,
+        hold_id=hold_id,
+        driver_confirmed=driver_confirmed,
+        fasting_acknowledged=fasting_acknowledged,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _override_note(lifted: Sequence[str], missing: Sequence[str]) -> str:
+    parts = [*lifted, *(f"prerequisite:{m}" for m in missing)]
+    return ", ".join(parts)
+
+
+def create_booking(
+    session: Session,
+    data: BookingCreate,
+    *,
+    actor: Actor,
+    now: datetime,
+    source: str = "front_desk",
+    hold_secret_hash: str | None = None,
+) -> Booking:
+    """Book from a live hold, or directly, enforcing every rule at write time."""
+    override = data.override is not None
+    if override and not actor.is_staff:
+        raise InvalidInput("Only staff may override.", field="override")
+    patient = _get_patient(session, data.patient_id)
+    hold: Hold | None = None
+    chair_id: int | None
+    provider_id: int | None
+    if data.hold_id is not None:
+        hold = get_hold(session, data.hold_id, for_update=True)
+        if hold_secret_hash is not None and hold.secret_hash != hold_secret_hash:
+            raise NotFound(f"Hold {data.hold_id} does not exist.")
+        if not hold_is_live(hold, now):
+            raise Conflict(
+                "The hold has expired or was released; pick a time again.", code="hold_expired"
+            )
+        location_id, type_id, start_at = hold.location_id, hold.appointment_type_id, hold.start_at
+        chair_id, provider_id = hold.chair_id, hold.provider_id
+    else:
+        if data.appointment_type_id is None or data.location_id is None or data.start_at is None:
+            raise InvalidInput(
+                "Give either hold_id, or appointment_type_id, location_id and start_at.",
+                field="hold_id",
+            )
+        location_id, type_id, start_at = data.location_id, data.appointment_type_id, data.start_at
+        chair_id, provider_id = data.chair_id, data.provider_id
+    appointment_type = session.get(AppointmentType, type_id)
+    if appointment_type is None:
+        raise InvalidInput(
+            f"Appointment type {type_id} does not exist.", field="appointment_type_id"
+        )
+    missing = check_prerequisites(patient, appointment_type, override=override)
+    if data.series_id is not None:
+        series = session.get(Series, data.series_id)
+        if series is None or series.patient_id != patient.id:
+            raise InvalidInput(
+                f"Series {data.series_id} does not exist for this patient.", field="series_id"
+            )
+    placement = place(
+        session,
+        location_id=location_id,
+        appointment_type_id=type_id,
+        start_at=start_at,
+        chair_id=chair_id,
+        provider_id=provider_id,
+        patient_id=patient.id,
+        now=now,
+        override=override,
+        ignore=("hold", hold.id) if hold is not None and hold.id is not None else None,
+    )
+    lifted = _override_note(placement.overridden, missing)
+    override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
+    booking = _new_booking(
+        placement,
+        patient_id=data.patient_id,
+        source=source,
+        now=now,
+        notes=data.notes,
+        override_reason=override_reason,
+        series_id=data.series_id,
+        hold_id=hold.id if hold else None,
+        driver_confirmed=data.driver_confirmed,
+        fasting_acknowledged=data.fasting_acknowledged,
+    )
+    session.add(booking)
+    if hold is not None:
+        hold.consumed_at = now
+        session.add(hold)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="booking.override" if override_reason else "booking.create",
+        entity_type="booking",
+        entity_id=booking.id,
+        after=snapshot(booking, exclude=_SECRET_FIELDS),
+        reason=override_reason,
+    )
+    return booking
+
+
+def update_booking(
+    session: Session,
+    booking_id: int,
+    data: BookingUpdate,
+    *,
+    actor: Actor,
+    now: datetime,
+    if_match: str | None,
+) -> Booking:
+    booking = get_booking(session, booking_id, for_update=True)
+    check_if_match(booking, if_match)
+    before = snapshot(booking, exclude=_SECRET_FIELDS)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    if not changes:
+        return booking
+    for key, value in changes.items():
+        setattr(booking, key, value)
+    _bump(booking, now)
+    session.add(booking)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="booking.update",
+        entity_type="booking",
+        entity_id=booking.id,
+        before=before,
+        after=snapshot(booking, exclude=_SECRET_FIELDS),
+    )
+    return booking
+
+
+def _bump(booking: Booking, now: datetime) -> None:
+    booking.version += 1
+    booking.sequence += 1
+    booking.updated_at = now
+
+
+def _require_transition(booking: Booking, action: str) -> str:
+    allowed, target = TRANSITIONS[action]
+    if booking.status not in allowed:
+        raise Conflict(
+            f"Cannot {action} a booking that is {booking.status}"
+            f" (allowed from: {', '.join(sorted(allowed))}).",
+            code="invalid_transition",
+            extra={"status": booking.status, "action": action},
+        )
+    return target
+
+
+def transition(
+    session: Session,
+    booking_id: int,
+    action: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    if_match: str | None,
+    reason: str = "",
+) -> Booking:
+    """confirm, check-in, complete, no-show, entered-in-error."""
+    booking = get_booking(session, booking_id, for_update=True)
+    check_if_match(booking, if_match)
+    target = _require_transition(booking, action)
+    if action == "no-show" and now < booking.start_at:
+        raise Conflict(
+            "A patient can only be marked a no-show once the appointment has started.",
+            code="invalid_transition",
+        )
+    before = snapshot(booking, exclude=_SECRET_FIELDS)
+    booking.status = target
+    _bump(booking, now)
+    session.add(booking)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action=f"booking.{action}",
+        entity_type="booking",
+        entity_id=booking.id,
+        before=before,
+        after=snapshot(booking, exclude=_SECRET_FIELDS),
+        reason=reason,
+    )
+    return booking
+
+
+def is_late(booking: Booking, appointment_type: AppointmentType, now: datetime) -> bool:
+    return booking.start_at - now < timedelta(
+        minutes=appointment_type.patient_cancel_cutoff_minutes
+    )
+
+
+def cancel_booking(
+    session: Session,
+    booking_id: int,
+    data: CancelRequest,
+    *,
+    actor: Actor,
+    now: datetime,
+    if_match: str | None,
+) -> Booking:
+    """Cancel with who and why. Inside the type's cut-off the booking is flagged late."""
+    booking = get_booking(session, booking_id, for_update=True)
+    check_if_match(booking, if_match)
+    target = _require_transition(booking, "cancel")
+    appointment_type = session.get(AppointmentType, booking.appointment_type_id)
+    assert appointment_type is not None
+    before = snapshot(booking, exclude=_SECRET_FIELDS)
+    booking.status = target
+    booking.cancel_reason = data.reason
+    booking.cancelled_by = data.cancelled_by
+    booking.cancelled_at = now
+    booking.late_cancel = is_late(booking, appointment_type, now)
+    _bump(booking, now)
+    session.add(booking)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="booking.cancel",
+        entity_type="booking",
+        entity_id=booking.id,
+        before=before,
+        after=snapshot(booking, exclude=_SECRET_FIELDS),
+        reason=data.reason,
+    )
+    return booking
+
+
+def reschedule_booking(
+    session: Session,
+    booking_id: int,
+    data: RescheduleRequest,
+    *,
+    actor: Actor,
+    now: datetime,
+    if_match: str | None,
+    cancelled_by: str = "clinic",
+) -> Booking:
+    """Move a booking atomically: a new booking linked by ``rescheduled_from``, the old one
+    cancelled, in one transaction — the patient never has both or neither.
+
+    The new booking keeps the old ``ical_uid`` with a higher ``sequence``, so calendar apps
+    move the event. The old one does not compete with its replacement for chair or patient.
+    """
+    override = data.override is not None
+    if override and not actor.is_staff:
+        raise InvalidInput("Only staff may override.", field="override")
+    old = get_booking(session, booking_id, for_update=True)
+    check_if_match(old, if_match)
+    target = _require_transition(old, "reschedule")
+    patient = session.get(Patient, old.patient_id)
+    appointment_type = session.get(AppointmentType, old.appointment_type_id)
+    assert patient is not None
+    assert appointment_type is not None
+    missing = check_prerequisites(patient, appointment_type, override=override)
+    placement = place(
+        session,
+        location_id=old.location_id,
+        appointment_type_id=old.appointment_type_id,
+        start_at=data.start_at,
+        chair_id=data.chair_id,
+        provider_id=data.provider_id,
+        patient_id=old.patient_id,
+        now=now,
+        override=override,
+        ignore=("booking", old.id) if old.id is not None else None,
+    )
+    before = snapshot(old, exclude=_SECRET_FIELDS)
+    old.status = target
+    old.cancel_reason = data.reason or "rescheduled"
+    old.cancelled_by = cancelled_by
+    old.cancelled_at = now
+    _bump(old, now)
+    session.add(old)
+    session.flush()  # frees the old chair time before the new row is checked by PostgreSQL
+    lifted = _override_note(placement.overridden, missing)
+    override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
+    new = _new_booking(
+        placement,
+        patient_id=old.patient_id,
+        source=old.source,
+        now=now,
+        notes=old.notes,
+        override_reason=override_reason,
+        ical_uid=old.ical_uid,
+        sequence=old.sequence + 1,
+        rescheduled_from_id=old.id,
+        series_id=old.series_id,
+        driver_confirmed=old.driver_confirmed,
+        fasting_acknowledged=old.fasting_acknowledged,
+    )
+    if before and before.get("status") == "booked":
+        new.status = "booked"  # already approved: moving it needs no second approval
+    new.manage_token_hash = old.manage_token_hash
+    new.manage_token_expires_at = (
+        None if old.manage_token_expires_at is None else placement.end_at + timedelta(days=1)
+    )
+    old.manage_token_hash = None
+    session.add(old)
+    session.flush()
+    session.add(new)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="booking.reschedule",
+        entity_type="booking",
+        entity_id=old.id,
+        before=before,
+        after=snapshot(new, exclude=_SECRET_FIELDS),
+        reason=override_reason or data.reason,
+    )
+    return new
+
+
+def list_bookings(
+    session: Session,
+    *,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    location_id: int | None,
+    chair_id: int | None,
+    provider_id: int | None,
+    patient_id: int | None,
+    statuses: Sequence[str],
+    limit: int,
+    offset: int,
+) -> tuple[list[Booking], int]:
+    return repository.list_bookings(
+        session,
+        start_at=start_at,
+        end_at=end_at,
+        location_id=location_id,
+        chair_id=chair_id,
+        provider_id=provider_id,
+        patient_id=patient_id,
+        statuses=statuses,
+        limit=limit,
+        offset=offset,
+    )
