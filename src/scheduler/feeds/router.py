@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+from email.utils import format_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from scheduler.auth.dependencies import (
+    ADMIN,
+    FRONT_DESK,
+    AnyStaff,
+    StaffActor,
+    ensure_own_provider,
+)
+from scheduler.db import SessionDep
+from scheduler.deps import ClockDep, SettingsDep
+from scheduler.errors import Forbidden
+from scheduler.feeds import service
+from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
+from scheduler.models import FeedToken
+
+router = APIRouter(tags=["calendar feeds"])
+public_router = APIRouter(tags=["calendar feeds"])
+
+ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
+
+
+def _authorize(actor: StaffActor, provider_id: int | None, location_id: int | None) -> None:
+    if provider_id is not None:
+        ensure_own_provider(actor, provider_id)
+    elif actor.role not in (ADMIN, FRONT_DESK):
+        raise Forbidden("Only front-desk staff and admins manage location feeds.")
+
+
+def _secret_read(token: FeedToken, secret: str, settings: SettingsDep) -> FeedTokenSecret:
+    return FeedTokenSecret(
+        **FeedTokenRead.model_validate(token).model_dump(),
+        token=secret,
+        url=service.feed_url(settings, secret),
+    )
+
+
+@router.post(
+    "/feed-tokens",
+    response_model=FeedTokenSecret,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a secret calendar subscription URL (shown once)",
+)
+def create_feed_token(
+    data: FeedTokenCreate,
+    _: AnyStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> FeedTokenSecret:
+    _authorize(actor, data.provider_id, data.location_id)
+    token, secret = service.create_token(session, data, actor=actor, now=clock.now())
+    return _secret_read(token, secret, settings)
+
+
+@router.get("/feed-tokens", response_model=list[FeedTokenRead])
+def list_feed_tokens(
+    _: AnyStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    provider_id: int | None = None,
+    location_id: int | None = None,
+    include_revoked: bool = False,
+) -> list[FeedTokenRead]:
+    if actor.role not in (ADMIN, FRONT_DESK):
+        provider_id = actor.provider_id  # providers see their own feeds only
+        location_id = None
+    tokens = service.list_tokens(
+        session, provider_id=provider_id, location_id=location_id, include_revoked=include_revoked
+    )
+    return [FeedTokenRead.model_validate(t) for t in tokens]
+
+
+@router.post(
+    "/feed-tokens/{token_id}/rotate",
+    response_model=FeedTokenSecret,
+    status_code=status.HTTP_201_CREATED,
+    summary="Replace a feed URL: the old one stops working at once",
+)
+def rotate_feed_token(
+    token_id: int,
+    _: AnyStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> FeedTokenSecret:
+    current = service.get_token(session, token_id)
+    _authorize(actor, current.provider_id, current.location_id)
+    token, secret = service.rotate_token(session, token_id, actor=actor, now=clock.now())
+    return _secret_read(token, secret, settings)
+
+
+@router.delete("/feed-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_feed_token(
+    token_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
+) -> Response:
+    current = service.get_token(session, token_id)
+    _authorize(actor, current.provider_id, current.location_id)
+    service.revoke_token(session, token_id, actor=actor, now=clock.now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def ics_response(
+    body: bytes,
+    *,
+    request: Request,
+    if_none_match: str | None,
+    last_modified: str | None = None,
+    filename: str | None = None,
+) -> Response:
+    """Serve calendar bytes with a strong ETag per encoding, 304, HEAD and optional gzip.
+
+    The ETag is a hash of the exact bytes sent, so the gzip variant has its own tag (strong
+    validators must differ between encodings); either tag answers a matching If-None-Match.
+    """
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
+    etag = f'"{digest}-gz"' if wants_gzip else f'"{digest}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Referrer-Policy": "no-referrer",
+        "X-Robots-Tag": "noindex, nofollow",
+        "Vary": "Accept-Encoding",
+    }
+    if last_modified:
+        headers["Last-Modified"] = last_modified
+    if filename:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        if "*" in tags or f'"{digest}"' in tags or f'"{digest}-gz"' in tags:
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    if wants_gzip:
+        body = gzip.compress(body, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, media_type=ICS_MEDIA_TYPE, headers=headers)
+    return Response(content=body, media_type=ICS_MEDIA_TYPE, headers=headers)
+
+
+def calendar_feed(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    feed = service.render_feed(session, token, settings=settings, now=clock.now())
+    last_modified = format_datetime(feed.last_modified, usegmt=True) if feed.last_modified else None
+    return ics_response(
+        feed.body, request=request, if_none_match=if_none_match, last_modified=last_modified
+    )
+
+
+FEED_PATH = "/feeds/{token}.ics"
+public_router.add_api_route(
+    FEED_PATH,
+    calendar_feed,
+    methods=["GET"],
+    response_class=Response,
+    summary="A provider's or location's schedule as an iCalendar subscription",
+    responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}},
+)
+# HEAD answers like GET without a body (calendar clients probe with it).
+public_router.add_api_route(
+    FEED_PATH, calendar_feed, methods=["HEAD"], response_class=Response, include_in_schema=False
+)
+
+
+@router.get(
+    "/bookings/{booking_id}/calendar.ics",
+    response_class=Response,
+    tags=["bookings"],
+    summary="One booking as an .ics file (with the patient's instructions)",
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+def booking_ics(
+    booking_id: int,
+    request: Request,
+    _: AnyStaff,
+    session: SessionDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    from scheduler.bookings.service import get_booking
+
+    booking = get_booking(session, booking_id)
+    body = service.render_booking_ics(session, booking)
+    return ics_response(
+        body, request=request, if_none_match=if_none_match, filename=f"appointment-{booking_id}.ics"
+    )
