@@ -1,0 +1,234 @@
+"""Public self-scheduling endpoints (no account). Rate limited per client address."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from scheduler.audit.service import Actor
+from scheduler.db import SessionDep, retry_transient
+from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
+from scheduler.feeds.router import ics_response
+from scheduler.kit.ratelimit import rate_limit
+from scheduler.kit.secrets import hash_token, new_token
+from scheduler.kit.timeutil import Instant
+from scheduler.public import service
+from scheduler.public.schemas import (
+    PublicAppointmentType,
+    PublicBookingConfirmation,
+    PublicBookingCreate,
+    PublicBookingRead,
+    PublicCancel,
+    PublicHoldCreate,
+    PublicHoldRead,
+    PublicLocation,
+    PublicReschedule,
+    PublicSlotList,
+)
+
+SESSION_COOKIE = "booking_session"
+read_limit = Depends(rate_limit("public-read", lambda r: r.app.state.settings.public_rate_limit))
+write_limit = Depends(
+    rate_limit("public-write", lambda r: r.app.state.settings.public_write_rate_limit)
+)
+router = APIRouter(prefix="/public", tags=["public self-scheduling"], dependencies=[read_limit])
+
+SessionHeader = Annotated[
+    str | None,
+    Header(alias="X-Booking-Session", description="The session_token from your hold"),
+]
+SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
+
+
+def _session_token(header: str | None, cookie: str | None) -> str | None:
+    token = header or cookie
+    return token if token and len(token) <= 200 else None
+
+
+@router.get("/locations", response_model=list[PublicLocation])
+def list_locations(session: SessionDep) -> list[PublicLocation]:
+    return service.list_locations(session)
+
+
+@router.get(
+    "/locations/{location_id}/appointment-types", response_model=list[PublicAppointmentType]
+)
+def list_appointment_types(location_id: int, session: SessionDep) -> list[PublicAppointmentType]:
+    return service.list_types(session, location_id)
+
+
+@router.get("/slots", response_model=PublicSlotList, summary="Free times (times only)")
+def find_times(
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    appointment_type: Annotated[int, Query()],
+    location: Annotated[int, Query()],
+    start: Annotated[Instant, Query()],
+    end: Annotated[Instant, Query()],
+) -> PublicSlotList:
+    return service.find_times(
+        session,
+        location_id=location,
+        appointment_type_id=appointment_type,
+        start_at=start,
+        end_at=end,
+        now=clock.now(),
+        settings=settings,
+    )
+
+
+@router.post(
+    "/holds",
+    response_model=PublicHoldRead,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[write_limit],
+    summary="Hold a time while you fill in your details (replaces your previous hold)",
+)
+def place_hold(
+    data: PublicHoldCreate,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    header: SessionHeader = None,
+    cookie: SessionCookie = None,
+) -> JSONResponse:
+    token = _session_token(header, cookie) or new_token()
+    actor = Actor(kind="public", label=f"public:{hash_token(token)[:12]}", request_id=request_id)
+    hold = retry_transient(
+        session,
+        lambda: service.place_hold(
+            session, data, session_token=token, actor=actor, now=clock.now(), settings=settings
+        ),
+    )
+    response = JSONResponse(hold.model_dump(mode="json"), status_code=status.HTTP_201_CREATED)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_base_url.startswith("https://"),
+        path="/api/v1/public",
+        max_age=3600,
+    )
+    return response
+
+
+@router.delete(
+    "/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[write_limit]
+)
+def release_hold(
+    hold_id: int,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
+    header: SessionHeader = None,
+    cookie: SessionCookie = None,
+) -> Response:
+    token = _session_token(header, cookie)
+    actor = Actor(
+        kind="public", label=f"public:{hash_token(token or '')[:12]}", request_id=request_id
+    )
+    service.release_hold(session, hold_id, session_token=token, actor=actor, now=clock.now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/bookings",
+    response_model=PublicBookingConfirmation,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[write_limit],
+    summary="Book your held time with your details and the day-of acknowledgements",
+)
+def book(
+    data: PublicBookingCreate,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    header: SessionHeader = None,
+    cookie: SessionCookie = None,
+) -> PublicBookingConfirmation:
+    return retry_transient(
+        session,
+        lambda: service.book(
+            session,
+            data,
+            session_token=_session_token(header, cookie),
+            request_id=request_id,
+            now=clock.now(),
+            settings=settings,
+        ),
+    )
+
+
+@router.get("/manage/{token}", response_model=PublicBookingRead, summary="Your booking")
+def view_booking(
+    token: str, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> PublicBookingRead:
+    return service.view_booking(session, token, now=clock.now(), settings=settings)
+
+
+@router.get(
+    "/manage/{token}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+    summary="Your booking as a calendar file",
+)
+def booking_ics(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    body = service.booking_ics(session, token, now=clock.now())
+    return ics_response(
+        body, request=request, if_none_match=if_none_match, filename="appointment.ics"
+    )
+
+
+@router.post("/manage/{token}/cancel", response_model=PublicBookingRead, dependencies=[write_limit])
+def cancel(
+    token: str,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    data: PublicCancel | None = None,
+) -> PublicBookingRead:
+    return service.cancel(
+        session,
+        token,
+        data.reason if data else "",
+        request_id=request_id,
+        now=clock.now(),
+        settings=settings,
+    )
+
+
+@router.post(
+    "/manage/{token}/reschedule", response_model=PublicBookingRead, dependencies=[write_limit]
+)
+def reschedule(
+    token: str,
+    data: PublicReschedule,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> PublicBookingRead:
+    return retry_transient(
+        session,
+        lambda: service.reschedule(
+            session,
+            token,
+            data.start_at,
+            request_id=request_id,
+            now=clock.now(),
+            settings=settings,
+        ),
+    )

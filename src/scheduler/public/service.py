@@ -1,0 +1,414 @@
+"""Patient self-scheduling: find a time, hold it, book it, manage it by a private link.
+
+Rules on top of the staff booking service:
+- only active, self-schedulable types; no overrides, ever;
+- a booking needs a live hold placed by the same browser/app session (X-Booking-Session);
+  placing a new hold releases the session's previous one (one active hold per session);
+- the patient is matched by e-mail + date of birth, or created; the answer looks the same
+  either way, so the endpoint does not reveal who is a patient here;
+- the manage token (256-bit random, stored hashed) opens that booking only, until a day after
+  the appointment; patients are bound by the type's cancel/reschedule cut-offs (staff are not);
+- every "not yours / not there / expired" is the same 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+
+from scheduler.audit.service import Actor
+from scheduler.availability.service import search_slots
+from scheduler.bookings import service as bookings
+from scheduler.bookings.schemas import BookingCreate, CancelRequest, HoldCreate, RescheduleRequest
+from scheduler.config import Settings
+from scheduler.errors import Conflict, InvalidInput, NotFound
+from scheduler.feeds.service import patient_instructions, render_booking_ics
+from scheduler.kit.secrets import hash_token, new_token
+from scheduler.models import AppointmentType, Booking, Hold, Location, Patient, Provider
+from scheduler.public.schemas import (
+    PatientDetails,
+    PublicAppointmentType,
+    PublicBookingConfirmation,
+    PublicBookingCreate,
+    PublicBookingRead,
+    PublicHoldCreate,
+    PublicHoldRead,
+    PublicLocation,
+    PublicSlot,
+    PublicSlotList,
+)
+
+NOT_FOUND = "Not found."
+MANAGE_GRACE = timedelta(days=1)
+
+
+def _public_location(location: Location) -> PublicLocation:
+    assert location.id is not None
+    return PublicLocation(
+        id=location.id,
+        name=location.name,
+        address=location.address,
+        phone=location.phone,
+        timezone=location.timezone,
+    )
+
+
+def list_locations(session: Session) -> list[PublicLocation]:
+    rows = session.exec(
+        select(Location).where(col(Location.active).is_(True)).order_by(col(Location.id))
+    ).all()
+    return [_public_location(r) for r in rows]
+
+
+def _active_location(session: Session, location_id: int) -> Location:
+    location = session.get(Location, location_id)
+    if location is None or not location.active:
+        raise NotFound(NOT_FOUND)
+    return location
+
+
+def _bookable_type(session: Session, type_id: int) -> AppointmentType:
+    row = session.get(AppointmentType, type_id)
+    if row is None or not row.active or not row.self_schedulable:
+        raise NotFound(NOT_FOUND)
+    return row
+
+
+def list_types(session: Session, location_id: int) -> list[PublicAppointmentType]:
+    """Self-schedulable types that at least one active provider does at this location."""
+    from scheduler.models import ProviderAppointmentType, ProviderLocation
+
+    _active_location(session, location_id)
+    offered = (
+        select(ProviderAppointmentType.appointment_type_id)
+        .join(Provider, col(Provider.id) == col(ProviderAppointmentType.provider_id))
+        .join(ProviderLocation, col(ProviderLocation.provider_id) == col(Provider.id))
+        .where(col(Provider.active).is_(True), ProviderLocation.location_id == location_id)
+    )
+    rows = session.exec(
+        select(AppointmentType)
+        .where(
+            col(AppointmentType.active).is_(True),
+            col(AppointmentType.self_schedulable).is_(True),
+            col(AppointmentType.id).in_(offered),
+        )
+        .order_by(col(AppointmentType.id))
+    ).all()
+    return [
+        PublicAppointmentType(
+            id=r.id or 0,
+            code=r.code,
+            name=r.name,
+            description=r.description,
+            duration_minutes=r.duration_minutes,
+            requires_approval=r.requires_approval,
+            new_patients_welcome=not r.prerequisites,
+            fasting_hours=r.fasting_hours,
+            clear_liquids_hours=r.clear_liquids_hours,
+            driver_required=r.driver_required,
+            patient_instructions=r.patient_instructions,
+        )
+        for r in rows
+    ]
+
+
+def find_times(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+    settings: Settings,
+) -> PublicSlotList:
+    """Free start times only: no chair, no other patient, provider name only if allowed."""
+    _active_location(session, location_id)
+    _bookable_type(session, appointment_type_id)
+    if end_at - start_at > timedelta(days=settings.public_search_max_days):
+        raise InvalidInput(
+            f"Search at most {settings.public_search_max_days} days at a time.", field="end"
+        )
+    found = search_slots(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=None,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+    )
+    show = settings.show_provider_to_patients
+    return PublicSlotList(
+        timezone=found.timezone,
+        items=[
+            PublicSlot(
+                start_at=s.start_at,
+                end_at=s.end_at,
+                provider_name=s.provider.name if show else None,
+            )
+            for s in found.items
+        ],
+    )
+
+
+def place_hold(
+    session: Session,
+    data: PublicHoldCreate,
+    *,
+    session_token: str,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+) -> PublicHoldRead:
+    _active_location(session, data.location_id)
+    _bookable_type(session, data.appointment_type_id)
+    secret_hash = hash_token(session_token)
+    for previous in session.exec(
+        select(Hold).where(
+            Hold.secret_hash == secret_hash,
+            col(Hold.released_at).is_(None),
+            col(Hold.consumed_at).is_(None),
+            col(Hold.expires_at) > now,
+        )
+    ).all():
+        bookings.release_hold(session, previous.id or 0, actor=actor, now=now)
+    hold = bookings.create_hold(
+        session,
+        HoldCreate(
+            appointment_type_id=data.appointment_type_id,
+            location_id=data.location_id,
+            start_at=data.start_at,
+        ),
+        actor=actor,
+        now=now,
+        ttl=timedelta(minutes=settings.hold_minutes),
+        source="online",
+        secret_hash=secret_hash,
+    )
+    location = session.get(Location, data.location_id)
+    assert location is not None and hold.id is not None
+    tz = ZoneInfo(location.timezone)
+    return PublicHoldRead(
+        hold_id=hold.id,
+        session_token=session_token,
+        start_at=hold.start_at.astimezone(tz),
+        end_at=hold.end_at.astimezone(tz),
+        expires_at=hold.expires_at,
+    )
+
+
+def release_hold(
+    session: Session, hold_id: int, *, session_token: str | None, actor: Actor, now: datetime
+) -> None:
+    hold = session.get(Hold, hold_id)
+    if hold is None or not session_token or hold.secret_hash != hash_token(session_token):
+        raise NotFound(NOT_FOUND)
+    bookings.release_hold(session, hold_id, actor=actor, now=now)
+
+
+def match_or_create_patient(session: Session, details: PatientDetails, now: datetime) -> Patient:
+    """The patient with this e-mail and date of birth, or a new record (never an update)."""
+    email = str(details.email).strip().lower()
+    existing = session.exec(
+        select(Patient)
+        .where(func.lower(Patient.email) == email, Patient.date_of_birth == details.date_of_birth)
+        .order_by(col(Patient.id))
+    ).first()
+    if existing is not None:
+        return existing
+    patient = Patient(
+        first_name=details.first_name.strip(),
+        last_name=details.last_name.strip(),
+        date_of_birth=details.date_of_birth,
+        email=email,
+        phone=details.phone.strip(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+def book(
+    session: Session,
+    data: PublicBookingCreate,
+    *,
+    session_token: str | None,
+    request_id: str,
+    now: datetime,
+    settings: Settings,
+) -> PublicBookingConfirmation:
+    hold = session.get(Hold, data.hold_id)
+    if hold is None or not session_token or hold.secret_hash != hash_token(session_token):
+        raise NotFound(NOT_FOUND)
+    appointment_type = _bookable_type(session, hold.appointment_type_id)
+    missing_acks = []
+    if appointment_type.driver_required and not data.driver_confirmed:
+        missing_acks.append("driver_confirmed")
+    if (appointment_type.fasting_hours or appointment_type.clear_liquids_hours) and not (
+        data.fasting_acknowledged
+    ):
+        missing_acks.append("fasting_acknowledged")
+    if missing_acks:
+        raise InvalidInput(
+            "Please confirm you have read the day-of instructions: "
+            + ", ".join(missing_acks).replace("_", " ")
+            + ".",
+            field=missing_acks[0],
+            code="acknowledgement_required",
+        )
+    patient = match_or_create_patient(session, data.patient, now)
+    assert patient.id is not None
+    actor = Actor(kind="patient", label=f"patient:{patient.id}", request_id=request_id)
+    booking = bookings.create_booking(
+        session,
+        BookingCreate(
+            patient_id=patient.id,
+            hold_id=hold.id,
+            driver_confirmed=data.driver_confirmed,
+            fasting_acknowledged=data.fasting_acknowledged,
+        ),
+        actor=actor,
+        now=now,
+        source="online",
+        hold_secret_hash=hold.secret_hash,
+    )
+    manage_token = new_token()
+    booking.manage_token_hash = hash_token(manage_token)
+    booking.manage_token_expires_at = booking.end_at + MANAGE_GRACE
+    session.add(booking)
+    session.flush()
+    view = booking_view(session, booking, manage_token=manage_token, settings=settings)
+    return PublicBookingConfirmation(
+        **view.model_dump(),
+        manage_token=manage_token,
+        manage_url=manage_url(settings, manage_token),
+    )
+
+
+def manage_url(settings: Settings, token: str) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/api/v1/public/manage/{token}"
+
+
+def booking_by_token(session: Session, token: str, now: datetime) -> Booking:
+    booking = session.exec(
+        select(Booking).where(Booking.manage_token_hash == hash_token(token))
+    ).first()
+    if (
+        booking is None
+        or booking.manage_token_expires_at is None
+        or booking.manage_token_expires_at <= now
+    ):
+        raise NotFound(NOT_FOUND)
+    return booking
+
+
+def booking_view(
+    session: Session, booking: Booking, *, manage_token: str, settings: Settings
+) -> PublicBookingRead:
+    appointment_type = session.get(AppointmentType, booking.appointment_type_id)
+    location = session.get(Location, booking.location_id)
+    provider = session.get(Provider, booking.provider_id)
+    assert appointment_type is not None and location is not None and provider is not None
+    tz = ZoneInfo(location.timezone)
+    return PublicBookingRead(
+        status=booking.status,
+        start_at=booking.start_at.astimezone(tz),
+        end_at=booking.end_at.astimezone(tz),
+        timezone=location.timezone,
+        appointment_type=appointment_type.name,
+        location=_public_location(location),
+        provider_name=provider.display_name if settings.show_provider_to_patients else None,
+        instructions=list(patient_instructions(appointment_type, booking.start_at, tz)),
+        cancel_allowed_until=(
+            booking.start_at - timedelta(minutes=appointment_type.patient_cancel_cutoff_minutes)
+        ).astimezone(tz),
+        reschedule_allowed_until=(
+            booking.start_at - timedelta(minutes=appointment_type.patient_reschedule_cutoff_minutes)
+        ).astimezone(tz),
+        ics_url=f"{manage_url(settings, manage_token)}/calendar.ics",
+    )
+
+
+def view_booking(
+    session: Session, token: str, *, now: datetime, settings: Settings
+) -> PublicBookingRead:
+    return booking_view(
+        session, booking_by_token(session, token, now), manage_token=token, settings=settings
+    )
+
+
+def booking_ics(session: Session, token: str, *, now: datetime) -> bytes:
+    return render_booking_ics(session, booking_by_token(session, token, now))
+
+
+def _patient_actor(booking: Booking, request_id: str) -> Actor:
+    return Actor(kind="patient", label=f"patient-link:booking:{booking.id}", request_id=request_id)
+
+
+def _check_cutoff(booking: Booking, minutes: int, now: datetime, what: str) -> None:
+    deadline = booking.start_at - timedelta(minutes=minutes)
+    if now > deadline:
+        hours = minutes / 60
+        raise Conflict(
+            f"Online {what} closes {hours:g} hours before the appointment; please call the clinic.",
+            code="cutoff_passed",
+            extra={"deadline": deadline.isoformat()},
+        )
+
+
+def cancel(
+    session: Session,
+    token: str,
+    reason: str,
+    *,
+    request_id: str,
+    now: datetime,
+    settings: Settings,
+) -> PublicBookingRead:
+    booking = booking_by_token(session, token, now)
+    appointment_type = session.get(AppointmentType, booking.appointment_type_id)
+    assert appointment_type is not None
+    if booking.status in ("pending", "booked"):
+        _check_cutoff(booking, appointment_type.patient_cancel_cutoff_minutes, now, "cancellation")
+    cancelled = bookings.cancel_booking(
+        session,
+        booking.id or 0,
+        CancelRequest(reason=reason or "cancelled online by the patient", cancelled_by="patient"),
+        actor=_patient_actor(booking, request_id),
+        now=now,
+        if_match=None,
+    )
+    return booking_view(session, cancelled, manage_token=token, settings=settings)
+
+
+def reschedule(
+    session: Session,
+    token: str,
+    start_at: datetime,
+    *,
+    request_id: str,
+    now: datetime,
+    settings: Settings,
+) -> PublicBookingRead:
+    """Move to a new time under the same rules as a new online booking; one booking remains."""
+    booking = booking_by_token(session, token, now)
+    appointment_type = _bookable_type(session, booking.appointment_type_id)
+    if booking.status in ("pending", "booked"):
+        _check_cutoff(
+            booking, appointment_type.patient_reschedule_cutoff_minutes, now, "rescheduling"
+        )
+    moved = bookings.reschedule_booking(
+        session,
+        booking.id or 0,
+        RescheduleRequest(start_at=start_at, reason="rescheduled online by the patient"),
+        actor=_patient_actor(booking, request_id),
+        now=now,
+        if_match=None,
+        cancelled_by="patient",
+    )
+    return booking_view(session, moved, manage_token=token, settings=settings)
