@@ -28,8 +28,13 @@ def test_redact_path(path: str, expected: str) -> None:
 
 def test_filter_rewrites_uvicorn_style_access_records() -> None:
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "GET", f"/feeds/{SECRET}.ics", "1.1", 200), None,
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/feeds/{SECRET}.ics", "1.1", 200),
+        None,
     )
     assert RedactingFilter().filter(record)
     assert SECRET not in record.getMessage()

@@ -32,25 +32,38 @@ def count_statements(connection: Connection) -> Iterator[list[str]]:
         event.remove(connection, "before_cursor_execute", record)
 
 
-def search(client: TestClient, headers: dict[str, str], clinic: Clinic, start: str, end: str) -> Any:
+def search(
+    client: TestClient, headers: dict[str, str], clinic: Clinic, start: str, end: str
+) -> Any:
     return client.get(
         "/api/v1/slots",
-        params={"appointment_type": clinic.infusion_id, "location": clinic.location_id,
-                "start": start, "end": end},
+        params={
+            "appointment_type": clinic.infusion_id,
+            "location": clinic.location_id,
+            "start": start,
+            "end": end,
+        },
         headers=headers,
     )
 
 
 @pytest.mark.parametrize("days", [1, 7, 31])
 def test_a_search_costs_three_statements_whatever_the_window(
-    days: int, client: TestClient, desk_headers: dict[str, str], clinic: Clinic, connection: Connection
+    days: int,
+    client: TestClient,
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    connection: Connection,
 ) -> None:
     for offset in range(3):  # some bookings to load
         client.post(
             "/api/v1/bookings",
-            json={"patient_id": clinic.patient.id, "appointment_type_id": clinic.infusion_id,
-                  "location_id": clinic.location_id,
-                  "start_at": f"2026-03-0{3 + offset}T09:00:00-05:00"},
+            json={
+                "patient_id": clinic.patient.id,
+                "appointment_type_id": clinic.infusion_id,
+                "location_id": clinic.location_id,
+                "start_at": f"2026-03-0{3 + offset}T09:00:00-05:00",
+            },
             headers=desk_headers,
         )
     end = (datetime.fromisoformat(DAY) + timedelta(days=days)).isoformat()
@@ -63,7 +76,9 @@ def test_a_search_costs_three_statements_whatever_the_window(
     assert len(search_statements) == 3, search_statements
 
 
-def test_window_limits_and_naive_times(client: TestClient, desk_headers: dict[str, str], clinic: Clinic) -> None:
+def test_window_limits_and_naive_times(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+) -> None:
     too_long = search(client, desk_headers, clinic, DAY, "2026-06-10T00:00:00-04:00")
     assert too_long.status_code == 422
     assert too_long.json()["errors"][0]["field"] == "end"
@@ -73,8 +88,12 @@ def test_window_limits_and_naive_times(client: TestClient, desk_headers: dict[st
     assert naive.status_code == 422
     unknown = client.get(
         "/api/v1/slots",
-        params={"appointment_type": 999_999, "location": clinic.location_id, "start": DAY,
-                "end": "2026-03-04T00:00:00-05:00"},
+        params={
+            "appointment_type": 999_999,
+            "location": clinic.location_id,
+            "start": DAY,
+            "end": "2026-03-04T00:00:00-05:00",
+        },
         headers=desk_headers,
     )
     assert unknown.status_code == 404
@@ -101,8 +120,11 @@ def test_explain_says_why_each_start_is_not_offered(
 ) -> None:
     response = client.get(
         "/api/v1/slots/explain",
-        params={"appointment_type": clinic.infusion_id, "location": clinic.location_id,
-                "date": "2026-03-02"},
+        params={
+            "appointment_type": clinic.infusion_id,
+            "location": clinic.location_id,
+            "date": "2026-03-02",
+        },
         headers=desk_headers,
     )
     assert response.status_code == 200, response.text
@@ -122,26 +144,40 @@ def test_every_offered_slot_can_be_booked_until_the_day_is_full(
 ) -> None:
     """Search and write agree: book the first offered start again and again."""
     patients = [
-        make_patient(db, first_name=f"Q{i}", email=f"q{i}@example.org", consult_completed=True,
-                     consent_signed=True)
+        make_patient(
+            db,
+            first_name=f"Q{i}",
+            email=f"q{i}@example.org",
+            consult_completed=True,
+            consent_signed=True,
+        )
         for i in range(12)
     ]
     booked = 0
     for patient in patients:
-        items = search(client, desk_headers, clinic, DAY, "2026-03-04T00:00:00-05:00").json()["items"]
+        items = search(client, desk_headers, clinic, DAY, "2026-03-04T00:00:00-05:00").json()[
+            "items"
+        ]
         if not items:
             break
         slot = items[0]
         response = client.post(
             "/api/v1/bookings",
-            json={"patient_id": patient.id, "appointment_type_id": clinic.infusion_id,
-                  "location_id": clinic.location_id, "start_at": slot["start_at"],
-                  "chair_id": slot["chair"]["id"], "provider_id": slot["provider"]["id"]},
+            json={
+                "patient_id": patient.id,
+                "appointment_type_id": clinic.infusion_id,
+                "location_id": clinic.location_id,
+                "start_at": slot["start_at"],
+                "chair_id": slot["chair"]["id"],
+                "provider_id": slot["provider"]["id"],
+            },
             headers=desk_headers,
         )
         assert response.status_code == 201, (slot, response.text)
         booked += 1
-        after = search(client, desk_headers, clinic, DAY, "2026-03-04T00:00:00-05:00").json()["items"]
+        after = search(client, desk_headers, clinic, DAY, "2026-03-04T00:00:00-05:00").json()[
+            "items"
+        ]
         assert slot["start_at"] not in [s["start_at"] for s in after]
     # Two chairs, 08:00-17:00, 100 min + 15 turnover: at least 4 visits per chair fit.
     assert booked >= 8

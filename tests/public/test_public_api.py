@@ -57,7 +57,9 @@ def details_of(patient: Patient) -> dict[str, str]:
     }
 
 
-def hold(client: TestClient, clinic: Clinic, type_id: int, start: str, session: str | None = None) -> Any:
+def hold(
+    client: TestClient, clinic: Clinic, type_id: int, start: str, session: str | None = None
+) -> Any:
     headers = {"X-Booking-Session": session} if session else {}
     response = client.post(
         f"{PUBLIC}/holds",
@@ -68,7 +70,12 @@ def hold(client: TestClient, clinic: Clinic, type_id: int, start: str, session: 
 
 
 def hold_and_book(
-    client: TestClient, clinic: Clinic, type_id: int, start: str, patient: dict[str, str], **acks: bool
+    client: TestClient,
+    clinic: Clinic,
+    type_id: int,
+    start: str,
+    patient: dict[str, str],
+    **acks: bool,
 ) -> Any:
     held = hold(client, clinic, type_id, start)
     assert held.status_code == 201, held.text
@@ -80,7 +87,9 @@ def hold_and_book(
     )
 
 
-def test_first_time_patient_books_a_consultation(client: TestClient, online: Clinic, db: Session) -> None:
+def test_first_time_patient_books_a_consultation(
+    client: TestClient, online: Clinic, db: Session
+) -> None:
     types = client.get(f"{PUBLIC}/locations/{online.location_id}/appointment-types").json()
     by_code = {t["code"]: t for t in types}
     assert by_code["consult"]["new_patients_welcome"] is True
@@ -89,8 +98,12 @@ def test_first_time_patient_books_a_consultation(client: TestClient, online: Cli
 
     times = client.get(
         f"{PUBLIC}/slots",
-        params={"appointment_type": online.consult.id, "location": online.location_id,
-                "start": "2026-03-05T00:00:00-05:00", "end": "2026-03-06T00:00:00-05:00"},
+        params={
+            "appointment_type": online.consult.id,
+            "location": online.location_id,
+            "start": "2026-03-05T00:00:00-05:00",
+            "end": "2026-03-06T00:00:00-05:00",
+        },
     )
     assert times.status_code == 200, times.text
     first = times.json()["items"][0]
@@ -107,19 +120,28 @@ def test_first_time_patient_books_a_consultation(client: TestClient, online: Cli
     assert "chair" not in booked.text.lower()
     created = db.exec(select(Patient).where(Patient.email == "rosa.marquez@example.org")).one()
     assert created.consult_completed is False
-    assert client.get(f"{PUBLIC}/manage/{body['manage_token']}").json()["start_at"] == body["start_at"]
+    assert (
+        client.get(f"{PUBLIC}/manage/{body['manage_token']}").json()["start_at"] == body["start_at"]
+    )
 
 
 def test_returning_eligible_patient_books_an_infusion_with_instructions(
     client: TestClient, online: Clinic, db: Session
 ) -> None:
     patients_before = len(db.exec(select(Patient)).all())
-    missing_ack = hold_and_book(client, online, online.infusion_id, THURSDAY_9, details_of(online.patient))
+    missing_ack = hold_and_book(
+        client, online, online.infusion_id, THURSDAY_9, details_of(online.patient)
+    )
     assert missing_ack.status_code == 422
     assert missing_ack.json()["code"] == "acknowledgement_required"
     booked = hold_and_book(
-        client, online, online.infusion_id, THURSDAY_9, details_of(online.patient),
-        driver_confirmed=True, fasting_acknowledged=True,
+        client,
+        online,
+        online.infusion_id,
+        THURSDAY_9,
+        details_of(online.patient),
+        driver_confirmed=True,
+        fasting_acknowledged=True,
     )
     assert booked.status_code == 201, booked.text
     body = booked.json()
@@ -131,20 +153,30 @@ def test_returning_eligible_patient_books_an_infusion_with_instructions(
     assert len(db.exec(select(Patient)).all()) == patients_before  # matched, not duplicated
     stored = db.exec(select(Booking).where(Booking.patient_id == online.patient.id)).one()
     assert (stored.source, stored.driver_confirmed) == ("online", True)
-    assert stored.manage_token_hash and body["manage_token"] not in stored.manage_token_hash
+    assert stored.manage_token_hash
+    assert body["manage_token"] not in stored.manage_token_hash
 
 
 def test_ineligible_patient_cannot_book_an_infusion(client: TestClient, online: Clinic) -> None:
     refused = hold_and_book(
-        client, online, online.infusion_id, THURSDAY_9, NEWCOMER,
-        driver_confirmed=True, fasting_acknowledged=True,
+        client,
+        online,
+        online.infusion_id,
+        THURSDAY_9,
+        NEWCOMER,
+        driver_confirmed=True,
+        fasting_acknowledged=True,
     )
     assert refused.status_code == 409
     assert refused.json()["code"] == "prerequisite_missing"
 
 
-def test_cancel_is_bound_by_the_cutoff(client: TestClient, online: Clinic, clock: FrozenClock) -> None:
-    tuesday = hold_and_book(client, online, online.consult.id or 0, "2026-03-03T09:00:00-05:00", NEWCOMER)
+def test_cancel_is_bound_by_the_cutoff(
+    client: TestClient, online: Clinic, clock: FrozenClock
+) -> None:
+    tuesday = hold_and_book(
+        client, online, online.consult.id or 0, "2026-03-03T09:00:00-05:00", NEWCOMER
+    )
     token = tuesday.json()["manage_token"]
     clock.advance(timedelta(minutes=1))  # now less than 24 h before
     late = client.post(f"{PUBLIC}/manage/{token}/cancel", json={"reason": "sick"})
@@ -153,12 +185,16 @@ def test_cancel_is_bound_by_the_cutoff(client: TestClient, online: Clinic, clock
     assert client.get(f"{PUBLIC}/manage/{token}").json()["status"] == "booked"
 
     thursday = hold_and_book(client, online, online.consult.id or 0, THURSDAY_9, NEWCOMER)
-    ok = client.post(f"{PUBLIC}/manage/{thursday.json()['manage_token']}/cancel", json={"reason": "sick"})
+    ok = client.post(
+        f"{PUBLIC}/manage/{thursday.json()['manage_token']}/cancel", json={"reason": "sick"}
+    )
     assert ok.status_code == 200, ok.text
     assert ok.json()["status"] == "cancelled"
 
 
-def test_reschedule_keeps_exactly_one_booking(client: TestClient, online: Clinic, db: Session) -> None:
+def test_reschedule_keeps_exactly_one_booking(
+    client: TestClient, online: Clinic, db: Session
+) -> None:
     booked = hold_and_book(client, online, online.consult.id or 0, THURSDAY_9, NEWCOMER).json()
     token = booked["manage_token"]
     moved = client.post(f"{PUBLIC}/manage/{token}/reschedule", json={"start_at": FRIDAY_9})
@@ -175,7 +211,9 @@ def test_reschedule_keeps_exactly_one_booking(client: TestClient, online: Clinic
     assert b"DTSTART;TZID=America/New_York:20260306T090000" in ics.content
 
 
-def test_a_token_opens_its_own_booking_only(client: TestClient, online: Clinic, db: Session) -> None:
+def test_a_token_opens_its_own_booking_only(
+    client: TestClient, online: Clinic, db: Session
+) -> None:
     mine = hold_and_book(client, online, online.consult.id or 0, THURSDAY_9, NEWCOMER).json()
     theirs = hold_and_book(
         client, online, online.consult.id or 0, FRIDAY_9, details_of(online.other_patient)
@@ -199,7 +237,9 @@ def test_a_token_opens_its_own_booking_only(client: TestClient, online: Clinic, 
 
 def test_one_active_hold_per_session(client: TestClient, online: Clinic, db: Session) -> None:
     first = hold(client, online, online.consult.id or 0, THURSDAY_9).json()
-    second = hold(client, online, online.consult.id or 0, FRIDAY_9, session=first["session_token"]).json()
+    second = hold(
+        client, online, online.consult.id or 0, FRIDAY_9, session=first["session_token"]
+    ).json()
     assert second["session_token"] == first["session_token"]
     first_row = db.exec(select(Hold).where(Hold.id == first["hold_id"])).one()
     db.refresh(first_row)
@@ -208,12 +248,18 @@ def test_one_active_hold_per_session(client: TestClient, online: Clinic, db: Ses
     assert second_row.released_at is None
 
 
-def test_public_answers_reveal_no_other_patient(client: TestClient, online: Clinic, desk_headers: dict[str, str]) -> None:
+def test_public_answers_reveal_no_other_patient(
+    client: TestClient, online: Clinic, desk_headers: dict[str, str]
+) -> None:
     # Other patients hold the clinic's time through the front desk.
     staff = client.post(
         "/api/v1/bookings",
-        json={"patient_id": online.other_patient.id, "appointment_type_id": online.infusion_id,
-              "location_id": online.location_id, "start_at": THURSDAY_9},
+        json={
+            "patient_id": online.other_patient.id,
+            "appointment_type_id": online.infusion_id,
+            "location_id": online.location_id,
+            "start_at": THURSDAY_9,
+        },
         headers=desk_headers,
     )
     assert staff.status_code == 201
@@ -222,8 +268,12 @@ def test_public_answers_reveal_no_other_patient(client: TestClient, online: Clin
         client.get(f"{PUBLIC}/locations/{online.location_id}/appointment-types").text,
         client.get(
             f"{PUBLIC}/slots",
-            params={"appointment_type": online.infusion_id, "location": online.location_id,
-                    "start": "2026-03-05T00:00:00-05:00", "end": "2026-03-07T00:00:00-05:00"},
+            params={
+                "appointment_type": online.infusion_id,
+                "location": online.location_id,
+                "start": "2026-03-05T00:00:00-05:00",
+                "end": "2026-03-07T00:00:00-05:00",
+            },
         ).text,
     ]
     booked = hold_and_book(client, online, online.consult.id or 0, FRIDAY_9, NEWCOMER)
@@ -232,14 +282,24 @@ def test_public_answers_reveal_no_other_patient(client: TestClient, online: Clin
     bodies.append(client.get(f"{PUBLIC}/manage/{token}").text)
     bodies.append(client.get(f"{PUBLIC}/manage/{token}/calendar.ics").text)
     refused = hold_and_book(
-        client, online, online.infusion_id, "2026-03-05T11:00:00-05:00", NEWCOMER,
-        driver_confirmed=True, fasting_acknowledged=True,
+        client,
+        online,
+        online.infusion_id,
+        "2026-03-05T11:00:00-05:00",
+        NEWCOMER,
+        driver_confirmed=True,
+        fasting_acknowledged=True,
     )
     assert refused.status_code == 409
     bodies.append(refused.text)
     for other in (online.patient, online.other_patient, online.new_patient):
-        for identifier in (other.first_name, other.last_name, other.email, other.phone,
-                           other.date_of_birth.isoformat()):
+        for identifier in (
+            other.first_name,
+            other.last_name,
+            other.email,
+            other.phone,
+            other.date_of_birth.isoformat(),
+        ):
             for body in bodies:
                 assert identifier.lower() not in body.lower(), identifier
 
@@ -247,7 +307,9 @@ def test_public_answers_reveal_no_other_patient(client: TestClient, online: Clin
 def test_rate_limited_client_gets_429(
     settings: Settings, clock: FrozenClock, session_factory: sessionmaker[Session], online: Clinic
 ) -> None:
-    limited = settings.model_copy(update={"rate_limit_enabled": True, "public_rate_limit": "3/minute"})
+    limited = settings.model_copy(
+        update={"rate_limit_enabled": True, "public_rate_limit": "3/minute"}
+    )
     app: FastAPI = create_app(limited, clock=clock, session_factory=session_factory)
     with TestClient(app) as client:
         codes = [client.get(f"{PUBLIC}/locations").status_code for _ in range(4)]

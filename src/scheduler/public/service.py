@@ -189,7 +189,8 @@ def place_hold(
         secret_hash=secret_hash,
     )
     location = session.get(Location, data.location_id)
-    assert location is not None and hold.id is not None
+    assert location is not None
+    assert hold.id is not None
     tz = ZoneInfo(location.timezone)
     return PublicHoldRead(
         hold_id=hold.id,
@@ -313,7 +314,9 @@ def booking_view(
     appointment_type = session.get(AppointmentType, booking.appointment_type_id)
     location = session.get(Location, booking.location_id)
     provider = session.get(Provider, booking.provider_id)
-    assert appointment_type is not None and location is not None and provider is not None
+    assert appointment_type is not None
+    assert location is not None
+    assert provider is not None
     tz = ZoneInfo(location.timezone)
     return PublicBookingRead(
         status=booking.status,
