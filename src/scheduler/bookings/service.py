@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -327,14 +328,36 @@ def update_booking(
     now: datetime,
     if_match: str | None,
 ) -> Booking:
-    booking = get_booking(session, booking_id, for_update=True)
-    check_if_match(booking, if_match)
-    before = snapshot(booking, exclude=_SECRET_FIELDS)
+    booking, before = _open_for_change(session, booking_id, if_match)
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
     if not changes:
         return booking
     for key, value in changes.items():
         setattr(booking, key, value)
+    return _record_change(session, booking, before, actor=actor, now=now, action="update")
+
+
+def _open_for_change(
+    session: Session, booking_id: int, if_match: str | None
+) -> tuple[Booking, dict[str, Any] | None]:
+    """The booking, locked for this transaction and checked against ``If-Match``, and its
+    picture before the change (for the audit event)."""
+    booking = get_booking(session, booking_id, for_update=True)
+    check_if_match(booking, if_match)
+    return booking, snapshot(booking, exclude=_SECRET_FIELDS)
+
+
+def _record_change(
+    session: Session,
+    booking: Booking,
+    before: dict[str, Any] | None,
+    *,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    reason: str = "",
+) -> Booking:
+    """Bump version and sequence, write, and leave the audit event in the same transaction."""
     _bump(booking, now)
     session.add(booking)
     session.flush()
@@ -342,11 +365,12 @@ def update_booking(
         session,
         actor=actor,
         now=now,
-        action="booking.update",
+        action=f"booking.{action}",
         entity_type="booking",
         entity_id=booking.id,
         before=before,
         after=snapshot(booking, exclude=_SECRET_FIELDS),
+        reason=reason,
     )
     return booking
 
@@ -380,31 +404,17 @@ def transition(
     reason: str = "",
 ) -> Booking:
     """confirm, check-in, complete, no-show, entered-in-error."""
-    booking = get_booking(session, booking_id, for_update=True)
-    check_if_match(booking, if_match)
+    booking, before = _open_for_change(session, booking_id, if_match)
     target = _require_transition(booking, action)
     if action == "no-show" and now < booking.start_at:
         raise Conflict(
             "A patient can only be marked a no-show once the appointment has started.",
             code="invalid_transition",
         )
-    before = snapshot(booking, exclude=_SECRET_FIELDS)
     booking.status = target
-    _bump(booking, now)
-    session.add(booking)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        now=now,
-        action=f"booking.{action}",
-        entity_type="booking",
-        entity_id=booking.id,
-        before=before,
-        after=snapshot(booking, exclude=_SECRET_FIELDS),
-        reason=reason,
+    return _record_change(
+        session, booking, before, actor=actor, now=now, action=action, reason=reason
     )
-    return booking
 
 
 def is_late(booking: Booking, appointment_type: AppointmentType, now: datetime) -> bool:
@@ -423,32 +433,17 @@ def cancel_booking(
     if_match: str | None,
 ) -> Booking:
     """Cancel with who and why. Inside the type's cut-off the booking is flagged late."""
-    booking = get_booking(session, booking_id, for_update=True)
-    check_if_match(booking, if_match)
-    target = _require_transition(booking, "cancel")
+    booking, before = _open_for_change(session, booking_id, if_match)
+    booking.status = _require_transition(booking, "cancel")
     appointment_type = session.get(AppointmentType, booking.appointment_type_id)
     assert appointment_type is not None
-    before = snapshot(booking, exclude=_SECRET_FIELDS)
-    booking.status = target
     booking.cancel_reason = data.reason
     booking.cancelled_by = data.cancelled_by
     booking.cancelled_at = now
     booking.late_cancel = is_late(booking, appointment_type, now)
-    _bump(booking, now)
-    session.add(booking)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        now=now,
-        action="booking.cancel",
-        entity_type="booking",
-        entity_id=booking.id,
-        before=before,
-        after=snapshot(booking, exclude=_SECRET_FIELDS),
-        reason=data.reason,
+    return _record_change(
+        session, booking, before, actor=actor, now=now, action="cancel", reason=data.reason
     )
-    return booking
 
 
 def reschedule_booking(
