@@ -129,6 +129,7 @@ def test_closures_need_offsets_and_end_after_start(
     )
     assert backwards.status_code == 422
     assert "end_at must be after start_at" in backwards.json()["detail"]
+    assert backwards.json()["errors"][0]["field"] == "end_at"
     ok = client.post(
         url,
         json={

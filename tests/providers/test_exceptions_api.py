@@ -110,7 +110,7 @@ def test_extra_hours_need_one_of_the_providers_locations(
         ({"start_at": "2026-03-10T08:00:00"}, "start_at"),
         ({"end_at": "2026-03-10T17:00:00"}, "end_at"),
         ({"kind": "holiday"}, "kind"),
-        ({"start_at": "2026-03-10T18:00:00-04:00"}, ""),
+        ({"start_at": "2026-03-10T18:00:00-04:00"}, "end_at"),
     ],
     ids=["naive_start", "naive_end", "unknown_kind", "end_before_start"],
 )

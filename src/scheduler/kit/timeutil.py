@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Self
+from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationInfo, field_validator
 
 
 @lru_cache(maxsize=1)
@@ -45,9 +45,11 @@ class InstantRange(BaseModel):
     start_at: Instant
     end_at: Instant
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> Self:
-        if self.end_at <= self.start_at:
+    @field_validator("end_at")
+    @classmethod
+    def _end_after_start(cls, end_at: datetime, info: ValidationInfo) -> datetime:
+        start_at = info.data.get("start_at")
+        if start_at is not None and end_at <= start_at:
             msg = "end_at must be after start_at"
             raise ValueError(msg)
-        return self
+        return end_at

@@ -4,7 +4,7 @@ import itertools
 from datetime import datetime, time
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from scheduler.kit.timeutil import IanaZone, InstantRange
 
@@ -18,12 +18,14 @@ class OpeningHours(BaseModel):
     open_time: time
     close_time: time
 
-    @model_validator(mode="after")
-    def _close_after_open(self) -> Self:
-        if self.close_time <= self.open_time:
+    @field_validator("close_time")
+    @classmethod
+    def _close_after_open(cls, close_time: time, info: ValidationInfo) -> time:
+        open_time = info.data.get("open_time")
+        if open_time is not None and close_time <= open_time:
             msg = "close_time must be after open_time"
             raise ValueError(msg)
-        return self
+        return close_time
 
 
 def _check_hours_disjoint(hours: list[OpeningHours]) -> None:
