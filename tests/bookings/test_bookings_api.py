@@ -465,3 +465,48 @@ def test_audit_events_are_for_admins(
     assert events["items"][0]["request_id"]
     methods = client.options("/api/v1/audit-events", headers=admin_headers)
     assert methods.status_code == 405  # no update or delete through the API
+
+
+def test_a_hold_for_one_patient_cannot_be_booked_for_another(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+) -> None:
+    hold = client.post(
+        "/api/v1/holds",
+        json={
+            "appointment_type_id": clinic.infusion_id,
+            "location_id": clinic.location_id,
+            "start_at": TUESDAY_9,
+            "patient_id": clinic.patient.id,
+        },
+        headers=desk_headers,
+    ).json()
+    other = client.post(
+        "/api/v1/bookings",
+        json={"patient_id": clinic.other_patient.id, "hold_id": hold["id"]},
+        headers=desk_headers,
+    )
+    assert other.status_code == 409
+    assert other.json()["code"] == "hold_patient_mismatch"
+
+
+def test_a_live_hold_keeps_the_notice_it_was_placed_under(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, clock: FrozenClock
+) -> None:
+    # Min notice is 60 minutes: at 09:00 the 10:00 start is just bookable.
+    hold = client.post(
+        "/api/v1/holds",
+        json={
+            "appointment_type_id": clinic.infusion_id,
+            "location_id": clinic.location_id,
+            "start_at": "2026-03-02T10:00:00-05:00",
+        },
+        headers=desk_headers,
+    )
+    assert hold.status_code == 201, hold.text
+    clock.advance(timedelta(minutes=5))
+    booked = client.post(
+        "/api/v1/bookings",
+        json={"patient_id": clinic.patient.id, "hold_id": hold.json()["id"]},
+        headers=desk_headers,
+    )
+    assert booked.status_code == 201, booked.text

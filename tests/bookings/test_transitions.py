@@ -23,10 +23,11 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session, func, select
 
+from scheduler.config import Settings
 from scheduler.kit.clock import FrozenClock
-from scheduler.models import AppointmentType, AuditEvent, Booking, ProviderAppointmentType
+from scheduler.models import AuditEvent, Booking, ProviderAppointmentType, User
 from tests.clinic_fixture import Clinic
-from tests.factories import make_appointment_type
+from tests.factories import auth_headers, make_appointment_type, make_user
 
 ACTIONS = (
     "confirm",
@@ -115,7 +116,8 @@ class Desk:
             body = {"start_at": RESCHEDULE_TO}
         else:
             body = {"reason": f"{action} in the table test"}
-        return self.client.post(url, json=body, headers=self.headers())
+        response: Response = self.client.post(url, json=body, headers=self.headers())
+        return response
 
     def reach(self, status: str) -> dict[str, Any]:
         """A new booking at START, walked to ``status`` through the API."""
@@ -230,3 +232,11 @@ def test_no_show_only_once_the_appointment_has_started(desk: Desk, db: Session) 
     on_time = desk.client.post(f"/api/v1/bookings/{booking['id']}/no-show", headers=desk.headers())
     assert on_time.status_code == 200, on_time.text
     assert on_time.json()["status"] == "noshow"
+
+
+def test_a_reschedule_replacement_has_its_own_audit_event(desk: Desk, db: Session) -> None:
+    booking = desk.reach("booked")
+    moved = desk.act(booking["id"], "reschedule")
+    assert moved.status_code == 201, moved.text
+    assert audit_count(db, booking["id"]) == 2  # booking.create, booking.reschedule
+    assert audit_count(db, moved.json()["id"]) == 1  # its creation by the reschedule

@@ -104,11 +104,14 @@ def load_context(
     now: datetime,
     patient_id: int | None = None,
     ignore: Callable[[repository.CommitmentRow], bool] | None = None,
+    notice_from: datetime | None = None,
 ) -> SearchContext:
     """Load everything for a window and build the engine query (three SQL statements).
 
     ``ignore`` drops commitments that must not count (the hold being booked, the booking being
-    rescheduled). A location without any opening hours is not constrained by them.
+    rescheduled). ``notice_from`` measures min notice and horizon from another instant than
+    ``now`` (a live hold keeps the terms it was placed under); holds expire by ``now``. A
+    location without any opening hours is not constrained by them.
     """
     pair = repository.load_location_and_type(session, location_id, appointment_type_id)
     if pair is None:
@@ -174,7 +177,7 @@ def load_context(
         ),
         window_start_at=start_at,
         window_end_at=end_at,
-        now=now,
+        now=notice_from or now,
     )
     return SearchContext(location, appointment_type, query, calendar, commitments)
 

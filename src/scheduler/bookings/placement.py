@@ -102,11 +102,13 @@ def place(
     now: datetime,
     override: bool = False,
     ignore: tuple[str, int] | None = None,
+    notice_from: datetime | None = None,
 ) -> Placement:
     """Lock what the appointment touches, reload the calendar and choose chair and provider.
 
     ``ignore`` = ("hold", id) or ("booking", id): the reservation being turned into this one
-    does not compete with it. Raises 404/422 for unknown or unfit ids, 409 ``slot_unavailable``
+    does not compete with it. ``notice_from``: see ``load_context`` (booking a live hold).
+    Raises 404/422 for unknown or unfit ids, 409 ``slot_unavailable``
     / ``outside_availability`` / ``patient_conflict`` when the time cannot be taken.
     """
     provider_ids = repository.eligible_provider_ids(
@@ -140,6 +142,7 @@ def place(
         now=now,
         patient_id=patient_id,
         ignore=ignored,
+        notice_from=notice_from,
     )
     appointment_type = ctx.appointment_type
     if not appointment_type.active:

@@ -249,6 +249,10 @@ def create_booking(
         hold = get_hold(session, data.hold_id, for_update=True)
         if hold_secret_hash is not None and hold.secret_hash != hold_secret_hash:
             raise NotFound(f"Hold {data.hold_id} does not exist.")
+        if hold.patient_id is not None and hold.patient_id != data.patient_id:
+            raise Conflict(
+                "This hold was placed for another patient.", code="hold_patient_mismatch"
+            )
         if not hold_is_live(hold, now):
             raise Conflict(
                 "The hold has expired or was released; pick a time again.", code="hold_expired"
@@ -286,6 +290,8 @@ def create_booking(
         now=now,
         override=override,
         ignore=("hold", hold.id) if hold is not None and hold.id is not None else None,
+        # A live hold keeps the notice and horizon it was placed under.
+        notice_from=hold.created_at if hold is not None else None,
     )
     lifted = _override_note(placement.overridden, missing)
     override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
@@ -520,6 +526,8 @@ def reschedule_booking(
     session.flush()
     session.add(new)
     session.flush()
+    # Two events, one per row, so each booking's history is complete on its own: the old one
+    # was cancelled by this reschedule, the new one created by it.
     record_event(
         session,
         actor=actor,
@@ -528,8 +536,18 @@ def reschedule_booking(
         entity_type="booking",
         entity_id=old.id,
         before=before,
+        after=snapshot(old, exclude=_SECRET_FIELDS),
+        reason=data.reason,
+    )
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="booking.override" if override_reason else "booking.create",
+        entity_type="booking",
+        entity_id=new.id,
         after=snapshot(new, exclude=_SECRET_FIELDS),
-        reason=override_reason or data.reason,
+        reason=override_reason or f"rescheduled from booking {old.id}",
     )
     return new
 
