@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     show_provider_to_patients: bool = True
     public_rate_limit: str = "60/minute"
     public_write_rate_limit: str = "10/minute"
+    # Holds block chairs for everyone: each address may place only so many (bounds how much
+    # of a day one client can hold at once to about this rate x hold_minutes).
+    public_hold_rate_limit: str = "20/hour"
+    login_rate_limit: str = "10/minute"
+    # Reverse proxies whose X-Forwarded-For is trusted (rate limits key on the client address).
+    forwarded_allow_ips: str = "127.0.0.1"
     rate_limit_enabled: bool = True
     rate_limit_storage_uri: str = "memory://"
     public_search_max_days: int = Field(default=31, ge=1, le=93)

@@ -67,6 +67,7 @@ def build_engine(settings: Settings) -> Engine:
         engine = create_engine(
             url,
             echo=settings.sql_echo,
+            hide_parameters=not settings.sql_echo,  # parameters are patients' data: never logged
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _configure_sqlite(engine)
@@ -74,6 +75,7 @@ def build_engine(settings: Settings) -> Engine:
     return create_engine(
         url,
         echo=settings.sql_echo,
+        hide_parameters=not settings.sql_echo,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scheduler.kit.redact import redact_path
@@ -211,6 +211,29 @@ def install_error_handlers(app: FastAPI) -> None:
         code, detail = integrity_problem(exc)
         return problem_response(
             status=409, code=code, title="Conflict", detail=detail, instance=request.url.path
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schemas let through (a NUL character, a number
+        # beyond the column's range): the client's input, so a 422, never a 500.
+        return problem_response(
+            status=422,
+            code="invalid_value",
+            title="Invalid value",
+            detail="A value in the request is out of range or contains characters that cannot "
+            "be stored (such as NUL).",
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return problem_response(
+            status=422,
+            code="invalid_value",
+            title="Invalid value",
+            detail="A number or date in the request is out of range.",
+            instance=request.url.path,
         )
 
     @app.exception_handler(OperationalError)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduler.db import open_session
 from scheduler.errors import problem_response
 
 router = APIRouter(tags=["health"])
@@ -20,7 +21,7 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="The process can reach its database")
 def readyz(request: Request) -> JSONResponse:
     try:
-        with request.app.state.sessionmaker() as session:
+        with open_session(request.app.state.sessionmaker, read_only=True) as session:
             session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return problem_response(

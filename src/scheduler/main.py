@@ -17,6 +17,7 @@ from scheduler.config import Settings, get_settings
 from scheduler.db import build_engine, build_sessionmaker
 from scheduler.errors import install_error_handlers
 from scheduler.kit.clock import Clock, SystemClock
+from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
 
@@ -90,6 +91,7 @@ def create_app(
 
     install_error_handlers(app)
     _install_request_id(app)
+    app.add_middleware(NulGuard)
     _install_log_redaction()
 
     from scheduler.feeds.router import public_router as public_feeds

@@ -46,9 +46,9 @@ def consult(**overrides: Any) -> dict[str, Any]:
 
 
 def test_create_with_phases_derives_duration_and_chair(
-    client: TestClient, desk_headers: dict[str, str], db: Session
+    client: TestClient, admin_headers: dict[str, str], db: Session
 ) -> None:
-    created = client.post(URL, json=infusion(), headers=desk_headers)
+    created = client.post(URL, json=infusion(), headers=admin_headers)
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["duration_minutes"] == 100
@@ -56,7 +56,7 @@ def test_create_with_phases_derives_duration_and_chair(
     assert body["phases"] == INFUSION_PHASES
     # Stored in canonical order whatever order the client sent.
     assert body["prerequisites"] == ["consult_completed", "consent_signed"]
-    assert client.get(f"{URL}/{body['id']}", headers=desk_headers).json() == body
+    assert client.get(f"{URL}/{body['id']}", headers=admin_headers).json() == body
     event = db.exec(select(AuditEvent).where(AuditEvent.action == "appointment_type.create")).one()
     assert event.after is not None
     assert event.after["phases"] == INFUSION_PHASES
@@ -76,12 +76,12 @@ def test_create_with_phases_derives_duration_and_chair(
 )
 def test_duration_only_type_is_stored_as_one_phase(
     client: TestClient,
-    desk_headers: dict[str, str],
+    admin_headers: dict[str, str],
     db: Session,
     overrides: dict[str, Any],
     phase: dict[str, Any],
 ) -> None:
-    created = client.post(URL, json=consult(**overrides), headers=desk_headers)
+    created = client.post(URL, json=consult(**overrides), headers=admin_headers)
     assert created.status_code == 201, created.text
     assert created.json()["phases"] == [phase]
     row = db.get(AppointmentType, created.json()["id"])
@@ -91,10 +91,10 @@ def test_duration_only_type_is_stored_as_one_phase(
 
 
 def test_duration_agreeing_with_phases_is_accepted(
-    client: TestClient, desk_headers: dict[str, str]
+    client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     response = client.post(
-        URL, json=infusion(duration_minutes=100, needs_chair=True), headers=desk_headers
+        URL, json=infusion(duration_minutes=100, needs_chair=True), headers=admin_headers
     )
     assert response.status_code == 201, response.text
 
@@ -129,9 +129,9 @@ def test_duration_agreeing_with_phases_is_accepted(
     ],
 )
 def test_inconsistent_layouts_are_422_naming_the_field(
-    client: TestClient, desk_headers: dict[str, str], body: dict[str, Any], field: str
+    client: TestClient, admin_headers: dict[str, str], body: dict[str, Any], field: str
 ) -> None:
-    response = client.post(URL, json=body, headers=desk_headers)
+    response = client.post(URL, json=body, headers=admin_headers)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"] == field
@@ -177,56 +177,56 @@ def test_inconsistent_layouts_are_422_naming_the_field(
     ],
 )
 def test_malformed_fields_are_422(
-    client: TestClient, desk_headers: dict[str, str], overrides: dict[str, Any], field: str
+    client: TestClient, admin_headers: dict[str, str], overrides: dict[str, Any], field: str
 ) -> None:
-    response = client.post(URL, json=infusion(**overrides), headers=desk_headers)
+    response = client.post(URL, json=infusion(**overrides), headers=admin_headers)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
 
 
-def test_duplicate_code_is_a_conflict(client: TestClient, desk_headers: dict[str, str]) -> None:
-    assert client.post(URL, json=infusion(), headers=desk_headers).status_code == 201
-    again = client.post(URL, json=infusion(name="Other"), headers=desk_headers)
+def test_duplicate_code_is_a_conflict(client: TestClient, admin_headers: dict[str, str]) -> None:
+    assert client.post(URL, json=infusion(), headers=admin_headers).status_code == 201
+    again = client.post(URL, json=infusion(name="Other"), headers=admin_headers)
     assert again.status_code == 409
     assert again.json()["code"] == "already_exists"
-    client.post(URL, json=consult(), headers=desk_headers)
-    consult_id = client.get(URL, headers=desk_headers).json()["items"][1]["id"]
+    client.post(URL, json=consult(), headers=admin_headers)
+    consult_id = client.get(URL, headers=admin_headers).json()["items"][1]["id"]
     renamed = client.patch(
-        f"{URL}/{consult_id}", json={"code": "ketamine-infusion"}, headers=desk_headers
+        f"{URL}/{consult_id}", json={"code": "ketamine-infusion"}, headers=admin_headers
     )
     assert renamed.status_code == 409
 
 
-def test_list_filters_and_pagination(client: TestClient, desk_headers: dict[str, str]) -> None:
-    client.post(URL, json=infusion(), headers=desk_headers)
-    client.post(URL, json=consult(self_schedulable=True), headers=desk_headers)
-    client.post(URL, json=consult(code="old-consult", active=False), headers=desk_headers)
+def test_list_filters_and_pagination(client: TestClient, admin_headers: dict[str, str]) -> None:
+    client.post(URL, json=infusion(), headers=admin_headers)
+    client.post(URL, json=consult(self_schedulable=True), headers=admin_headers)
+    client.post(URL, json=consult(code="old-consult", active=False), headers=admin_headers)
 
-    assert client.get(URL, headers=desk_headers).json()["total"] == 3
-    online = client.get(URL, params={"self_schedulable": "true"}, headers=desk_headers).json()
+    assert client.get(URL, headers=admin_headers).json()["total"] == 3
+    online = client.get(URL, params={"self_schedulable": "true"}, headers=admin_headers).json()
     assert [t["code"] for t in online["items"]] == ["consult"]
-    active = client.get(URL, params={"active": "true"}, headers=desk_headers).json()
+    active = client.get(URL, params={"active": "true"}, headers=admin_headers).json()
     assert [t["code"] for t in active["items"]] == ["ketamine-infusion", "consult"]
-    page = client.get(URL, params={"limit": 2, "offset": 2}, headers=desk_headers).json()
+    page = client.get(URL, params={"limit": 2, "offset": 2}, headers=admin_headers).json()
     assert [t["code"] for t in page["items"]] == ["old-consult"]
     assert page["total"] == 3
 
 
 def test_patch_reshapes_a_single_phase_type(
-    client: TestClient, desk_headers: dict[str, str], db: Session
+    client: TestClient, admin_headers: dict[str, str], db: Session
 ) -> None:
-    created = client.post(URL, json=consult(), headers=desk_headers).json()
+    created = client.post(URL, json=consult(), headers=admin_headers).json()
     url = f"{URL}/{created['id']}"
-    longer = client.patch(url, json={"duration_minutes": 60}, headers=desk_headers).json()
+    longer = client.patch(url, json={"duration_minutes": 60}, headers=admin_headers).json()
     assert longer["phases"] == [{"minutes": 60, "uses_chair": False, "provider_use": "exclusive"}]
     # Gaining a chair switches the default provider use to monitor.
     chaired = client.patch(
-        url, json={"needs_chair": True, "turnover_minutes": 10}, headers=desk_headers
+        url, json={"needs_chair": True, "turnover_minutes": 10}, headers=admin_headers
     ).json()
     assert chaired["phases"] == [{"minutes": 60, "uses_chair": True, "provider_use": "monitor"}]
     assert chaired["turnover_minutes"] == 10
     # Losing it while a turnover buffer remains is refused.
-    refused = client.patch(url, json={"needs_chair": False}, headers=desk_headers)
+    refused = client.patch(url, json={"needs_chair": False}, headers=admin_headers)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "turnover_minutes"
 
@@ -240,10 +240,10 @@ def test_patch_reshapes_a_single_phase_type(
     assert event[0].before["duration_minutes"] == 45
 
 
-def test_patch_of_a_multi_phase_type(client: TestClient, desk_headers: dict[str, str]) -> None:
-    created = client.post(URL, json=infusion(), headers=desk_headers).json()
+def test_patch_of_a_multi_phase_type(client: TestClient, admin_headers: dict[str, str]) -> None:
+    created = client.post(URL, json=infusion(), headers=admin_headers).json()
     url = f"{URL}/{created['id']}"
-    mismatch = client.patch(url, json={"duration_minutes": 120}, headers=desk_headers)
+    mismatch = client.patch(url, json={"duration_minutes": 120}, headers=admin_headers)
     assert mismatch.status_code == 422
     assert mismatch.json()["errors"][0]["field"] == "duration_minutes"
     assert "change the phases" in mismatch.json()["detail"]
@@ -252,15 +252,15 @@ def test_patch_of_a_multi_phase_type(client: TestClient, desk_headers: dict[str,
         {"minutes": 120, "uses_chair": True, "provider_use": "monitor"},
     ]
     replaced = client.patch(
-        url, json={"phases": spravato, "prerequisites": ["rems_enrolled"]}, headers=desk_headers
+        url, json={"phases": spravato, "prerequisites": ["rems_enrolled"]}, headers=admin_headers
     )
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["duration_minutes"] == 130
     assert replaced.json()["phases"] == spravato
     assert replaced.json()["prerequisites"] == ["rems_enrolled"]
-    null_code = client.patch(url, json={"code": None}, headers=desk_headers)
+    null_code = client.patch(url, json={"code": None}, headers=admin_headers)
     assert null_code.status_code == 422
-    cleared = client.patch(url, json={"fasting_hours": None}, headers=desk_headers)
+    cleared = client.patch(url, json={"fasting_hours": None}, headers=admin_headers)
     assert cleared.json()["fasting_hours"] is None
 
 
@@ -275,6 +275,8 @@ def test_roles_unknown_ids_and_tokens(
     forbidden = client.post(URL, json=consult(), headers=provider_headers)
     assert forbidden.status_code == 403
     assert forbidden.json()["code"] == "forbidden"
+    # What can be booked, and its safety gates, are clinic settings: admins only.
+    assert client.post(URL, json=consult(), headers=desk_headers).status_code == 403
     listed = client.get(URL, headers=provider_headers)
     assert listed.status_code == 200
     type_id = listed.json()["items"][0]["id"]
@@ -283,13 +285,13 @@ def test_roles_unknown_ids_and_tokens(
         == 403
     )
 
-    missing = client.get(f"{URL}/987654", headers=desk_headers)
+    missing = client.get(f"{URL}/987654", headers=admin_headers)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
     assert (
-        client.patch(f"{URL}/987654", json={"name": "X"}, headers=desk_headers).status_code == 404
+        client.patch(f"{URL}/987654", json={"name": "X"}, headers=admin_headers).status_code == 404
     )
 
     assert client.get(URL).status_code == 401
     clock.advance(timedelta(minutes=15, seconds=1))
-    assert client.get(URL, headers=desk_headers).status_code == 401
+    assert client.get(URL, headers=admin_headers).status_code == 401

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from scheduler.auth.security import issue_access_token
+from scheduler.bookings.schemas import BookingCreate
 from scheduler.db import build_engine
 from scheduler.migrate import upgrade
 from scheduler.models import Booking
@@ -266,3 +267,49 @@ def insert_behind_the_apps_back(race_clinic: RaceClinic) -> None:
     adjacent = {**params, "start": start + timedelta(hours=1), "end": start + timedelta(hours=2)}
     with race_clinic.engine.begin() as conn:
         conn.execute(insert, {**adjacent, "patient": race_clinic.patient_ids[2], "uid": "c@test"})
+
+
+def test_a_locked_reread_sees_what_another_transaction_committed(tmp_path: Path) -> None:
+    """PostgreSQL: a booking read before the row lock must be refreshed by the lock.
+
+    The patient's cancel reads the booking, the desk checks the patient in and commits, then
+    the cancel takes the row lock: it must see "checked-in" and refuse, not cancel over it.
+    """
+    from scheduler.audit.service import Actor
+    from scheduler.bookings import service
+    from scheduler.bookings.schemas import CancelRequest
+    from scheduler.errors import Conflict
+
+    with build_race_clinic("postgresql", tmp_path) as race:
+        desk = Actor(kind="user", label="user:test", role="front_desk")
+        now = datetime.now(UTC)
+        with Session(race.engine) as setup:
+            booking = service.create_booking(
+                setup,
+                BookingCreate(
+                    patient_id=race.patient_ids[0],
+                    appointment_type_id=race.type_id,
+                    location_id=race.location_id,
+                    start_at=round_start(0),
+                ),
+                actor=desk,
+                now=now,
+            )
+            setup.commit()
+            booking_id = booking.id or 0
+        with Session(race.engine) as patient_tx, Session(race.engine) as desk_tx:
+            stale = patient_tx.get(Booking, booking_id)  # read, no lock yet
+            assert stale is not None
+            assert stale.status == "booked"
+            service.transition(desk_tx, booking_id, "check-in", actor=desk, now=now, if_match=None)
+            desk_tx.commit()
+            with pytest.raises(Conflict) as refused:
+                service.cancel_booking(
+                    patient_tx,
+                    booking_id,
+                    CancelRequest(reason="changed my mind", cancelled_by="patient"),
+                    actor=desk,
+                    now=now,
+                    if_match=None,
+                )
+            assert refused.value.code == "invalid_transition"

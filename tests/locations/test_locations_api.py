@@ -19,17 +19,17 @@ NEW_LOCATION = {
 
 
 def test_create_and_read_location_with_hours(
-    client: TestClient, desk_headers: dict[str, str], db: Session
+    client: TestClient, admin_headers: dict[str, str], db: Session
 ) -> None:
-    created = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers)
+    created = client.post("/api/v1/locations", json=NEW_LOCATION, headers=admin_headers)
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["timezone"] == "America/Denver"
     assert [h["open_time"] for h in body["opening_hours"]] == ["08:00:00", "13:00:00"]
 
-    fetched = client.get(f"/api/v1/locations/{body['id']}", headers=desk_headers)
+    fetched = client.get(f"/api/v1/locations/{body['id']}", headers=admin_headers)
     assert fetched.json() == body
-    listed = client.get("/api/v1/locations", headers=desk_headers).json()
+    listed = client.get("/api/v1/locations", headers=admin_headers).json()
     assert listed["total"] == 1
     assert listed["items"][0]["name"] == "Boulder Clinic"
     events = db.exec(select(AuditEvent).where(AuditEvent.action == "location.create")).all()
@@ -39,10 +39,12 @@ def test_create_and_read_location_with_hours(
 
 
 def test_unknown_time_zone_is_a_problem_naming_the_field(
-    client: TestClient, desk_headers: dict[str, str]
+    client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     response = client.post(
-        "/api/v1/locations", json={**NEW_LOCATION, "timezone": "Mars/Olympus"}, headers=desk_headers
+        "/api/v1/locations",
+        json={**NEW_LOCATION, "timezone": "Mars/Olympus"},
+        headers=admin_headers,
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -53,79 +55,82 @@ def test_unknown_time_zone_is_a_problem_naming_the_field(
 
 
 def test_overlapping_opening_hours_are_rejected(
-    client: TestClient, desk_headers: dict[str, str]
+    client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     hours = [
         {"weekday": 2, "open_time": "08:00", "close_time": "12:00"},
         {"weekday": 2, "open_time": "11:00", "close_time": "15:00"},
     ]
     response = client.post(
-        "/api/v1/locations", json={**NEW_LOCATION, "opening_hours": hours}, headers=desk_headers
+        "/api/v1/locations", json={**NEW_LOCATION, "opening_hours": hours}, headers=admin_headers
     )
     assert response.status_code == 422
     assert "overlap" in response.json()["detail"]
 
 
 def test_duplicate_location_name_is_a_conflict(
-    client: TestClient, desk_headers: dict[str, str]
+    client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     assert (
-        client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).status_code == 201
+        client.post("/api/v1/locations", json=NEW_LOCATION, headers=admin_headers).status_code
+        == 201
     )
-    again = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers)
+    again = client.post("/api/v1/locations", json=NEW_LOCATION, headers=admin_headers)
     assert again.status_code == 409
     assert again.json()["code"] == "already_exists"
 
 
-def test_chairs_crud_and_unknown_location(client: TestClient, desk_headers: dict[str, str]) -> None:
-    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).json()[
+def test_chairs_crud_and_unknown_location(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=admin_headers).json()[
         "id"
     ]
     for name, position in (("Room B", 2), ("Room A", 1)):
         response = client.post(
             f"/api/v1/locations/{location_id}/chairs",
             json={"name": name, "position": position, "tags": ["private-room"]},
-            headers=desk_headers,
+            headers=admin_headers,
         )
         assert response.status_code == 201, response.text
-    chairs = client.get(f"/api/v1/locations/{location_id}/chairs", headers=desk_headers).json()
+    chairs = client.get(f"/api/v1/locations/{location_id}/chairs", headers=admin_headers).json()
     assert [c["name"] for c in chairs["items"]] == ["Room A", "Room B"]
 
     chair_id = chairs["items"][0]["id"]
     patched = client.patch(
         f"/api/v1/locations/{location_id}/chairs/{chair_id}",
         json={"active": False},
-        headers=desk_headers,
+        headers=admin_headers,
     )
     assert patched.json()["active"] is False
     active_only = client.get(
-        f"/api/v1/locations/{location_id}/chairs?active=true", headers=desk_headers
+        f"/api/v1/locations/{location_id}/chairs?active=true", headers=admin_headers
     ).json()
     assert [c["name"] for c in active_only["items"]] == ["Room B"]
 
-    missing = client.get("/api/v1/locations/999999/chairs", headers=desk_headers)
+    missing = client.get("/api/v1/locations/999999/chairs", headers=admin_headers)
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
 
 
 def test_closures_need_offsets_and_end_after_start(
-    client: TestClient, desk_headers: dict[str, str]
+    client: TestClient, admin_headers: dict[str, str]
 ) -> None:
-    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=desk_headers).json()[
+    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=admin_headers).json()[
         "id"
     ]
     url = f"/api/v1/locations/{location_id}/closures"
     naive = client.post(
         url,
         json={"start_at": "2026-12-25T00:00:00", "end_at": "2026-12-26T00:00:00"},
-        headers=desk_headers,
+        headers=admin_headers,
     )
     assert naive.status_code == 422
     assert naive.json()["errors"][0]["field"] == "start_at"
     backwards = client.post(
         url,
         json={"start_at": "2026-12-26T00:00:00-07:00", "end_at": "2026-12-25T00:00:00-07:00"},
-        headers=desk_headers,
+        headers=admin_headers,
     )
     assert backwards.status_code == 422
     assert "end_at must be after start_at" in backwards.json()["detail"]
@@ -137,12 +142,12 @@ def test_closures_need_offsets_and_end_after_start(
             "end_at": "2026-12-26T00:00:00-07:00",
             "reason": "Christmas",
         },
-        headers=desk_headers,
+        headers=admin_headers,
     )
     assert ok.status_code == 201, ok.text
     assert ok.json()["start_at"] == "2026-12-25T07:00:00Z"
-    listed = client.get(url, headers=desk_headers).json()
+    listed = client.get(url, headers=admin_headers).json()
     assert listed["total"] == 1
-    gone = client.delete(f"{url}/{ok.json()['id']}", headers=desk_headers)
+    gone = client.delete(f"{url}/{ok.json()['id']}", headers=admin_headers)
     assert gone.status_code == 204
-    assert client.get(url, headers=desk_headers).json()["total"] == 0
+    assert client.get(url, headers=admin_headers).json()["total"] == 0

@@ -1,4 +1,4 @@
-"""A provider-role login (providers may read this resource but not change it)."""
+"""A provider-role login (providers see only their own patients and change none)."""
 
 from __future__ import annotations
 

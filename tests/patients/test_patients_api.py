@@ -180,8 +180,9 @@ def test_roles_and_tokens(
     db: Session,
 ) -> None:
     patient = make_patient(db)
-    assert client.get(f"{URL}/{patient.id}", headers=provider_headers).status_code == 200
-    assert client.get(URL, headers=provider_headers).status_code == 200
+    # A provider is not the front desk: no patient list, and only their own patients.
+    assert client.get(URL, headers=provider_headers).status_code == 403
+    assert client.get(f"{URL}/{patient.id}", headers=provider_headers).status_code == 404
     assert client.post(URL, json=new_patient(), headers=provider_headers).status_code == 403
     assert (
         client.patch(

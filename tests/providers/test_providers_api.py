@@ -31,9 +31,9 @@ def new_provider(clinic: Clinic, **overrides: Any) -> dict[str, Any]:
 
 
 def test_create_read_and_list_provider_with_links(
-    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, db: Session
+    client: TestClient, admin_headers: dict[str, str], clinic: Clinic, db: Session
 ) -> None:
-    created = client.post(URL, json=new_provider(clinic), headers=desk_headers)
+    created = client.post(URL, json=new_provider(clinic), headers=admin_headers)
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["display_name"] == "Dr. Ada Lovelace"  # defaults to the name
@@ -43,7 +43,7 @@ def test_create_read_and_list_provider_with_links(
     )
     assert body["appointment_type_ids"] == [clinic.id_of(clinic.infusion)]
 
-    fetched = client.get(f"{URL}/{body['id']}", headers=desk_headers)
+    fetched = client.get(f"{URL}/{body['id']}", headers=admin_headers)
     assert fetched.status_code == 200
     assert fetched.json() == body
 
@@ -55,27 +55,29 @@ def test_create_read_and_list_provider_with_links(
 
 
 def test_list_filters_and_pagination(
-    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+    client: TestClient, admin_headers: dict[str, str], clinic: Clinic
 ) -> None:
-    everyone = client.get(URL, headers=desk_headers).json()
+    everyone = client.get(URL, headers=admin_headers).json()
     assert [p["name"] for p in everyone["items"]] == ["Nora Nurse", "Paul Physician"]
     assert everyone["total"] == 2
 
     uptown = client.get(
-        URL, params={"location_id": clinic.id_of(clinic.uptown)}, headers=desk_headers
+        URL, params={"location_id": clinic.id_of(clinic.uptown)}, headers=admin_headers
     ).json()
     assert [p["name"] for p in uptown["items"]] == ["Paul Physician"]
 
     consulting = client.get(
-        URL, params={"appointment_type_id": clinic.id_of(clinic.consult)}, headers=desk_headers
+        URL, params={"appointment_type_id": clinic.id_of(clinic.consult)}, headers=admin_headers
     ).json()
     assert [p["name"] for p in consulting["items"]] == ["Paul Physician"]
 
-    client.patch(f"{URL}/{clinic.id_of(clinic.paul)}", json={"active": False}, headers=desk_headers)
-    active = client.get(URL, params={"active": "true"}, headers=desk_headers).json()
+    client.patch(
+        f"{URL}/{clinic.id_of(clinic.paul)}", json={"active": False}, headers=admin_headers
+    )
+    active = client.get(URL, params={"active": "true"}, headers=admin_headers).json()
     assert [p["name"] for p in active["items"]] == ["Nora Nurse"]
 
-    second = client.get(URL, params={"limit": 1, "offset": 1}, headers=desk_headers).json()
+    second = client.get(URL, params={"limit": 1, "offset": 1}, headers=admin_headers).json()
     assert second["total"] == 2
     assert second["limit"] == 1
     assert [p["name"] for p in second["items"]] == ["Paul Physician"]
@@ -88,13 +90,13 @@ def test_list_filters_and_pagination(
 )
 def test_unknown_linked_ids_are_a_422_naming_the_field(
     client: TestClient,
-    desk_headers: dict[str, str],
+    admin_headers: dict[str, str],
     clinic: Clinic,
     field: str,
     body_ids: list[int],
 ) -> None:
     response = client.post(
-        URL, json=new_provider(clinic, **{field: body_ids}), headers=desk_headers
+        URL, json=new_provider(clinic, **{field: body_ids}), headers=admin_headers
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -115,17 +117,17 @@ def test_unknown_linked_ids_are_a_422_naming_the_field(
     ],
 )
 def test_out_of_range_fields_are_rejected(
-    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, field: str, value: object
+    client: TestClient, admin_headers: dict[str, str], clinic: Clinic, field: str, value: object
 ) -> None:
-    response = client.post(URL, json=new_provider(clinic, **{field: value}), headers=desk_headers)
+    response = client.post(URL, json=new_provider(clinic, **{field: value}), headers=admin_headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
 
 
 def test_patch_replaces_links_and_clears_email(
-    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, db: Session
+    client: TestClient, admin_headers: dict[str, str], clinic: Clinic, db: Session
 ) -> None:
-    created = client.post(URL, json=new_provider(clinic), headers=desk_headers).json()
+    created = client.post(URL, json=new_provider(clinic), headers=admin_headers).json()
     patched = client.patch(
         f"{URL}/{created['id']}",
         json={
@@ -134,7 +136,7 @@ def test_patch_replaces_links_and_clears_email(
             "location_ids": [clinic.id_of(clinic.downtown)],
             "appointment_type_ids": [clinic.id_of(clinic.consult), clinic.id_of(clinic.infusion)],
         },
-        headers=desk_headers,
+        headers=admin_headers,
     )
     assert patched.status_code == 200, patched.text
     body = patched.json()
@@ -143,11 +145,11 @@ def test_patch_replaces_links_and_clears_email(
     assert body["email"] == ""
     assert body["location_ids"] == [clinic.id_of(clinic.downtown)]
     renamed = client.patch(
-        f"{URL}/{created['id']}", json={"name": "Ada King"}, headers=desk_headers
+        f"{URL}/{created['id']}", json={"name": "Ada King"}, headers=admin_headers
     )
     assert renamed.json()["display_name"] == "Dr. Ada"  # chosen explicitly: kept
     nora = client.patch(
-        f"{URL}/{clinic.id_of(clinic.nora)}", json={"name": "Nora Smith"}, headers=desk_headers
+        f"{URL}/{clinic.id_of(clinic.nora)}", json={"name": "Nora Smith"}, headers=admin_headers
     )
     assert nora.json()["display_name"] == "Nora Smith"  # defaulted to the name: follows it
     assert body["appointment_type_ids"] == sorted(
@@ -164,19 +166,19 @@ def test_patch_replaces_links_and_clears_email(
 
 
 def test_patch_rejects_null_for_required_fields_and_unknown_ids(
-    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+    client: TestClient, admin_headers: dict[str, str], clinic: Clinic
 ) -> None:
     url = f"{URL}/{clinic.id_of(clinic.nora)}"
-    null_name = client.patch(url, json={"name": None}, headers=desk_headers)
+    null_name = client.patch(url, json={"name": None}, headers=admin_headers)
     assert null_name.status_code == 422
     assert null_name.json()["errors"][0]["field"] == "name"
-    unknown = client.patch(url, json={"location_ids": [424_242]}, headers=desk_headers)
+    unknown = client.patch(url, json={"location_ids": [424_242]}, headers=admin_headers)
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "location_ids"
 
 
 def test_removing_a_location_that_still_has_rules_is_a_conflict(
-    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, db: Session
+    client: TestClient, admin_headers: dict[str, str], clinic: Clinic, db: Session
 ) -> None:
     paul, uptown = clinic.id_of(clinic.paul), clinic.id_of(clinic.uptown)
     rule = AvailabilityRule(
@@ -187,7 +189,7 @@ def test_removing_a_location_that_still_has_rules_is_a_conflict(
     response = client.patch(
         f"{URL}/{paul}",
         json={"location_ids": [clinic.id_of(clinic.downtown)]},
-        headers=desk_headers,
+        headers=admin_headers,
     )
     assert response.status_code == 409
     assert response.json()["code"] == "location_in_use"
@@ -195,11 +197,11 @@ def test_removing_a_location_that_still_has_rules_is_a_conflict(
 
 
 def test_unknown_provider_is_a_404_problem(
-    client: TestClient, desk_headers: dict[str, str]
+    client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     for response in (
-        client.get(f"{URL}/987654", headers=desk_headers),
-        client.patch(f"{URL}/987654", json={"active": False}, headers=desk_headers),
+        client.get(f"{URL}/987654", headers=admin_headers),
+        client.patch(f"{URL}/987654", json={"active": False}, headers=admin_headers),
     ):
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
@@ -210,7 +212,7 @@ def test_roles_and_tokens(
     client: TestClient,
     clinic: Clinic,
     clock: FrozenClock,
-    desk_headers: dict[str, str],
+    admin_headers: dict[str, str],
     provider_headers_for: HeadersFor,
 ) -> None:
     assert client.get(URL).status_code == 401
@@ -225,6 +227,6 @@ def test_roles_and_tokens(
     assert own_record.status_code == 403
 
     clock.advance(timedelta(minutes=16))  # access tokens live 15 minutes
-    expired = client.get(URL, headers=desk_headers)
+    expired = client.get(URL, headers=admin_headers)
     assert expired.status_code == 401
     assert expired.json()["code"] == "not_authenticated"

@@ -318,3 +318,43 @@ def test_rate_limited_client_gets_429(
         assert refused.json()["code"] == "rate_limited"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert client.get("/healthz").status_code == 200  # staff and probes are not limited
+
+
+def test_a_retried_submit_with_the_same_key_gets_the_same_confirmation(
+    client: TestClient, online: Clinic, db: Session
+) -> None:
+    held = hold(client, online, online.consult.id or 0, THURSDAY_9).json()
+    headers = {"X-Booking-Session": held["session_token"], "Idempotency-Key": "submit-1"}
+    body = {"hold_id": held["hold_id"], "patient": NEWCOMER}
+    first = client.post(f"{PUBLIC}/bookings", json=body, headers=headers)
+    again = client.post(f"{PUBLIC}/bookings", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["manage_token"] == first.json()["manage_token"]
+    rosa = db.exec(select(Patient).where(Patient.email == NEWCOMER["email"])).one()
+    assert len(db.exec(select(Booking).where(Booking.patient_id == rosa.id)).all()) == 1
+
+
+def test_a_patients_other_visit_is_not_revealed(
+    client: TestClient, online: Clinic, db: Session
+) -> None:
+    from tests.clinic_fixture import WEEKDAYS_9_TO_5
+    from tests.factories import make_provider
+
+    make_provider(
+        db,
+        name="Second Nurse",
+        locations=(online.location,),
+        types=(online.consult,),
+        weekly=WEEKDAYS_9_TO_5,
+    )
+    first = hold_and_book(client, online, online.consult.id or 0, THURSDAY_9, NEWCOMER)
+    assert first.status_code == 201
+    # Somebody typing the same e-mail and date of birth for an overlapping time learns only
+    # that the time is not available, not that this person has a visit then.
+    overlapping = hold_and_book(
+        client, online, online.consult.id or 0, "2026-03-05T09:30:00-05:00", NEWCOMER
+    )
+    if overlapping.status_code == 201:
+        pytest.fail("an overlapping second visit for one patient was booked")
+    assert overlapping.json()["code"] == "slot_unavailable"
+    assert "patient" not in overlapping.json()["detail"].lower()

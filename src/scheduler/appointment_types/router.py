@@ -10,7 +10,7 @@ from scheduler.appointment_types.schemas import (
     AppointmentTypeRead,
     AppointmentTypeUpdate,
 )
-from scheduler.auth.dependencies import AnyStaff, DeskStaff, StaffActor
+from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor
 from scheduler.db import SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -40,7 +40,7 @@ def list_appointment_types(
 @router.post("", response_model=AppointmentTypeRead, status_code=status.HTTP_201_CREATED)
 def create_appointment_type(
     data: AppointmentTypeCreate,
-    _: DeskStaff,
+    _: Admin,
     actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,
@@ -59,7 +59,7 @@ def get_appointment_type(
 def update_appointment_type(
     appointment_type_id: int,
     data: AppointmentTypeUpdate,
-    _: DeskStaff,
+    _: Admin,
     actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,

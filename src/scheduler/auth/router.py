@@ -11,11 +11,17 @@ from scheduler.auth.schemas import TokenRead, UserCreate, UserRead, UserUpdate
 from scheduler.db import SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.kit.ratelimit import rate_limit
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", response_model=TokenRead, summary="Staff login (OAuth2 password)")
+@router.post(
+    "/auth/token",
+    response_model=TokenRead,
+    summary="Staff login (OAuth2 password)",
+    dependencies=[Depends(rate_limit("login", lambda r: r.app.state.settings.login_rate_limit))],
+)
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,

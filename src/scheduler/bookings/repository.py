@@ -69,14 +69,16 @@ def eligible_provider_ids(
 def get_booking(session: Session, booking_id: int, *, for_update: bool = False) -> Booking | None:
     query = select(Booking).where(Booking.id == booking_id)
     if for_update:
-        query = query.with_for_update()
+        # populate_existing: an object this session already loaded is refreshed from the
+        # locked row, so rules run on what another transaction may just have committed.
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.exec(query).first()
 
 
 def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hold | None:
     query = select(Hold).where(Hold.id == hold_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.exec(query).first()
 
 

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import JSONResponse
@@ -10,7 +9,6 @@ from pydantic import BaseModel
 
 from scheduler.audit.service import Actor
 from scheduler.auth.dependencies import PROVIDER, AnyStaff, DeskStaff, StaffActor
-from scheduler.availability.engine import local_instant
 from scheduler.bookings import service
 from scheduler.bookings.idempotency import request_fingerprint, run_idempotent
 from scheduler.bookings.schemas import (
@@ -26,10 +24,8 @@ from scheduler.bookings.schemas import (
 )
 from scheduler.db import SessionDep, retry_transient
 from scheduler.deps import ClockDep, SettingsDep
-from scheduler.errors import InvalidInput
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
-from scheduler.locations.service import get_location
 from scheduler.models import Booking
 
 router = APIRouter(tags=["bookings"])
@@ -111,8 +107,8 @@ def create_hold(
 
 
 @router.get("/holds/{hold_id}", response_model=HoldRead, tags=["holds"])
-def get_hold(hold_id: int, _: AnyStaff, session: SessionDep) -> HoldRead:
-    return HoldRead.model_validate(service.get_hold(session, hold_id))
+def get_hold(hold_id: int, actor: StaffActor, session: SessionDep) -> HoldRead:
+    return HoldRead.model_validate(service.get_hold_for(session, hold_id, viewer=actor))
 
 
 @router.delete("/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["holds"])
@@ -177,13 +173,7 @@ def list_bookings(
     ] = None,
 ) -> Page[BookingRead]:
     if day is not None:
-        if location_id is None:
-            raise InvalidInput(
-                "Filtering by date needs location_id (for its time zone).", field="location_id"
-            )
-        tz = ZoneInfo(get_location(session, location_id).timezone)
-        start = local_instant(day, time(0), tz)
-        end = local_instant(day + timedelta(days=1), time(0), tz)
+        start, end = service.local_day_window(session, day, location_id)
     if user.role == PROVIDER:
         provider_id = user.provider_id  # providers see their own schedule only
     rows, total = service.list_bookings(
@@ -203,13 +193,8 @@ def list_bookings(
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingRead)
-def get_booking(booking_id: int, user: AnyStaff, session: SessionDep) -> JSONResponse:
-    booking = service.get_booking(session, booking_id)
-    if user.role == PROVIDER and booking.provider_id != user.provider_id:
-        from scheduler.errors import NotFound
-
-        raise NotFound(f"Booking {booking_id} does not exist.")
-    return booking_response(booking)
+def get_booking(booking_id: int, actor: StaffActor, session: SessionDep) -> JSONResponse:
+    return booking_response(service.get_booking_for(session, booking_id, viewer=actor))
 
 
 @router.patch("/bookings/{booking_id}", response_model=BookingRead)

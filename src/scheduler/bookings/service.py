@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.availability.engine import local_instant
 from scheduler.bookings import repository
 from scheduler.bookings.placement import Placement, check_prerequisites, place
 from scheduler.bookings.schemas import (
@@ -32,7 +34,7 @@ from scheduler.bookings.schemas import (
     RescheduleRequest,
 )
 from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from scheduler.models import AppointmentType, Booking, Hold, Patient, Series
+from scheduler.models import AppointmentType, Booking, Hold, Location, Patient, Series
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -76,6 +78,21 @@ def get_booking(session: Session, booking_id: int, *, for_update: bool = False) 
     if booking is None:
         raise NotFound(f"Booking {booking_id} does not exist.")
     return booking
+
+
+def get_booking_for(session: Session, booking_id: int, *, viewer: Actor) -> Booking:
+    """The booking as ``viewer`` may see it: providers only their own (else the same 404)."""
+    booking = get_booking(session, booking_id)
+    if viewer.role == "provider" and booking.provider_id != viewer.provider_id:
+        raise NotFound(f"Booking {booking_id} does not exist.")
+    return booking
+
+
+def get_hold_for(session: Session, hold_id: int, *, viewer: Actor) -> Hold:
+    hold = get_hold(session, hold_id)
+    if viewer.role == "provider" and hold.provider_id != viewer.provider_id:
+        raise NotFound(f"Hold {hold_id} does not exist.")
+    return hold
 
 
 def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hold:
@@ -550,6 +567,22 @@ def reschedule_booking(
         reason=override_reason or f"rescheduled from booking {old.id}",
     )
     return new
+
+
+def local_day_window(
+    session: Session, day: date, location_id: int | None
+) -> tuple[datetime, datetime]:
+    """[local midnight, next local midnight) of ``day`` at the location (23 or 25 hours on
+    DST-change days)."""
+    if location_id is None:
+        raise InvalidInput(
+            "Filtering by date needs location_id (for its time zone).", field="location_id"
+        )
+    location = session.get(Location, location_id)
+    if location is None:
+        raise NotFound(f"Location {location_id} does not exist.")
+    tz = ZoneInfo(location.timezone)
+    return local_instant(day, time(0), tz), local_instant(day + timedelta(days=1), time(0), tz)
 
 
 def list_bookings(

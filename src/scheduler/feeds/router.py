@@ -14,6 +14,7 @@ from scheduler.auth.dependencies import (
     StaffActor,
     ensure_own_provider,
 )
+from scheduler.bookings.service import get_booking_for
 from scheduler.db import SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
@@ -189,13 +190,11 @@ public_router.add_api_route(
 def booking_ics(
     booking_id: int,
     request: Request,
-    _: AnyStaff,
+    actor: StaffActor,
     session: SessionDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    from scheduler.bookings.service import get_booking
-
-    booking = get_booking(session, booking_id)
+    booking = get_booking_for(session, booking_id, viewer=actor)
     body = service.render_booking_ics(session, booking)
     return ics_response(
         body, request=request, if_none_match=if_none_match, filename=f"appointment-{booking_id}.ics"

@@ -26,7 +26,14 @@ def require_zone(name: str) -> str:
 IanaZone = Annotated[str, AfterValidator(require_zone)]
 
 
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2200
+
+
 def _to_utc(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        msg = f"datetimes must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+        raise ValueError(msg)
     return value.astimezone(UTC)
 
 

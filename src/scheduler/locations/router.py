@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from scheduler.auth.dependencies import AnyStaff, DeskStaff, StaffActor
+from scheduler.auth.dependencies import Admin, AnyStaff, DeskStaff, StaffActor
 from scheduler.db import SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -37,7 +37,7 @@ def list_locations(
 
 @router.post("", response_model=LocationRead, status_code=status.HTTP_201_CREATED)
 def create_location(
-    data: LocationCreate, _: DeskStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
+    data: LocationCreate, _: Admin, actor: StaffActor, session: SessionDep, clock: ClockDep
 ) -> LocationRead:
     return service.create_location(session, data, actor=actor, now=clock.now())
 
@@ -51,7 +51,7 @@ def get_location(location_id: int, _: AnyStaff, session: SessionDep) -> Location
 def update_location(
     location_id: int,
     data: LocationUpdate,
-    _: DeskStaff,
+    _: Admin,
     actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,
@@ -79,7 +79,7 @@ def list_chairs(
 def create_chair(
     location_id: int,
     data: ChairCreate,
-    _: DeskStaff,
+    _: Admin,
     actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,
@@ -98,7 +98,7 @@ def update_chair(
     location_id: int,
     chair_id: int,
     data: ChairUpdate,
-    _: DeskStaff,
+    _: Admin,
     actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,

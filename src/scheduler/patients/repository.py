@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from scheduler.models import Patient
+from scheduler.models import Booking, Patient
 
 SEARCHED_COLUMNS = (Patient.first_name, Patient.last_name, Patient.email, Patient.phone)
 
@@ -46,3 +46,14 @@ def list_patients(
         .offset(offset)
     ).all()
     return list(rows), total
+
+
+def has_booking_with(session: Session, *, patient_id: int, provider_id: int | None) -> bool:
+    if provider_id is None:
+        return False
+    found = session.exec(
+        select(Booking.id).where(
+            Booking.patient_id == patient_id, Booking.provider_id == provider_id
+        )
+    ).first()
+    return found is not None

@@ -18,7 +18,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 @router.get("", response_model=Page[PatientRead])
 def list_patients(
-    _: AnyStaff,
+    _: DeskStaff,
     session: SessionDep,
     page: PageDep,
     q: Annotated[
@@ -48,8 +48,11 @@ def create_patient(
 
 
 @router.get("/{patient_id}", response_model=PatientRead)
-def get_patient(patient_id: int, _: AnyStaff, session: SessionDep) -> PatientRead:
-    return PatientRead.model_validate(service.get_patient(session, patient_id))
+def get_patient(
+    patient_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep
+) -> PatientRead:
+    """Desk staff see any patient; a provider only patients booked with them."""
+    return PatientRead.model_validate(service.get_patient_for(session, patient_id, viewer=actor))
 
 
 @router.patch("/{patient_id}", response_model=PatientRead)

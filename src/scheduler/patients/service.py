@@ -40,6 +40,17 @@ def get_patient(session: Session, patient_id: int) -> Patient:
     return patient
 
 
+def get_patient_for(session: Session, patient_id: int, *, viewer: Actor) -> Patient:
+    """The patient, as far as ``viewer`` may see: a provider sees only their own patients
+    (anyone with a booking with them); anyone else gets the same 404 as for a missing id."""
+    patient = get_patient(session, patient_id)
+    if viewer.role == "provider" and not repository.has_booking_with(
+        session, patient_id=patient_id, provider_id=viewer.provider_id
+    ):
+        raise NotFound(f"Patient {patient_id} does not exist.")
+    return patient
+
+
 def list_patients(
     session: Session, *, q: str | None, date_of_birth: date | None, limit: int, offset: int
 ) -> tuple[list[Patient], int]:

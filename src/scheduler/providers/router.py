@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from scheduler.auth.dependencies import AnyStaff, DeskStaff, StaffActor, ensure_own_provider
+from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor, ensure_own_provider
 from scheduler.db import SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -52,7 +52,7 @@ def list_providers(
 
 @router.post("", response_model=ProviderRead, status_code=status.HTTP_201_CREATED)
 def create_provider(
-    data: ProviderCreate, _: DeskStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
+    data: ProviderCreate, _: Admin, actor: StaffActor, session: SessionDep, clock: ClockDep
 ) -> ProviderRead:
     return service.create_provider(session, data, actor=actor, now=clock.now())
 
@@ -66,7 +66,7 @@ def get_provider(provider_id: int, _: AnyStaff, session: SessionDep) -> Provider
 def update_provider(
     provider_id: int,
     data: ProviderUpdate,
-    _: DeskStaff,
+    _: Admin,
     actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,

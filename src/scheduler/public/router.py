@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from scheduler.audit.service import Actor
+from scheduler.bookings.idempotency import request_fingerprint, run_idempotent
 from scheduler.db import SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
@@ -33,6 +34,9 @@ read_limit = Depends(rate_limit("public-read", lambda r: r.app.state.settings.pu
 write_limit = Depends(
     rate_limit("public-write", lambda r: r.app.state.settings.public_write_rate_limit)
 )
+hold_limit = Depends(
+    rate_limit("public-hold", lambda r: r.app.state.settings.public_hold_rate_limit)
+)
 router = APIRouter(prefix="/public", tags=["public self-scheduling"], dependencies=[read_limit])
 
 SessionHeader = Annotated[
@@ -40,6 +44,16 @@ SessionHeader = Annotated[
     Header(alias="X-Booking-Session", description="The session_token from your hold"),
 ]
 SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retry-safe: the same key replays the result"),
+]
+
+
+def _idempotency_scope(session_token: str) -> str:
+    return f"public:{hash_token(session_token)}"
 
 
 def _session_token(header: str | None, cookie: str | None) -> str | None:
@@ -84,7 +98,7 @@ def find_times(
     "/holds",
     response_model=PublicHoldRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[write_limit],
+    dependencies=[write_limit, hold_limit],
     summary="Hold a time while you fill in your details (replaces your previous hold)",
 )
 def place_hold(
@@ -95,16 +109,31 @@ def place_hold(
     request_id: RequestIdDep,
     header: SessionHeader = None,
     cookie: SessionCookie = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     token = _session_token(header, cookie) or new_token()
     actor = Actor(kind="public", label=f"public:{hash_token(token)[:12]}", request_id=request_id)
-    hold = retry_transient(
-        session,
-        lambda: service.place_hold(
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        hold = service.place_hold(
             session, data, session_token=token, actor=actor, now=clock.now(), settings=settings
+        )
+        return status.HTTP_201_CREATED, hold.model_dump(mode="json")
+
+    outcome = retry_transient(
+        session,
+        lambda: run_idempotent(
+            session,
+            scope=_idempotency_scope(token),
+            key=idempotency_key,
+            fingerprint=request_fingerprint(
+                "POST", "/public/holds", data.model_dump_json().encode()
+            ),
+            now=clock.now(),
+            produce=produce,
         ),
     )
-    response = JSONResponse(hold.model_dump(mode="json"), status_code=status.HTTP_201_CREATED)
+    response = JSONResponse(outcome.body, status_code=outcome.status_code)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -151,18 +180,37 @@ def book(
     request_id: RequestIdDep,
     header: SessionHeader = None,
     cookie: SessionCookie = None,
-) -> PublicBookingConfirmation:
-    return retry_transient(
-        session,
-        lambda: service.book(
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A retried submit with the same ``Idempotency-Key`` gets the same confirmation back
+    (manage link included) instead of "hold expired"."""
+    token = _session_token(header, cookie)
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        confirmation = service.book(
             session,
             data,
-            session_token=_session_token(header, cookie),
+            session_token=token,
             request_id=request_id,
             now=clock.now(),
             settings=settings,
+        )
+        return status.HTTP_201_CREATED, confirmation.model_dump(mode="json")
+
+    outcome = retry_transient(
+        session,
+        lambda: run_idempotent(
+            session,
+            scope=_idempotency_scope(token or ""),
+            key=idempotency_key if token else None,
+            fingerprint=request_fingerprint(
+                "POST", "/public/bookings", data.model_dump_json().encode()
+            ),
+            now=clock.now(),
+            produce=produce,
         ),
     )
+    return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
 @router.get("/manage/{token}", response_model=PublicBookingRead, summary="Your booking")

@@ -265,19 +265,29 @@ def book(
     patient = match_or_create_patient(session, data.patient, now)
     assert patient.id is not None
     actor = Actor(kind="patient", label=f"patient:{patient.id}", request_id=request_id)
-    booking = bookings.create_booking(
-        session,
-        BookingCreate(
-            patient_id=patient.id,
-            hold_id=hold.id,
-            driver_confirmed=data.driver_confirmed,
-            fasting_acknowledged=data.fasting_acknowledged,
-        ),
-        actor=actor,
-        now=now,
-        source="online",
-        hold_secret_hash=hold.secret_hash,
-    )
+    try:
+        booking = bookings.create_booking(
+            session,
+            BookingCreate(
+                patient_id=patient.id,
+                hold_id=hold.id,
+                driver_confirmed=data.driver_confirmed,
+                fasting_acknowledged=data.fasting_acknowledged,
+            ),
+            actor=actor,
+            now=now,
+            source="online",
+            hold_secret_hash=hold.secret_hash,
+        )
+    except Conflict as exc:
+        if exc.code != "patient_conflict":
+            raise
+        # Saying "this patient already has a visit then" would tell whoever typed the e-mail
+        # and date of birth about somebody's treatment; answer like any taken time instead.
+        raise Conflict(
+            "That time can no longer be booked online; please choose another or call the clinic.",
+            code="slot_unavailable",
+        ) from exc
     manage_token = new_token()
     booking.manage_token_hash = hash_token(manage_token)
     booking.manage_token_expires_at = booking.end_at + MANAGE_GRACE

@@ -1,0 +1,41 @@
+"""Queries over the audit trail (read-only: events are only ever added)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from scheduler.models import AuditEvent
+
+
+def list_events(
+    session: Session,
+    *,
+    entity_type: str | None,
+    entity_id: int | None,
+    action: str | None,
+    actor: str | None,
+    request_id: str | None,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[AuditEvent], int]:
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.entity_type, entity_type),
+        (AuditEvent.entity_id, entity_id),
+        (AuditEvent.action, action),
+        (AuditEvent.actor, actor),
+        (AuditEvent.request_id, request_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if start_at is not None:
+        query = query.where(AuditEvent.occurred_at >= start_at)
+    if end_at is not None:
+        query = query.where(AuditEvent.occurred_at < end_at)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(AuditEvent.id)).limit(limit).offset(offset)).all()
+    return list(rows), total
