@@ -104,3 +104,53 @@ def test_only_admins_manage_users(
     )
     assert provider_without_link.status_code == 422
     assert provider_without_link.json()["errors"][0]["field"] == "provider_id"
+
+
+def test_placeholder_secret_is_refused_outside_development() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from scheduler.config import PLACEHOLDER_SECRET, Settings
+
+    Settings(environment="development", secret_key=PLACEHOLDER_SECRET)  # fine for a laptop
+    for environment in ("production", "test"):
+        with pytest.raises(ValidationError, match="SCHEDULER_SECRET_KEY"):
+            Settings(environment=environment, secret_key=PLACEHOLDER_SECRET)
+        with pytest.raises(ValidationError, match="SCHEDULER_SECRET_KEY"):
+            Settings(environment=environment, secret_key="short")
+
+
+def test_transient_database_aborts_are_retried_and_others_are_not() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from scheduler.db import retry_transient
+
+    class Aborted(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            self.sqlstate = sqlstate
+
+    class RecordingSession:
+        rollbacks = 0
+
+        def rollback(self) -> None:
+            self.rollbacks += 1
+
+    attempts: list[int] = []
+
+    def deadlocks_once() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise DBAPIError("INSERT", {}, Aborted("40P01"))
+        return "booked"
+
+    session = RecordingSession()
+    assert retry_transient(session, deadlocks_once) == "booked"  # type: ignore[arg-type]
+    assert (len(attempts), session.rollbacks) == (2, 1)
+
+    def constraint_violation() -> str:
+        raise DBAPIError("INSERT", {}, Aborted("23P01"))
+
+    import pytest
+
+    with pytest.raises(DBAPIError):
+        retry_transient(RecordingSession(), constraint_violation)  # type: ignore[arg-type]
