@@ -68,6 +68,11 @@ def build_engine(settings: Settings) -> Engine:
             url,
             echo=settings.sql_echo,
             hide_parameters=not settings.sql_echo,  # parameters are patients' data: never logged
+            # Writers wait for SQLite's lock while holding a pooled connection: size the pool
+            # like the request threadpool (40) so waiting writers cannot starve readers of
+            # connections.
+            pool_size=20,
+            max_overflow=20,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _configure_sqlite(engine)

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scheduler.kit.redact import redact_path
@@ -234,6 +235,18 @@ def install_error_handlers(app: FastAPI) -> None:
             title="Invalid value",
             detail="A number or date in the request is out of range.",
             instance=request.url.path,
+        )
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        log.warning("no database connection free within the pool timeout")
+        return problem_response(
+            status=503,
+            code="database_busy",
+            title="Service busy",
+            detail="The service is busy; retry the request.",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(OperationalError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -66,6 +67,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.environment != "test":  # a test process starts hundreds of apps
+            _tune_garbage_collector()
         engine = None
         if session_factory is None:
             engine = build_engine(settings)
@@ -105,6 +108,18 @@ def create_app(
         return RedirectResponse("/docs")
 
     return app
+
+
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a request-serving process.
+
+    A slot search allocates tens of thousands of short-lived objects; with CPython's default
+    thresholds that triggers full collections that walk the whole heap every few searches
+    (60-70 ms pauses measured in benchmarks/). Freezing what start-up allocated takes it out of
+    every later collection, and a larger young generation makes them rarer.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def _install_request_id(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,13 +59,19 @@ def phases_of(row: AppointmentType) -> tuple[Phase, ...]:
 
 
 def to_phases(raw: Iterable[dict[str, Any]]) -> tuple[Phase, ...]:
+    """Phases from stored JSON. Equal layouts come back as the *same* tuple object: a clinic
+    has a handful of layouts but thousands of commitments, and the engine caches a layout's
+    shape by identity, so interning saves both the allocations and the recomputation."""
+    return _interned_phases(
+        tuple((int(p["minutes"]), bool(p["uses_chair"]), str(p["provider_use"])) for p in raw)
+    )
+
+
+@lru_cache(maxsize=256)
+def _interned_phases(layout: tuple[tuple[int, bool, str], ...]) -> tuple[Phase, ...]:
     return tuple(
-        Phase(
-            minutes=int(p["minutes"]),
-            uses_chair=bool(p["uses_chair"]),
-            provider_use=p["provider_use"],
-        )
-        for p in raw
+        Phase(minutes=m, uses_chair=c, provider_use=u)  # type: ignore[arg-type]  # checked by Phase
+        for m, c, u in layout
     )
 
 

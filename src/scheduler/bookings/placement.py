@@ -122,9 +122,13 @@ def place(
                 field="provider_id",
             )
         provider_ids = [provider_id]
+    # The location lock guards its chairs; a type that uses no chair needs only the provider
+    # and patient locks, so consultations at one location do not queue behind each other.
+    appointment_type_row = session.get(AppointmentType, appointment_type_id)
+    needs_chair_lock = appointment_type_row is None or appointment_type_row.needs_chair
     repository.lock_resources(
         session,
-        location_ids=[location_id],
+        location_ids=[location_id] if needs_chair_lock else [],
         provider_ids=provider_ids,
         patient_ids=[patient_id] if patient_id is not None else [],
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import and_, exists, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -44,15 +45,20 @@ def list_tokens(
 
 @dataclass(frozen=True)
 class FeedRow:
-    booking: Booking
+    """Exactly what a feed event is rendered from (plain values: cheap to load and to hash)."""
+
+    ical_uid: str
+    sequence: int
+    start_at: datetime
+    end_at: datetime
+    status: str
+    updated_at: datetime
     type_name: str
     first_name: str
     last_name: str
-    date_of_birth: date
     chair_name: str | None
     provider_name: str
     location_name: str
-    location_zone: str
 
 
 def feed_rows(
@@ -70,16 +76,19 @@ def feed_rows(
     successor = aliased(Booking)
     replaced = exists().where(col(successor.rescheduled_from_id) == col(Booking.id))
     query = (
-        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
-            Booking,
+        sa_select(
+            col(Booking.ical_uid),
+            col(Booking.sequence),
+            col(Booking.start_at),
+            col(Booking.end_at),
+            col(Booking.status),
+            col(Booking.updated_at),
             col(AppointmentType.name),
             col(Patient.first_name),
             col(Patient.last_name),
-            col(Patient.date_of_birth),
             col(Chair.name),
             col(Provider.display_name),
             col(Location.name),
-            col(Location.timezone),
         )
         .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
         .join(Patient, col(Patient.id) == col(Booking.patient_id))
@@ -101,4 +110,4 @@ def feed_rows(
         query = query.where(col(Booking.provider_id) == provider_id)
     if location_id is not None:
         query = query.where(col(Booking.location_id) == location_id)
-    return [FeedRow(*row) for row in session.exec(query).all()]
+    return [FeedRow(*row) for row in session.execute(query).all()]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Callable
 from email.utils import format_datetime
 from typing import Annotated
 
@@ -111,8 +112,9 @@ def revoke_feed_token(
 
 
 def ics_response(
-    body: bytes,
+    render: Callable[[], bytes],
     *,
+    validator: str | None,
     request: Request,
     if_none_match: str | None,
     last_modified: str | None = None,
@@ -120,10 +122,15 @@ def ics_response(
 ) -> Response:
     """Serve calendar bytes with a strong ETag per encoding, 304, HEAD and optional gzip.
 
-    The ETag is a hash of the exact bytes sent, so the gzip variant has its own tag (strong
-    validators must differ between encodings); either tag answers a matching If-None-Match.
+    ``validator`` identifies the representation before it is rendered (None: hash the bytes),
+    so a matching ``If-None-Match`` is answered without rendering. The gzip variant has its
+    own tag (strong validators must differ between encodings); either answers a match.
     """
-    digest = hashlib.sha256(body).hexdigest()[:32]
+    body: bytes | None = None
+    if validator is None:
+        body = render()
+        validator = hashlib.sha256(body).hexdigest()
+    digest = validator[:32]
     wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
     etag = f'"{digest}-gz"' if wants_gzip else f'"{digest}"'
     headers = {
@@ -141,6 +148,8 @@ def ics_response(
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
         if "*" in tags or f'"{digest}"' in tags or f'"{digest}-gz"' in tags:
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    if body is None:
+        body = render()
     if wants_gzip:
         body = gzip.compress(body, mtime=0)
         headers["Content-Encoding"] = "gzip"
@@ -158,10 +167,13 @@ def calendar_feed(
     settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    feed = service.render_feed(session, token, settings=settings, now=clock.now())
-    last_modified = format_datetime(feed.last_modified, usegmt=True) if feed.last_modified else None
+    plan = service.plan_feed(session, token, settings=settings, now=clock.now())
     return ics_response(
-        feed.body, request=request, if_none_match=if_none_match, last_modified=last_modified
+        lambda: service.render_plan(plan),
+        validator=plan.validator,
+        request=request,
+        if_none_match=if_none_match,
+        last_modified=format_datetime(plan.last_modified, usegmt=True),
     )
 
 
@@ -197,5 +209,9 @@ def booking_ics(
     booking = get_booking_for(session, booking_id, viewer=actor)
     body = service.render_booking_ics(session, booking)
     return ics_response(
-        body, request=request, if_none_match=if_none_match, filename=f"appointment-{booking_id}.ics"
+        lambda: body,
+        validator=None,
+        request=request,
+        if_none_match=if_none_match,
+        filename=f"appointment-{booking_id}.ics",
     )

@@ -9,6 +9,9 @@ immediate 404.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -166,15 +169,34 @@ def _feed_status(booking: Booking) -> FeedEventStatus:
 
 
 @dataclass(frozen=True)
+class FeedPlan:
+    """Everything one feed render depends on, and a validator (hash) of it.
+
+    The validator is known before rendering, so a calendar client revalidating an unchanged
+    feed gets its 304 for the price of one query; a changed feed renders once per process
+    and is then served from a small cache keyed by the validator.
+    """
+
+    validator: str
+    name: str
+    zone: str
+    events: tuple[FeedEvent, ...]
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
 class RenderedFeed:
     body: bytes
     last_modified: datetime | None
 
 
-def render_feed(
-    session: Session, secret: str, *, settings: Settings, now: datetime
-) -> RenderedFeed:
-    """The calendar for a feed token, or 404 for an unknown or revoked one."""
+_RENDER_CACHE_SIZE = 32
+_render_cache: OrderedDict[str, bytes] = OrderedDict()
+_render_lock = threading.Lock()
+
+
+def plan_feed(session: Session, secret: str, *, settings: Settings, now: datetime) -> FeedPlan:
+    """What the feed for a token holds now, or 404 for an unknown or revoked token."""
     token = repository.active_token(session, hash_token(secret))
     if token is None:
         raise NotFound("No such calendar feed.")
@@ -188,27 +210,50 @@ def render_feed(
         limit=MAX_FEED_EVENTS,
     )
     name, zone = _calendar_identity(session, token)
-    events = [
+    events = tuple(
         FeedEvent(
-            uid=row.booking.ical_uid,
-            sequence=row.booking.sequence,
-            start_at=row.booking.start_at,
-            end_at=row.booking.end_at,
+            uid=row.ical_uid,
+            sequence=row.sequence,
+            start_at=row.start_at,
+            end_at=row.end_at,
             summary=event_summary(
                 row.type_name, row.first_name, row.last_name, settings.feed_privacy
             ),
             location=row.chair_name
             if token.provider_id is None or row.chair_name is None
             else f"{row.chair_name}, {row.location_name}",
-            status=_feed_status(row.booking),
-            last_modified_at=row.booking.updated_at,
+            status=STATUS_MAP.get(row.status, "CANCELLED"),
+            last_modified_at=row.updated_at,
             description=None if token.provider_id is not None else row.provider_name,
         )
         for row in rows
-    ]
-    body = build_calendar(name=name, tz=ZoneInfo(zone), events=events)
+    )
+    validator = hashlib.sha256(repr((name, zone, events)).encode()).hexdigest()
     last_modified = max((e.last_modified_at for e in events), default=token.created_at)
-    return RenderedFeed(body=body, last_modified=last_modified)
+    return FeedPlan(validator, name, zone, events, last_modified)
+
+
+def render_plan(plan: FeedPlan) -> bytes:
+    """The calendar bytes for a plan (deterministic, so cached by the plan's validator)."""
+    with _render_lock:
+        cached = _render_cache.get(plan.validator)
+        if cached is not None:
+            _render_cache.move_to_end(plan.validator)
+            return cached
+    body = build_calendar(name=plan.name, tz=ZoneInfo(plan.zone), events=plan.events)
+    with _render_lock:
+        _render_cache[plan.validator] = body
+        while len(_render_cache) > _RENDER_CACHE_SIZE:
+            _render_cache.popitem(last=False)
+    return body
+
+
+def render_feed(
+    session: Session, secret: str, *, settings: Settings, now: datetime
+) -> RenderedFeed:
+    """The calendar for a feed token, or 404 for an unknown or revoked one."""
+    plan = plan_feed(session, secret, settings=settings, now=now)
+    return RenderedFeed(body=render_plan(plan), last_modified=plan.last_modified)
 
 
 def _calendar_identity(session: Session, token: FeedToken) -> tuple[str, str]:

@@ -235,7 +235,11 @@ def booking_ics(
 ) -> Response:
     body = service.booking_ics(session, token, now=clock.now())
     return ics_response(
-        body, request=request, if_none_match=if_none_match, filename="appointment.ics"
+        lambda: body,
+        validator=None,
+        request=request,
+        if_none_match=if_none_match,
+        filename="appointment.ics",
     )
 
 
