@@ -81,6 +81,9 @@ def build_engine(settings: Settings) -> Engine:
         url,
         echo=settings.sql_echo,
         hide_parameters=not settings.sql_echo,
+        # Short OLTP queries: PostgreSQL's JIT compiled the feed query for longer (~240 ms)
+        # than it ran (benchmarks/README.md).
+        connect_args={"options": "-c jit=off"},
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
