@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -19,6 +19,7 @@ from scheduler.availability.engine import (
     Interval,
     Phase,
     ProviderSpec,
+    ProviderUse,
     Reason,
     SlotQuery,
     TypeSpec,
@@ -70,7 +71,8 @@ def to_phases(raw: Iterable[dict[str, Any]]) -> tuple[Phase, ...]:
 @lru_cache(maxsize=256)
 def _interned_phases(layout: tuple[tuple[int, bool, str], ...]) -> tuple[Phase, ...]:
     return tuple(
-        Phase(minutes=m, uses_chair=c, provider_use=u)  # type: ignore[arg-type]  # checked by Phase
+        # Phase itself rejects an unknown provider use, so the cast cannot smuggle one in.
+        Phase(minutes=m, uses_chair=c, provider_use=cast(ProviderUse, u))
         for m, c, u in layout
     )
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from scheduler.db import retry_transient
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.models import IdempotencyRecord
 
@@ -31,8 +33,30 @@ class Outcome:
     replayed: bool
 
 
-def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+def request_fingerprint(path: str, request: BaseModel) -> str:
+    """Same path and same parsed body = the same request (key order and spacing do not count)."""
+    body = request.model_dump_json().encode()
+    return hashlib.sha256(b"POST " + path.encode() + b"\n" + body).hexdigest()
+
+
+def create_once(
+    session: Session,
+    *,
+    scope: str,
+    key: str | None,
+    path: str,
+    request: BaseModel,
+    now: datetime,
+    produce: Callable[[], tuple[int, dict[str, Any]]],
+) -> Outcome:
+    """Run a creating POST under its ``Idempotency-Key``, retried whole on a deadlock."""
+    fingerprint = request_fingerprint(path, request)
+    return retry_transient(
+        session,
+        lambda: run_idempotent(
+            session, scope=scope, key=key, fingerprint=fingerprint, now=now, produce=produce
+        ),
+    )
 
 
 def run_idempotent(

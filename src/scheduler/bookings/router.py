@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -10,7 +11,7 @@ from pydantic import BaseModel
 from scheduler.audit.service import Actor
 from scheduler.auth.dependencies import PROVIDER, AnyStaff, DeskStaff, StaffActor
 from scheduler.bookings import service
-from scheduler.bookings.idempotency import request_fingerprint, run_idempotent
+from scheduler.bookings.idempotency import create_once
 from scheduler.bookings.schemas import (
     ActionRequest,
     BookingCreate,
@@ -51,16 +52,11 @@ def _idempotent_response(
     key: str | None,
     path: str,
     data: BaseModel,
-    now: Any,
-    produce: Any,
+    now: datetime,
+    produce: Callable[[], tuple[int, dict[str, Any]]],
 ) -> JSONResponse:
-    outcome = run_idempotent(
-        session,
-        scope=actor.label,
-        key=key,
-        fingerprint=request_fingerprint("POST", path, data.model_dump_json().encode()),
-        now=now,
-        produce=produce,
+    outcome = create_once(
+        session, scope=actor.label, key=key, path=path, request=data, now=now, produce=produce
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if "version" in outcome.body and "id" in outcome.body:
@@ -92,17 +88,14 @@ def create_hold(
         )
         return 201, HoldRead.model_validate(hold).model_dump(mode="json")
 
-    return retry_transient(
+    return _idempotent_response(
         session,
-        lambda: _idempotent_response(
-            session,
-            actor=actor,
-            key=idempotency_key,
-            path="/holds",
-            data=data,
-            now=now,
-            produce=produce,
-        ),
+        actor=actor,
+        key=idempotency_key,
+        path="/holds",
+        data=data,
+        now=now,
+        produce=produce,
     )
 
 
@@ -139,17 +132,14 @@ def create_booking(
         booking = service.create_booking(session, data, actor=actor, now=now)
         return 201, BookingRead.model_validate(booking).model_dump(mode="json")
 
-    return retry_transient(
+    return _idempotent_response(
         session,
-        lambda: _idempotent_response(
-            session,
-            actor=actor,
-            key=idempotency_key,
-            path="/bookings",
-            data=data,
-            now=now,
-            produce=produce,
-        ),
+        actor=actor,
+        key=idempotency_key,
+        path="/bookings",
+        data=data,
+        now=now,
+        produce=produce,
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from scheduler.audit.service import Actor
-from scheduler.bookings.idempotency import request_fingerprint, run_idempotent
+from scheduler.bookings.idempotency import create_once
 from scheduler.db import SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
@@ -120,18 +120,14 @@ def place_hold(
         )
         return status.HTTP_201_CREATED, hold.model_dump(mode="json")
 
-    outcome = retry_transient(
+    outcome = create_once(
         session,
-        lambda: run_idempotent(
-            session,
-            scope=_idempotency_scope(token),
-            key=idempotency_key,
-            fingerprint=request_fingerprint(
-                "POST", "/public/holds", data.model_dump_json().encode()
-            ),
-            now=clock.now(),
-            produce=produce,
-        ),
+        scope=_idempotency_scope(token),
+        key=idempotency_key,
+        path="/public/holds",
+        request=data,
+        now=clock.now(),
+        produce=produce,
     )
     response = JSONResponse(outcome.body, status_code=outcome.status_code)
     response.set_cookie(
@@ -197,18 +193,14 @@ def book(
         )
         return status.HTTP_201_CREATED, confirmation.model_dump(mode="json")
 
-    outcome = retry_transient(
+    outcome = create_once(
         session,
-        lambda: run_idempotent(
-            session,
-            scope=_idempotency_scope(token or ""),
-            key=idempotency_key if token else None,
-            fingerprint=request_fingerprint(
-                "POST", "/public/bookings", data.model_dump_json().encode()
-            ),
-            now=clock.now(),
-            produce=produce,
-        ),
+        scope=_idempotency_scope(token or ""),
+        key=idempotency_key if token else None,
+        path="/public/bookings",
+        request=data,
+        now=clock.now(),
+        produce=produce,
     )
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
