@@ -1,4 +1,7 @@
-"""App-wide request dependencies: settings, clock, request id."""
+"""App-wide request dependencies: settings, clock, request id.
+
+They are ``async`` because they only read app state: FastAPI runs a sync dependency in the
+threadpool, and a thread hop costs more than the work itself."""
 
 from __future__ import annotations
 
@@ -10,17 +13,17 @@ from scheduler.config import Settings
 from scheduler.kit.clock import Clock
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", ""))
 
 

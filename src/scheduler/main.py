@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -21,9 +20,9 @@ from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
+from scheduler.kit.request_id import RequestId
 
 API_PREFIX = "/api/v1"
-REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def _api_router() -> APIRouter:
@@ -89,12 +88,15 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_uri)
+    from scheduler.auth.dependencies import StaffAccounts
+
+    app.state.staff_accounts = StaffAccounts()
     if session_factory is not None:
         app.state.sessionmaker = session_factory
 
     install_error_handlers(app)
-    _install_request_id(app)
     app.add_middleware(NulGuard)
+    app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
 
     from scheduler.feeds.router import public_router as public_feeds
@@ -120,19 +122,6 @@ def _tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-
-
-def _install_request_id(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else ""
-        request.state.request_id = rid or uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        return response
 
 
 def _install_log_redaction() -> None:

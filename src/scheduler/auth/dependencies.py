@@ -6,11 +6,14 @@ Roles: ``admin`` (everything), ``front_desk`` (bookings, patients, availability,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from cachetools import TTLCache
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from scheduler.audit.service import Actor
 from scheduler.auth.security import decode_access_token
@@ -27,7 +30,44 @@ PROVIDER = "provider"
 ALL_ROLES = (ADMIN, FRONT_DESK, PROVIDER)
 
 
-def get_current_user(
+class StaffAccounts:
+    """Staff accounts this process confirmed recently, so most requests need no user lookup.
+
+    Every authenticated request must come from an account that still exists and is active,
+    with its current role. Looking that up costs a query and a trip through the threadpool on
+    every request; instead a confirmed account is remembered for ``ttl_seconds``. Within this
+    process a change through the API (``forget``) takes effect at once; another API process
+    notices a disabled account or a new role within ``ttl_seconds``. The remembered object is
+    a detached copy, never an instance of some session.
+    """
+
+    def __init__(self, ttl_seconds: float = 5.0) -> None:
+        self._accounts: TTLCache[int, User] = TTLCache(maxsize=4096, ttl=ttl_seconds)
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int) -> User | None:
+        with self._lock:
+            return self._accounts.get(user_id)
+
+    def remember(self, user: User) -> User:
+        copy = User.model_validate(user.model_dump())
+        if copy.id is not None:
+            with self._lock:
+                self._accounts[copy.id] = copy
+        return copy
+
+    def forget(self, user_id: int) -> None:
+        with self._lock:
+            self._accounts.pop(user_id, None)
+
+
+def staff_accounts(request: Request) -> StaffAccounts:
+    accounts: StaffAccounts = request.app.state.staff_accounts
+    return accounts
+
+
+async def get_current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -42,17 +82,22 @@ def get_current_user(
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
         raise NotAuthenticated("The access token is invalid; sign in again.") from exc
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise NotAuthenticated("This account no longer exists or is disabled.")
+    accounts = staff_accounts(request)
+    user = accounts.get(user_id)
+    if user is None:
+        found = await run_in_threadpool(session.get, User, user_id)
+        if found is None or not found.active:
+            raise NotAuthenticated("This account no longer exists or is disabled.")
+        user = accounts.remember(found)
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[User], User]:
-    def check(user: CurrentUser) -> User:
+def require_roles(*roles: str) -> Callable[[User], Awaitable[User]]:
+    # async: a role check does no I/O, so it need not cost a trip through the threadpool.
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             allowed = ", ".join(roles)
             msg = f"This action needs one of the roles: {allowed} (you are {user.role})."
@@ -62,7 +107,7 @@ def require_roles(*roles: str) -> Callable[[User], User]:
     return check
 
 
-def get_actor(user: CurrentUser, request_id: RequestIdDep) -> Actor:
+async def get_actor(user: CurrentUser, request_id: RequestIdDep) -> Actor:
     return Actor(
         kind="user",
         label=f"user:{user.id}",

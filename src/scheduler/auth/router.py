@@ -6,7 +6,13 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from scheduler.auth import service
-from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor
+from scheduler.auth.dependencies import (
+    Admin,
+    AnyStaff,
+    StaffAccounts,
+    StaffActor,
+    staff_accounts,
+)
 from scheduler.auth.schemas import TokenRead, UserCreate, UserRead, UserUpdate
 from scheduler.db import SessionDep
 from scheduler.deps import ClockDep, SettingsDep
@@ -68,7 +74,9 @@ def update_user(
     actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,
+    accounts: Annotated[StaffAccounts, Depends(staff_accounts)],
 ) -> UserRead:
-    return UserRead.model_validate(
-        service.update_user(session, user_id, data, actor=actor, now=clock.now())
-    )
+    user = service.update_user(session, user_id, data, actor=actor, now=clock.now())
+    # A disabled account or a new role takes effect on this process's next request.
+    accounts.forget(user_id)
+    return UserRead.model_validate(user)

@@ -111,17 +111,15 @@ def place(
     Raises 404/422 for unknown or unfit ids, 409 ``slot_unavailable``
     / ``outside_availability`` / ``patient_conflict`` when the time cannot be taken.
     """
-    provider_ids = repository.eligible_provider_ids(
-        session, location_id=location_id, appointment_type_id=appointment_type_id
+    # A named provider is locked as named and checked against the calendar below (which
+    # loads only providers who may do this type here); otherwise lock every eligible one.
+    provider_ids = (
+        [provider_id]
+        if provider_id is not None
+        else repository.eligible_provider_ids(
+            session, location_id=location_id, appointment_type_id=appointment_type_id
+        )
     )
-    if provider_id is not None:
-        if provider_id not in provider_ids:
-            raise InvalidInput(
-                f"Provider {provider_id} does not exist, is inactive, or does not do this "
-                "appointment type at this location.",
-                field="provider_id",
-            )
-        provider_ids = [provider_id]
     # The location lock guards its chairs; a type that uses no chair needs only the provider
     # and patient locks, so consultations at one location do not queue behind each other.
     appointment_type_row = session.get(AppointmentType, appointment_type_id)
@@ -162,6 +160,12 @@ def place(
         if chair_id not in chair_ids:
             raise Conflict(f"Chair {chair.name} is out of service.", code="slot_unavailable")
         chair_ids = [chair_id]
+    if provider_id is not None and not ctx.query.providers:
+        raise InvalidInput(
+            f"Provider {provider_id} does not exist, is inactive, or does not do this "
+            "appointment type at this location.",
+            field="provider_id",
+        )
     if not ctx.query.providers:
         raise Conflict(
             "No active provider does this appointment type at this location.",

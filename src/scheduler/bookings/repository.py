@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, col, select
 
 from scheduler.models import (
@@ -43,10 +43,15 @@ def lock_resources(
         + [(LOCK_PROVIDER, i) for i in sorted(set(provider_ids))]
         + [(LOCK_PATIENT, i) for i in sorted(set(patient_ids))]
     )
-    for lock_class, object_id in keys:
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:c, :o)"), {"c": lock_class, "o": object_id}
-        )
+    if not keys:
+        return
+    # One round trip for all of them; PostgreSQL evaluates a select list left to right, so
+    # the locks are still taken in the order above.
+    calls = ", ".join(f"pg_advisory_xact_lock(:c{i}, :o{i})" for i in range(len(keys)))
+    params: dict[str, int] = {}
+    for i, (lock_class, object_id) in enumerate(keys):
+        params[f"c{i}"], params[f"o{i}"] = lock_class, object_id
+    session.execute(text(f"SELECT {calls}"), params)
 
 
 def eligible_provider_ids(
@@ -66,20 +71,23 @@ def eligible_provider_ids(
     return [r for r in rows if r is not None]
 
 
+# Built once (composing a statement costs more than running it). populate_existing: an object
+# this session already loaded is refreshed from the locked row, so rules run on what another
+# transaction may just have committed.
+_BOOKING_BY_ID = select(Booking).where(col(Booking.id) == bindparam("id"))
+_BOOKING_FOR_UPDATE = _BOOKING_BY_ID.with_for_update().execution_options(populate_existing=True)
+_HOLD_BY_ID = select(Hold).where(col(Hold.id) == bindparam("id"))
+_HOLD_FOR_UPDATE = _HOLD_BY_ID.with_for_update().execution_options(populate_existing=True)
+
+
 def get_booking(session: Session, booking_id: int, *, for_update: bool = False) -> Booking | None:
-    query = select(Booking).where(Booking.id == booking_id)
-    if for_update:
-        # populate_existing: an object this session already loaded is refreshed from the
-        # locked row, so rules run on what another transaction may just have committed.
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return session.exec(query).first()
+    query = _BOOKING_FOR_UPDATE if for_update else _BOOKING_BY_ID
+    return session.exec(query, params={"id": booking_id}).first()
 
 
 def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hold | None:
-    query = select(Hold).where(Hold.id == hold_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return session.exec(query).first()
+    query = _HOLD_FOR_UPDATE if for_update else _HOLD_BY_ID
+    return session.exec(query, params={"id": hold_id}).first()
 
 
 def list_bookings(
