@@ -21,6 +21,7 @@ from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
 from scheduler.kit.request_id import RequestId
+from scheduler.kit.write_gate import SerialWrites
 
 API_PREFIX = "/api/v1"
 
@@ -95,6 +96,8 @@ def create_app(
         app.state.sessionmaker = session_factory
 
     install_error_handlers(app)
+    if settings.is_sqlite:
+        app.add_middleware(SerialWrites)
     app.add_middleware(NulGuard)
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
