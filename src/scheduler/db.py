@@ -10,7 +10,9 @@ requests (GET/HEAD) begin deferred so they do not queue behind writers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -139,7 +141,13 @@ def _finish(session: SQLModelSession, *, commit: bool) -> None:
         session.close()
 
 
-async def get_session(request: Request) -> AsyncIterator[SQLModelSession]:
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@asynccontextmanager
+async def request_transaction(
+    request: Request, *, read_only: bool
+) -> AsyncIterator[SQLModelSession]:
     """One request, one session, one transaction.
 
     Committed when the endpoint returns without error (FastAPI runs this before sending the
@@ -147,20 +155,50 @@ async def get_session(request: Request) -> AsyncIterator[SQLModelSession]:
     never commit. The session is opened on the event loop (no I/O happens then) and the commit
     or rollback, which talk to the database, run in the threadpool: one thread hop per request
     for the transaction's end instead of two for a sync generator.
+
+    On SQLite a writing transaction first waits for ``app.state.write_gate``: SQLite has one
+    writer, and waiters in its busy handler poll with sleeps growing to 100 ms, so whoever
+    polls at the right moment wins and unlucky requests starve for seconds (benchmarks/). The
+    gate queues one process's writers in arrival order on the event loop, holding no thread,
+    connection or database lock while they wait, and hands over the moment the previous
+    writer commits. Several processes on one SQLite file still meet in the busy handler.
     """
-    factory: sessionmaker[SQLModelSession] = request.app.state.sessionmaker
-    session = open_session(factory, read_only=request.method in ("GET", "HEAD"))
+    gate: asyncio.Lock | None = (
+        None if read_only else getattr(request.app.state, "write_gate", None)
+    )
+    if gate is not None:
+        await gate.acquire()
     try:
+        factory: sessionmaker[SQLModelSession] = request.app.state.sessionmaker
+        session = open_session(factory, read_only=read_only)
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(_finish, session, commit=False)
+            raise
+        await run_in_threadpool(_finish, session, commit=True)
+    finally:
+        if gate is not None:
+            gate.release()
+
+
+async def get_session(request: Request) -> AsyncIterator[SQLModelSession]:
+    """The request's transaction: deferred (read-only) for GET/HEAD/OPTIONS, else writing."""
+    async with request_transaction(request, read_only=request.method in READ_METHODS) as s:
+        yield s
+
+
+async def get_read_session(request: Request) -> AsyncIterator[SQLModelSession]:
+    """A read-only transaction whatever the method (a POST that only reads, such as login,
+    need not queue behind writers nor hold SQLite's write lock)."""
+    async with request_transaction(request, read_only=True) as session:
         yield session
-    except BaseException:
-        await run_in_threadpool(_finish, session, commit=False)
-        raise
-    await run_in_threadpool(_finish, session, commit=True)
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is the
 # response (an error), never a success the database did not keep.
 SessionDep = Annotated[SQLModelSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[SQLModelSession, Depends(get_read_session, scope="function")]
 
 
 T = TypeVar("T")

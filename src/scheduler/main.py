@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -21,7 +22,6 @@ from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
 from scheduler.kit.request_id import RequestId
-from scheduler.kit.write_gate import SerialWrites
 
 API_PREFIX = "/api/v1"
 
@@ -69,6 +69,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.environment != "test":  # a test process starts hundreds of apps
             _tune_garbage_collector()
+        # Made here, inside the event loop that will use it.
+        app.state.write_gate = asyncio.Lock() if settings.is_sqlite else None
         engine = None
         if session_factory is None:
             engine = build_engine(settings)
@@ -96,8 +98,6 @@ def create_app(
         app.state.sessionmaker = session_factory
 
     install_error_handlers(app)
-    if settings.is_sqlite:
-        app.add_middleware(SerialWrites)
     app.add_middleware(NulGuard)
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()

@@ -14,7 +14,7 @@ from scheduler.auth.dependencies import (
     staff_accounts,
 )
 from scheduler.auth.schemas import TokenRead, UserCreate, UserRead, UserUpdate
-from scheduler.db import SessionDep
+from scheduler.db import ReadSessionDep, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.ratelimit import rate_limit
@@ -30,7 +30,7 @@ router = APIRouter(tags=["auth"])
 )
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenRead:
