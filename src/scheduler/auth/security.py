@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -40,6 +43,17 @@ def issue_access_token(
 
 def decode_access_token(token: str, *, secret: str, now: datetime) -> dict[str, Any] | None:
     """The token's claims, or None when it is forged, malformed or expired (as of ``now``)."""
+    claims = _verified_claims(token, secret)
+    if claims is None or int(claims["exp"]) <= int(now.timestamp()):
+        return None
+    return dict(claims)
+
+
+@lru_cache(maxsize=2048)
+def _verified_claims(token: str, secret: str) -> Mapping[str, Any] | None:
+    """Signature and shape checked once per distinct token: a staff client sends the same
+    token with every request for its lifetime. Expiry is not decided here but by the caller
+    against its clock, on every request. The cached claims are read-only."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -49,6 +63,8 @@ def decode_access_token(token: str, *, secret: str, now: datetime) -> dict[str, 
         )
     except jwt.PyJWTError:
         return None
-    if int(claims["exp"]) <= int(now.timestamp()):
+    try:
+        int(claims["exp"])
+    except (TypeError, ValueError):
         return None
-    return claims
+    return MappingProxyType(claims)
