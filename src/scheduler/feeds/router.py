@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from scheduler.auth.dependencies import (
     ADMIN,
@@ -16,11 +21,13 @@ from scheduler.auth.dependencies import (
     ensure_own_provider,
 )
 from scheduler.bookings.service import get_booking_for
-from scheduler.db import SessionDep
+from scheduler.config import Settings
+from scheduler.db import READ_ONLY, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
+from scheduler.kit.clock import Clock
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"])
@@ -117,14 +124,16 @@ def ics_response(
     validator: str | None,
     request: Request,
     if_none_match: str | None,
-    last_modified: str | None = None,
+    last_modified: Callable[[], str] | None = None,
     filename: str | None = None,
 ) -> Response:
     """Serve calendar bytes with a strong ETag per encoding, 304, HEAD and optional gzip.
 
-    ``validator`` identifies the representation before it is rendered (None: hash the bytes),
-    so a matching ``If-None-Match`` is answered without rendering. The gzip variant has its
-    own tag (strong validators must differ between encodings); either answers a match.
+    ``validator`` identifies the representation before it is rendered (None: hash the
+    bytes), so a matching ``If-None-Match`` is answered without rendering, and without
+    Last-Modified (RFC 9110 15.4.5 does not ask for it when there is an ETag), which
+    ``last_modified`` gives after ``render``. The gzip variant has its own tag (strong
+    validators must differ between encodings); either answers a match.
     """
     body: bytes | None = None
     if validator is None:
@@ -140,8 +149,6 @@ def ics_response(
         "X-Robots-Tag": "noindex, nofollow",
         "Vary": "Accept-Encoding",
     }
-    if last_modified:
-        headers["Last-Modified"] = last_modified
     if filename:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if if_none_match is not None:
@@ -150,6 +157,8 @@ def ics_response(
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     if body is None:
         body = render()
+    if last_modified is not None:
+        headers["Last-Modified"] = last_modified()
     if wants_gzip:
         body = gzip.compress(body, mtime=0)
         headers["Content-Encoding"] = "gzip"
@@ -159,22 +168,60 @@ def ics_response(
     return Response(content=body, media_type=ICS_MEDIA_TYPE, headers=headers)
 
 
-def calendar_feed(
-    token: str,
-    request: Request,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_none_match: Annotated[str | None, Header()] = None,
+@contextmanager
+def snapshot_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only session whose statements all see one snapshot of the database.
+
+    A feed's validator and its rows are read by two statements; if they saw different data,
+    bytes could be served (and cached) under a validator that does not describe them. SQLite
+    keeps one snapshot per read transaction anyway; PostgreSQL does with REPEATABLE READ
+    (read-only, so it never fails with a serialization error). Committed when the block ends
+    without error, rolled back otherwise, like ``scheduler.db.get_session``.
+    """
+    session = factory()
+    try:
+        bind = session.get_bind()
+        if isinstance(bind, Engine):  # tests bind their sessions to an open transaction
+            options: dict[str, object] = {READ_ONLY: True}
+            if bind.dialect.name == "postgresql":
+                options["isolation_level"] = "REPEATABLE READ"
+            session.connection(execution_options=options)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Response:
+    settings: Settings = request.app.state.settings
+    clock: Clock = request.app.state.clock
+    with snapshot_session(request.app.state.sessionmaker) as session:
+        plan = service.plan_feed(session, token, settings=settings, now=clock.now())
+        rendered: list[service.RenderedFeed] = []
+
+        def render() -> bytes:
+            rendered.append(service.render_plan(session, plan))
+            return rendered[0].body
+
+        return ics_response(
+            render,
+            validator=plan.validator,
+            request=request,
+            if_none_match=if_none_match,
+            last_modified=lambda: format_datetime(rendered[0].last_modified, usegmt=True),
+        )
+
+
+async def calendar_feed(
+    token: str, request: Request, if_none_match: Annotated[str | None, Header()] = None
 ) -> Response:
-    plan = service.plan_feed(session, token, settings=settings, now=clock.now())
-    return ics_response(
-        lambda: service.render_plan(plan),
-        validator=plan.validator,
-        request=request,
-        if_none_match=if_none_match,
-        last_modified=format_datetime(plan.last_modified, usegmt=True),
-    )
+    # One trip to the threadpool for the whole request (session, check, render): calendar
+    # clients revalidate often, and each dependency run in the threadpool costs about as
+    # much as the 304 itself.
+    return await run_in_threadpool(_serve_feed, request, token, if_none_match)
 
 
 FEED_PATH = "/feeds/{token}.ics"
