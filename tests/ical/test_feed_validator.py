@@ -44,8 +44,9 @@ class FeedProbe:
     def revalidates(self, etag: str) -> bool:
         response = self.client.get(self.path, headers={"If-None-Match": etag})
         assert response.status_code in (200, 304), response.text
-        if response.status_code == 200:
-            self.seen.setdefault(response.headers["etag"], b"")  # (identity body checked in get)
+        if response.status_code == 200:  # gzip: its own ETag, the same calendar once decoded
+            etag, body = response.headers["etag"], response.content
+            assert self.seen.setdefault(etag, body) == body, f"ETag {etag} named two feeds"
         return response.status_code == 304
 
 
