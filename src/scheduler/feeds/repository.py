@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    null,
+    or_,
+    type_coerce,
+)
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from scheduler.db import UTCDateTime
 from scheduler.models import (
     ACTIVE_STATUSES,
     AppointmentType,
@@ -19,6 +35,8 @@ from scheduler.models import (
     Location,
     Patient,
     Provider,
+    ProviderLocation,
+    metadata,
 )
 
 
@@ -43,9 +61,188 @@ def list_tokens(
     return list(session.exec(query.order_by(col(FeedToken.id))).all())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class FeedWindow:
+    """The bookings a feed shows: those of its owner that overlap ``[start_at, end_at)``, and
+    of the cancelled ones only those changed since ``cancelled_since`` and not replaced by a
+    reschedule (the replacement carries the UID). ``patients_since``: see ``feed_check``."""
+
+    start_at: datetime
+    end_at: datetime
+    cancelled_since: datetime
+    patients_since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCheck:
+    """One statement's answer: the token, and everything a feed's bytes depend on.
+
+    The text columns are JSON arrays (as each database writes them) of what a render uses:
+    ``bookings`` ``[count, sum of version, sum of id]`` of the owner's bookings that end after
+    the window starts and start before it ends; ``types``, ``chairs``, ``locations`` and
+    ``providers`` every ``[id, name]`` (``[id, name, timezone]`` for locations);
+    ``patients`` (only with initials) ``[id, first name, last name]`` of the patients changed
+    since ``window.patients_since`` who have such a booking.
+    """
+
+    token_id: int
+    provider_id: int | None
+    location_id: int | None
+    created_at: datetime
+    zone: str | None
+    bookings: str | None
+    types: str | None
+    chairs: str | None
+    locations: str | None
+    providers: str | None
+    patients: str | None
+
+
+# Core tables: the feed's statements select plain columns, never ORM objects.
+_token = metadata.tables[FeedToken.__tablename__]
+_booking = metadata.tables[Booking.__tablename__]
+_patient = metadata.tables[Patient.__tablename__]
+_type = metadata.tables[AppointmentType.__tablename__]
+_chair = metadata.tables[Chair.__tablename__]
+_location = metadata.tables[Location.__tablename__]
+_provider = metadata.tables[Provider.__tablename__]
+_provider_location = metadata.tables[ProviderLocation.__tablename__]
+
+
+def _candidates(owner: ColumnElement[bool], window: FeedWindow) -> ColumnElement[bool]:
+    """The owner's bookings that overlap the window, whatever their status.
+
+    Which bookings these are never changes for a booking once written (time, provider and
+    location change only through a reschedule, which writes a new booking), nothing is
+    deleted, and every change of a booking raises its ``version`` (bookings/service.py).
+    """
+    return and_(
+        owner,
+        _booking.c.end_at > bindparam("window_start", window.start_at, type_=UTCDateTime),
+        _booking.c.start_at < bindparam("window_end", window.end_at, type_=UTCDateTime),
+    )
+
+
+def _json(dialect: str) -> tuple[Any, Any]:
+    """JSON array and JSON array aggregate, the database's own functions for them (cast to
+    text where used: psycopg would parse json, which only the rare render needs)."""
+    if dialect == "postgresql":
+        return func.json_build_array, func.json_agg
+    return func.json_array, func.json_group_array
+
+
+@lru_cache(maxsize=8)
+def _check_statement(dialect: str, with_patients: bool) -> Select[Any]:
+    """Built once per database and privacy level (bound values change, the shape never)."""
+    array, aggregate = _json(dialect)
+    window = FeedWindow(*(datetime(2000, 1, 1, tzinfo=UTC),) * 4)  # placeholders, rebound
+
+    def owned(column: Any, owner: Any) -> ScalarSelect[Any]:
+        return (
+            sa_select(
+                cast(
+                    array(func.count(), func.sum(_booking.c.version), func.sum(_booking.c.id)),
+                    Text,
+                )
+            )
+            .where(_candidates(column == owner, window))
+            .scalar_subquery()
+        )
+
+    def every(table: Any, *columns: Any) -> ScalarSelect[Any]:
+        rows = sa_select(*columns).order_by(table.c.id).subquery()
+        return sa_select(cast(aggregate(array(*rows.c)), Text)).scalar_subquery()
+
+    provider_zone = (
+        sa_select(_location.c.timezone)
+        .join(_provider_location, _provider_location.c.location_id == _location.c.id)
+        .where(_provider_location.c.provider_id == _token.c.provider_id)
+        .order_by(_location.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    zone = func.coalesce(
+        sa_select(_location.c.timezone)
+        .where(_location.c.id == _token.c.location_id)
+        .scalar_subquery(),
+        provider_zone,
+    )
+    patients: Any = null()
+    if with_patients:
+        theirs = (
+            sa_select(_booking.c.id)
+            .where(
+                _booking.c.patient_id == _patient.c.id,
+                _candidates(
+                    or_(
+                        _booking.c.provider_id == _token.c.provider_id,
+                        _booking.c.location_id == _token.c.location_id,
+                    ),
+                    window,
+                ),
+            )
+            .exists()
+        )
+        patients = (
+            sa_select(aggregate(array(_patient.c.id, _patient.c.first_name, _patient.c.last_name)))
+            .where(
+                _patient.c.updated_at
+                >= bindparam("patients_since", window.patients_since, type_=UTCDateTime),
+                theirs,
+            )
+            .scalar_subquery()
+        )
+    return sa_select(
+        _token.c.id,
+        _token.c.provider_id,
+        _token.c.location_id,
+        _token.c.created_at,
+        zone,
+        case(
+            (
+                _token.c.provider_id.is_not(None),
+                owned(_booking.c.provider_id, _token.c.provider_id),
+            ),
+            else_=owned(_booking.c.location_id, _token.c.location_id),
+        ),
+        every(_type, _type.c.id, _type.c.name),
+        every(_chair, _chair.c.id, _chair.c.name),
+        every(_location, _location.c.id, _location.c.name, _location.c.timezone),
+        every(_provider, _provider.c.id, _provider.c.display_name),
+        patients,
+    ).where(_token.c.token_hash == bindparam("token_hash"), _token.c.revoked_at.is_(None))
+
+
+def feed_check(
+    session: Session, token_hash: str, *, window: FeedWindow, with_patients: bool
+) -> FeedCheck | None:
+    """The active token with ``token_hash`` and what its feed depends on, in one statement
+    (``None`` for an unknown or revoked token).
+
+    Patients have no version, so a rename is found through ``updated_at``: every change of
+    a patient sets it (patients/service.py), and a change written before ``patients_since``
+    (yesterday, for today's window) has long been committed when a feed for today is
+    checked. The window's bounds are part of the check, so the day rolling over changes it.
+    """
+    dialect = session.get_bind().dialect.name
+    statement = _check_statement(dialect, with_patients)
+    params: dict[str, Any] = {
+        "token_hash": token_hash,
+        "window_start": window.start_at,
+        "window_end": window.end_at,
+    }
+    if with_patients:
+        params["patients_since"] = window.patients_since
+    row = session.connection().execute(statement, params).first()
+    if row is None:
+        return None
+    return FeedCheck(*row)
+
+
+@dataclass(frozen=True, slots=True)
 class FeedRow:
-    """Exactly what a feed event is rendered from (plain values: cheap to load and to hash)."""
+    """Exactly what a feed event is rendered from, as plain values; names are looked up in
+    the ``FeedCheck`` of the same snapshot."""
 
     ical_uid: str
     sequence: int
@@ -53,12 +250,12 @@ class FeedRow:
     end_at: datetime
     status: str
     updated_at: datetime
-    type_name: str
-    first_name: str
-    last_name: str
-    chair_name: str | None
-    provider_name: str
-    location_name: str
+    appointment_type_id: int
+    chair_id: int | None
+    provider_id: int
+    location_id: int
+    first_name: str | None
+    last_name: str | None
 
 
 def feed_rows(
@@ -66,48 +263,69 @@ def feed_rows(
     *,
     provider_id: int | None,
     location_id: int | None,
-    start_at: datetime,
-    end_at: datetime,
-    cancelled_since: datetime,
+    window: FeedWindow,
+    with_patients: bool,
     limit: int,
 ) -> list[FeedRow]:
-    """Bookings in the window: active ones, and recently cancelled ones that were not replaced
-    by a reschedule (the replacement carries the same UID)."""
-    successor = aliased(Booking)
-    replaced = exists().where(col(successor.rescheduled_from_id) == col(Booking.id))
+    """The feed's bookings (see ``FeedWindow``), by start.
+
+    Bookings are found by owner and end first (``ix_booking_*_feed``), patients joined by
+    primary key; the replaced check runs only for cancelled bookings
+    (``ix_booking_rescheduled_from_id``).
+    """
+    successor = _booking.alias("successor")
+    replaced = (
+        sa_select(successor.c.id).where(successor.c.rescheduled_from_id == _booking.c.id).exists()
+    )
+    owner = (
+        _booking.c.provider_id == provider_id
+        if provider_id is not None
+        else _booking.c.location_id == location_id
+    )
+    names: tuple[Any, ...] = (
+        (_patient.c.first_name, _patient.c.last_name) if with_patients else (null(), null())
+    )
+    sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def instant(column: Any) -> Any:
+        # On SQLite the stored text, parsed below: UTCDateTime's generic parsing cost about
+        # as much as writing the calendar (three instants per booking).
+        return type_coerce(column, String) if sqlite else column
+
     query = (
         sa_select(
-            col(Booking.ical_uid),
-            col(Booking.sequence),
-            col(Booking.start_at),
-            col(Booking.end_at),
-            col(Booking.status),
-            col(Booking.updated_at),
-            col(AppointmentType.name),
-            col(Patient.first_name),
-            col(Patient.last_name),
-            col(Chair.name),
-            col(Provider.display_name),
-            col(Location.name),
+            _booking.c.ical_uid,
+            _booking.c.sequence,
+            *(instant(_booking.c[name]) for name in ("start_at", "end_at")),
+            _booking.c.status,
+            instant(_booking.c.updated_at),
+            _booking.c.appointment_type_id,
+            _booking.c.chair_id,
+            _booking.c.provider_id,
+            _booking.c.location_id,
+            *names,
         )
-        .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
-        .join(Patient, col(Patient.id) == col(Booking.patient_id))
-        .join(Provider, col(Provider.id) == col(Booking.provider_id))
-        .join(Location, col(Location.id) == col(Booking.location_id))
-        .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
         .where(
-            col(Booking.start_at) < end_at,
-            col(Booking.end_at) > start_at,
+            _candidates(owner, window),
             or_(
-                col(Booking.status).in_(ACTIVE_STATUSES),
-                and_(col(Booking.updated_at) >= cancelled_since, ~replaced),
+                _booking.c.status.in_(ACTIVE_STATUSES),
+                and_(_booking.c.updated_at >= window.cancelled_since, ~replaced),
             ),
         )
-        .order_by(col(Booking.start_at), col(Booking.id))
+        .order_by(_booking.c.start_at, _booking.c.id)
         .limit(limit)
     )
-    if provider_id is not None:
-        query = query.where(col(Booking.provider_id) == provider_id)
-    if location_id is not None:
-        query = query.where(col(Booking.location_id) == location_id)
-    return [FeedRow(*row) for row in session.execute(query).all()]
+    if with_patients:
+        query = query.join_from(_booking, _patient, _patient.c.id == _booking.c.patient_id)
+    rows: list[tuple[Any, ...]] = list(session.connection().execute(query).all())
+    if sqlite:
+        return [
+            FeedRow(uid, seq, _utc_text(start), _utc_text(end), status, _utc_text(updated), *rest)
+            for uid, seq, start, end, status, updated, *rest in rows
+        ]
+    return [FeedRow(*row) for row in rows]
+
+
+def _utc_text(value: str) -> datetime:
+    """An instant as UTCDateTime stores it on SQLite: ISO 8601 text of the UTC time."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from scheduler.auth.dependencies import (
     ADMIN,
@@ -16,11 +21,13 @@ from scheduler.auth.dependencies import (
     ensure_own_provider,
 )
 from scheduler.bookings.service import get_booking_for
-from scheduler.db import SessionDep
+from scheduler.config import Settings
+from scheduler.db import READ_ONLY, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
+from scheduler.kit.clock import Clock
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"])
@@ -117,14 +124,16 @@ def ics_response(
     validator: str | None,
     request: Request,
     if_none_match: str | None,
-    last_modified: str | None = None,
+    last_modified: Callable[[], str] | None = None,
     filename: str | None = None,
 ) -> Response:
     """Serve calendar bytes with a strong ETag per encoding, 304, HEAD and optional gzip.
 
-    ``validator`` identifies the representation before it is rendered (None: hash the bytes),
-    so a matching ``If-None-Match`` is answered without rendering. The gzip variant has its
-    own tag (strong validators must differ between encodings); either answers a match.
+    ``validator`` identifies the representation before it is rendered (None: hash the
+    bytes), so a matching ``If-None-Match`` is answered without rendering, and without
+    Last-Modified (RFC 9110 15.4.5 does not ask for it when there is an ETag), which
+    ``last_modified`` gives after ``render``. The gzip variant has its own tag (strong
+    validators must differ between encodings); either answers a match.
     """
     body: bytes | None = None
     if validator is None:
@@ -140,8 +149,6 @@ def ics_response(
         "X-Robots-Tag": "noindex, nofollow",
         "Vary": "Accept-Encoding",
     }
-    if last_modified:
-        headers["Last-Modified"] = last_modified
     if filename:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if if_none_match is not None:
@@ -150,6 +157,8 @@ def ics_response(
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     if body is None:
         body = render()
+    if last_modified is not None:
+        headers["Last-Modified"] = last_modified()
     if wants_gzip:
         body = gzip.compress(body, mtime=0)
         headers["Content-Encoding"] = "gzip"
@@ -159,22 +168,64 @@ def ics_response(
     return Response(content=body, media_type=ICS_MEDIA_TYPE, headers=headers)
 
 
-def calendar_feed(
-    token: str,
-    request: Request,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    plan = service.plan_feed(session, token, settings=settings, now=clock.now())
-    return ics_response(
-        lambda: service.render_plan(plan),
-        validator=plan.validator,
-        request=request,
-        if_none_match=if_none_match,
-        last_modified=format_datetime(plan.last_modified, usegmt=True),
-    )
+@contextmanager
+def snapshot_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only session whose statements all see one snapshot of the database.
+
+    A feed's validator and its rows are read by two statements; if they saw different data,
+    bytes could be served (and cached) under a validator that does not describe them. SQLite
+    keeps one snapshot per read transaction anyway; PostgreSQL does with REPEATABLE READ
+    (read-only, so it never fails with a serialization error). Committed, although nothing
+    is written: psycopg forgets the statements it prepared in a transaction that is rolled
+    back, and then PostgreSQL plans the feed's check anew for every request (~1 ms).
+    """
+    session = factory()
+    try:
+        bind = session.get_bind()
+        if isinstance(bind, Engine):  # tests bind their sessions to an open transaction
+            options: dict[str, object] = {READ_ONLY: True}
+            if bind.dialect.name == "postgresql":
+                options["isolation_level"] = "REPEATABLE READ"
+            session.connection(execution_options=options)
+        yield session
+        session.commit()
+    finally:
+        session.close()  # after an error: rolls back
+
+
+def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Response:
+    settings: Settings = request.app.state.settings
+    clock: Clock = request.app.state.clock
+    with snapshot_session(request.app.state.sessionmaker) as session:
+        plan = service.plan_feed(session, token, settings=settings, now=clock.now())
+        rendered: list[service.RenderedFeed] = []
+
+        def render() -> bytes:
+            rendered.append(service.render_plan(session, plan))
+            return rendered[0].body
+
+        return ics_response(
+            render,
+            validator=plan.validator,
+            request=request,
+            if_none_match=if_none_match,
+            last_modified=lambda: format_datetime(rendered[0].last_modified, usegmt=True),
+        )
+
+
+async def calendar_feed(request: Request) -> Response:
+    # Calendar clients revalidate often, so a 304 should cost little more than /healthz:
+    # one trip to the threadpool for the whole request (session, check, render) instead of
+    # one per dependency, and the two parameters read directly (documented below).
+    token: str = request.path_params["token"]
+    if_none_match = request.headers.get("if-none-match")
+    return await run_in_threadpool(_serve_feed, request, token, if_none_match)
+
+
+_FEED_PARAMETERS = [
+    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "if-none-match", "in": "header", "required": False, "schema": {"type": "string"}},
+]
 
 
 FEED_PATH = "/feeds/{token}.ics"
@@ -185,6 +236,7 @@ public_router.add_api_route(
     response_class=Response,
     summary="A provider's or location's schedule as an iCalendar subscription",
     responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}},
+    openapi_extra={"parameters": _FEED_PARAMETERS},
 )
 # HEAD answers like GET without a body (calendar clients probe with it).
 public_router.add_api_route(

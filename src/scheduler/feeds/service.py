@@ -10,14 +10,18 @@ immediate 404.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+import icalendar
+from sqlmodel import Session
 
 from scheduler.audit.service import Actor, record_event, snapshot
 from scheduler.config import Settings
@@ -25,6 +29,7 @@ from scheduler.errors import NotFound
 from scheduler.feeds import repository
 from scheduler.feeds.schemas import FeedTokenCreate
 from scheduler.ical.builder import FeedEvent, FeedEventStatus, build_calendar
+from scheduler.ical.vtimezone import zone_transitions
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import (
     AppointmentType,
@@ -33,7 +38,6 @@ from scheduler.models import (
     FeedToken,
     Location,
     Provider,
-    ProviderLocation,
 )
 
 MAX_FEED_EVENTS = 5000
@@ -168,84 +172,176 @@ def _feed_status(booking: Booking) -> FeedEventStatus:
     return STATUS_MAP.get(booking.status, "CANCELLED")
 
 
+# Part of every feed validator: raise it when the same data would render other bytes.
+FEED_FORMAT = "2"
+# Patients changed since the start of yesterday (UTC) are looked up by every feed check.
+PATIENT_CHANGE_HORIZON = timedelta(days=1)
+
+
+def feed_window(settings: Settings, now: datetime) -> repository.FeedWindow:
+    """The feed's window in whole UTC days around ``now``'s: the past ``feed_past_days`` and
+    the next ``feed_future_days`` (to the end of that day); cancelled bookings stay for
+    ``feed_cancelled_grace_days`` counted the same way.
+
+    Whole days make the window, and with it the feed, change once a day rather than with
+    every request, so an unchanged feed can be revalidated.
+    """
+    today = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    return repository.FeedWindow(
+        start_at=today - timedelta(days=settings.feed_past_days),
+        end_at=today + timedelta(days=settings.feed_future_days + 1),
+        cancelled_since=today - timedelta(days=settings.feed_cancelled_grace_days),
+        patients_since=today - PATIENT_CHANGE_HORIZON,
+    )
+
+
 @dataclass(frozen=True)
 class FeedPlan:
-    """Everything one feed render depends on, and a validator (hash) of it.
+    """A feed token's check: the validator of the feed's bytes, known before rendering.
 
-    The validator is known before rendering, so a calendar client revalidating an unchanged
-    feed gets its 304 for the price of one query; a changed feed renders once per process
-    and is then served from a small cache keyed by the validator.
+    The validator is a SHA-256 over everything the bytes depend on: the format, the
+    icalendar version, the settings, the window, the owner, the zone and its transitions
+    (the VTIMEZONE), count, versions and ids of the owner's bookings in the window, every
+    type, chair, location and provider name, and, when initials are shown, the names of the
+    patients changed recently (see ``repository.feed_check``). A calendar client
+    revalidating an unchanged feed therefore gets its 304 for one statement.
     """
 
     validator: str
-    name: str
-    zone: str
-    events: tuple[FeedEvent, ...]
-    last_modified: datetime
+    token_hash: str
+    check: repository.FeedCheck
+    window: repository.FeedWindow
+    privacy: str
 
 
 @dataclass(frozen=True)
 class RenderedFeed:
     body: bytes
-    last_modified: datetime | None
+    last_modified: datetime
 
 
 _RENDER_CACHE_SIZE = 32
-_render_cache: OrderedDict[str, bytes] = OrderedDict()
+# Keyed by token hash and validator: a validator describes the bytes within one database's
+# history, and a test process sees many (rolled back) histories that reuse ids.
+_render_cache: OrderedDict[tuple[str, str], RenderedFeed] = OrderedDict()
 _render_lock = threading.Lock()
 
 
 def plan_feed(session: Session, secret: str, *, settings: Settings, now: datetime) -> FeedPlan:
-    """What the feed for a token holds now, or 404 for an unknown or revoked token."""
-    token = repository.active_token(session, hash_token(secret))
-    if token is None:
+    """What the feed for a token depends on now, or 404 for an unknown or revoked token."""
+    window = feed_window(settings, now)
+    privacy = settings.feed_privacy
+    token_hash = hash_token(secret)
+    check = repository.feed_check(
+        session,
+        token_hash,
+        window=window,
+        with_patients=privacy == "type_and_initials",
+    )
+    if check is None:
         raise NotFound("No such calendar feed.")
+    zone = check.zone or "UTC"
+    inputs = (
+        FEED_FORMAT,
+        icalendar.__version__,
+        privacy,
+        MAX_FEED_EVENTS,
+        window,
+        _zone_digest(zone, window.start_at.year - 1, window.end_at.year + 1),
+        check,
+    )
+    validator = hashlib.sha256(repr(inputs).encode()).hexdigest()
+    return FeedPlan(validator, token_hash, check, window, privacy)
+
+
+@lru_cache(maxsize=64)
+def _zone_digest(zone: str, first_year: int, last_year: int) -> str:
+    """The zone's transitions in those years (what its VTIMEZONE says), as a digest."""
+    transitions = zone_transitions(ZoneInfo(zone), first_year, last_year)
+    return hashlib.sha256(repr((zone, transitions)).encode()).hexdigest()
+
+
+def render_plan(session: Session, plan: FeedPlan) -> RenderedFeed:
+    """The calendar bytes for a plan, read in the plan's snapshot (the caller's transaction).
+
+    Deterministic, so cached by the plan's validator: this helps only after a first render.
+    """
+    key = (plan.token_hash, plan.validator)
+    with _render_lock:
+        cached = _render_cache.get(key)
+        if cached is not None:
+            _render_cache.move_to_end(key)
+            return cached
+    rendered = _render(session, plan)
+    with _render_lock:
+        _render_cache[key] = rendered
+        while len(_render_cache) > _RENDER_CACHE_SIZE:
+            _render_cache.popitem(last=False)
+    return rendered
+
+
+def _render(session: Session, plan: FeedPlan) -> RenderedFeed:
+    check = plan.check
+    with_patients = plan.privacy == "type_and_initials"
     rows = repository.feed_rows(
         session,
-        provider_id=token.provider_id,
-        location_id=token.location_id,
-        start_at=now - timedelta(days=settings.feed_past_days),
-        end_at=now + timedelta(days=settings.feed_future_days),
-        cancelled_since=now - timedelta(days=settings.feed_cancelled_grace_days),
+        provider_id=check.provider_id,
+        location_id=check.location_id,
+        window=plan.window,
+        with_patients=with_patients,
         limit=MAX_FEED_EVENTS,
     )
-    name, zone = _calendar_identity(session, token)
-    events = tuple(
+    types = _names(check.types)
+    chairs = _names(check.chairs)
+    locations = _names(check.locations)
+    providers = _names(check.providers)
+    for_provider = check.provider_id is not None
+    events = [
         FeedEvent(
             uid=row.ical_uid,
             sequence=row.sequence,
             start_at=row.start_at,
             end_at=row.end_at,
             summary=event_summary(
-                row.type_name, row.first_name, row.last_name, settings.feed_privacy
+                types[row.appointment_type_id],
+                row.first_name or "",
+                row.last_name or "",
+                plan.privacy,
             ),
-            location=row.chair_name
-            if token.provider_id is None or row.chair_name is None
-            else f"{row.chair_name}, {row.location_name}",
+            location=_event_location(
+                None if row.chair_id is None else chairs[row.chair_id],
+                locations[row.location_id] if for_provider else None,
+            ),
             status=STATUS_MAP.get(row.status, "CANCELLED"),
             last_modified_at=row.updated_at,
-            description=None if token.provider_id is not None else row.provider_name,
+            description=None if for_provider else providers[row.provider_id],
         )
         for row in rows
+    ]
+    if for_provider:
+        assert check.provider_id is not None
+        name = providers[check.provider_id]
+    else:
+        assert check.location_id is not None
+        name = locations[check.location_id]
+    body = build_calendar(
+        name=f"{name} – schedule", tz=ZoneInfo(check.zone or "UTC"), events=events
     )
-    validator = hashlib.sha256(repr((name, zone, events)).encode()).hexdigest()
-    last_modified = max((e.last_modified_at for e in events), default=token.created_at)
-    return FeedPlan(validator, name, zone, events, last_modified)
+    last_modified = max((e.last_modified_at for e in events), default=check.created_at)
+    return RenderedFeed(body, last_modified)
 
 
-def render_plan(plan: FeedPlan) -> bytes:
-    """The calendar bytes for a plan (deterministic, so cached by the plan's validator)."""
-    with _render_lock:
-        cached = _render_cache.get(plan.validator)
-        if cached is not None:
-            _render_cache.move_to_end(plan.validator)
-            return cached
-    body = build_calendar(name=plan.name, tz=ZoneInfo(plan.zone), events=plan.events)
-    with _render_lock:
-        _render_cache[plan.validator] = body
-        while len(_render_cache) > _RENDER_CACHE_SIZE:
-            _render_cache.popitem(last=False)
-    return body
+def _event_location(chair: str | None, location: str | None) -> str | None:
+    """The chair in a location feed; chair and location in a provider feed."""
+    if chair is None or location is None:
+        return chair
+    return f"{chair}, {location}"
+
+
+def _names(encoded: str | None) -> dict[int, str]:
+    """``{id: name}`` from a ``FeedCheck`` column of ``[id, name, ...]`` rows."""
+    rows: list[list[Any]] = json.loads(encoded) if encoded else []
+    return {int(row[0]): str(row[1]) for row in rows}
 
 
 def render_feed(
@@ -253,23 +349,7 @@ def render_feed(
 ) -> RenderedFeed:
     """The calendar for a feed token, or 404 for an unknown or revoked one."""
     plan = plan_feed(session, secret, settings=settings, now=now)
-    return RenderedFeed(body=render_plan(plan), last_modified=plan.last_modified)
-
-
-def _calendar_identity(session: Session, token: FeedToken) -> tuple[str, str]:
-    if token.location_id is not None:
-        location = session.get(Location, token.location_id)
-        assert location is not None
-        return f"{location.name} – schedule", location.timezone
-    provider = session.get(Provider, token.provider_id)
-    assert provider is not None
-    zone = session.exec(
-        select(Location.timezone)
-        .join(ProviderLocation, col(ProviderLocation.location_id) == col(Location.id))
-        .where(ProviderLocation.provider_id == provider.id)
-        .order_by(col(Location.id))
-    ).first()
-    return f"{provider.display_name} – schedule", zone or "UTC"
+    return render_plan(session, plan)
 
 
 def render_booking_ics(

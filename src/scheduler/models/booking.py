@@ -71,6 +71,10 @@ class Booking(SQLModel, table=True):
         Index("ix_booking_provider_id_start_at", "provider_id", "start_at"),
         Index("ix_booking_location_id_start_at", "location_id", "start_at"),
         Index("ix_booking_chair_id_chair_start_at", "chair_id", "chair_start_at"),
+        # Calendar feeds: the bookings that end after the window starts, with what the feed's
+        # validator sums (version, id), so a 304 is an index-only scan (feeds/repository.py).
+        Index("ix_booking_provider_feed", "provider_id", "end_at", "start_at", "version", "id"),
+        Index("ix_booking_location_feed", "location_id", "end_at", "start_at", "version", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -98,7 +102,7 @@ class Booking(SQLModel, table=True):
     cancelled_by: str = Field(default="", max_length=20)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     late_cancel: bool = False
-    rescheduled_from_id: int | None = Field(default=None, foreign_key="booking.id")
+    rescheduled_from_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
     series_id: int | None = Field(default=None, foreign_key="series.id", index=True)
     hold_id: int | None = Field(default=None, foreign_key="hold.id", unique=True)
     driver_confirmed: bool = False

@@ -23,4 +23,5 @@ class Patient(SQLModel, table=True):
     rems_enrolled: bool = False
     notes: str = Field(default="", max_length=4000)
     created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
+    # Indexed for calendar feeds, which look up the patients changed since yesterday.
+    updated_at: datetime = Field(sa_type=UTCDateTime, index=True)
