@@ -95,15 +95,26 @@ class CommitmentRow(Commitment):
     patient_id: int | None
 
 
+@lru_cache(maxsize=1)
+def _location_and_type_statement() -> Any:
+    return (
+        select(Location, AppointmentType)
+        .select_from(Location)
+        .join(AppointmentType, true())  # one row of each: a deliberate 1 x 1 cross join
+        .where(
+            col(Location.id) == bindparam("location_id"),
+            col(AppointmentType.id) == bindparam("appointment_type_id"),
+        )
+    )
+
+
 def load_location_and_type(
     session: Session, location_id: int, appointment_type_id: int
 ) -> tuple[Location, AppointmentType] | None:
     """Statement 1: both rows, or None when either id does not exist."""
-    row = session.exec(
-        select(Location, AppointmentType)
-        .select_from(Location)
-        .join(AppointmentType, true())  # one row of each: a deliberate 1 x 1 cross join
-        .where(col(Location.id) == location_id, col(AppointmentType.id) == appointment_type_id)
+    row = session.execute(
+        _location_and_type_statement(),
+        {"location_id": location_id, "appointment_type_id": appointment_type_id},
     ).first()
     return None if row is None else (row[0], row[1])
 
@@ -124,17 +135,15 @@ def _eligible_providers(location_id: Any, appointment_type_id: Any, provider_id:
     return query
 
 
-def load_calendar(
-    session: Session,
-    *,
-    location_id: int,
-    appointment_type_id: int,
-    provider_id: int | None,
-    start_at: datetime,
-    end_at: datetime,
-) -> CalendarRows:
-    """Statement 2: one UNION ALL, each branch tagged by ``kind``."""
-    providers = _eligible_providers(location_id, appointment_type_id, provider_id)
+@lru_cache(maxsize=2)
+def _calendar_statement(by_provider: bool) -> Any:
+    """The calendar query for a search with or without one provider, built once (binds)."""
+    location_id: Any = bindparam("location_id")
+    providers = _eligible_providers(
+        location_id,
+        bindparam("appointment_type_id"),
+        bindparam("provider_id") if by_provider else None,
+    )
     int_null = cast(null(), Integer)
     time_null = cast(null(), Time)
     date_null = cast(null(), Date)
@@ -172,7 +181,7 @@ def load_calendar(
         ]
 
     exc = AvailabilityException
-    statement = union_all(
+    return union_all(
         sa_select(
             *row(
                 "hours",
@@ -184,8 +193,8 @@ def load_calendar(
         sa_select(*row("closure", a1=col(exc.start_at), a2=col(exc.end_at))).where(
             col(exc.location_id) == location_id,
             col(exc.provider_id).is_(None),
-            col(exc.end_at) > start_at,
-            col(exc.start_at) < end_at,
+            col(exc.end_at) > bindparam("start_at"),
+            col(exc.start_at) < bindparam("end_at"),
         ),
         sa_select(
             *row("chair", id_=col(Chair.id), n1=col(Chair.position), s1=col(Chair.name))
@@ -228,15 +237,43 @@ def load_calendar(
                 and_(col(exc.kind) == "unavailable"),
                 and_(col(exc.kind) == "extra", col(exc.location_id) == location_id),
             ),
-            col(exc.end_at) > start_at - COMMITMENT_PADDING,
-            col(exc.start_at) < end_at + COMMITMENT_PADDING,
+            col(exc.end_at) > bindparam("lo"),
+            col(exc.start_at) < bindparam("hi"),
         ),
     )
+
+
+def load_calendar(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+) -> CalendarRows:
+    """Statement 2: one UNION ALL, each branch tagged by ``kind``.
+
+    Closures overlapping the window; provider exceptions overlapping it widened by
+    ``COMMITMENT_PADDING``; hours, active chairs, the eligible providers (only
+    ``provider_id`` when given) and their rules at this location.
+    """
+    params: dict[str, Any] = {
+        "location_id": location_id,
+        "appointment_type_id": appointment_type_id,
+        "start_at": start_at,
+        "end_at": end_at,
+        "lo": start_at - COMMITMENT_PADDING,
+        "hi": end_at + COMMITMENT_PADDING,
+    }
+    if provider_id is not None:
+        params["provider_id"] = provider_id
+    statement = _calendar_statement(provider_id is not None)
     rows = CalendarRows()
     provider_rows: list[Any] = []
     rule_rows: list[Any] = []
     exception_rows: list[Any] = []
-    for r in session.execute(statement).all():
+    for r in session.execute(statement, params).all():
         if r.kind == "hours":
             rows.hours.append((r.n1, r.t1, r.t2))
         elif r.kind == "closure":
