@@ -23,7 +23,7 @@ def post(client: TestClient, headers: dict[str, str], path: str, body: dict[str,
     return created
 
 
-def test_commitments_are_the_engines_records_with_one_phases_tuple_per_layout(
+def test_commitment_rows_hold_utc_instants_and_one_phases_tuple_per_layout(
     client: TestClient, desk_headers: dict[str, str], clinic: Clinic, db: Session
 ) -> None:
     patients = [
