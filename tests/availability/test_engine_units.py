@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -218,6 +219,87 @@ def test_offset_spans_find_the_exact_transition() -> None:
         (from_us(lo), datetime(2025, 3, 9, 7, tzinfo=UTC), -300),
         (datetime(2025, 3, 9, 7, tzinfo=UTC), from_us(lo + 48 * US_PER_HOUR), -240),
     ]
+
+
+def _offset_at(zone: ZoneInfo, instant: int) -> int:
+    offset = datetime.fromtimestamp(instant // 1_000_000, zone).utcoffset()
+    assert offset is not None
+    return offset // timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "last"),
+    [
+        pytest.param(
+            "America/Denver",
+            datetime(2026, 1, 1, 3, 17, tzinfo=UTC),
+            datetime(2027, 1, 2, tzinfo=UTC),
+            id="us",
+        ),
+        pytest.param(
+            "Europe/London",
+            datetime(2025, 3, 30, 1, tzinfo=UTC),
+            datetime(2025, 11, 1, tzinfo=UTC),
+            id="eu_1utc",
+        ),
+        pytest.param(
+            "Australia/Lord_Howe",
+            datetime(2025, 1, 1, tzinfo=UTC),
+            datetime(2026, 1, 1, tzinfo=UTC),
+            id="half_hour",
+        ),
+        pytest.param(
+            "Pacific/Apia",
+            datetime(2011, 12, 1, tzinfo=UTC),
+            datetime(2012, 1, 5, tzinfo=UTC),
+            id="lost_day",
+        ),
+        pytest.param(
+            "Africa/Casablanca",
+            datetime(2024, 1, 1, tzinfo=UTC),
+            datetime(2025, 1, 1, tzinfo=UTC),
+            id="ramadan_pair",
+        ),
+        pytest.param(
+            "Asia/Gaza",
+            datetime(2025, 4, 1, tzinfo=UTC),
+            datetime(2025, 4, 20, tzinfo=UTC),
+            id="change_at_utc_midnight",
+        ),
+        pytest.param(
+            "Africa/Cairo",
+            datetime(2025, 4, 20, tzinfo=UTC),
+            datetime(2025, 4, 28, 5, tzinfo=UTC),
+            id="change_late_in_the_utc_day",
+        ),
+        pytest.param(
+            "UTC",
+            datetime(2026, 5, 1, 12, tzinfo=UTC),
+            datetime(2026, 5, 1, 13, tzinfo=UTC),
+            id="no_changes",
+        ),
+    ],
+)
+def test_offset_spans_are_maximal_constant_pieces(
+    zone: str, first: datetime, last: datetime
+) -> None:
+    """Checked against the zone itself every 15 minutes and at each piece's edges."""
+    tz = ZoneInfo(zone)
+    lo, hi = to_us(first), to_us(last)
+    spans = offset_spans(tz, lo, hi)
+    assert spans[0][0] == lo
+    assert spans[-1][1] == hi
+    for (_, end, offset), (start, _, following) in pairwise(spans):
+        assert end == start
+        assert offset != following  # maximal: a piece ends only where the offset changes
+    for start, end, offset in spans:
+        assert start < end
+        probes = [*range(start, end, 15 * US_PER_MINUTE), end - 1_000_000]
+        assert {_offset_at(tz, t) for t in probes} == {offset}, (from_us(start), from_us(end))
+    # Starting exactly on a change, and inside a piece, gives the same pieces from there on.
+    if len(spans) > 1:
+        change = spans[1][0]
+        assert offset_spans(tz, change, hi) == spans[1:]
 
 
 def test_lord_howe_half_hour_dst_grid() -> None:

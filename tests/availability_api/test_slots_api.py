@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event
 from sqlmodel import Session
 
+from scheduler.availability.schemas import SlotList
 from tests.clinic_fixture import Clinic
 from tests.factories import make_patient
 
@@ -181,3 +182,17 @@ def test_every_offered_slot_can_be_booked_until_the_day_is_full(
         assert slot["start_at"] not in [s["start_at"] for s in after]
     # Two chairs, 08:00-17:00, 100 min + 15 turnover: at least 4 visits per chair fit.
     assert booked >= 8
+
+
+def test_the_search_body_is_the_documented_slot_list(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+) -> None:
+    """The endpoint serialises its own body; the OpenAPI document must still describe it."""
+    response = search(client, desk_headers, clinic, DAY, "2026-03-04T00:00:00-05:00")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = SlotList.model_validate_json(response.content)
+    assert body.items
+    assert body.items[0].start_at.utcoffset() == timedelta(hours=-5)
+    ok = client.get("/openapi.json").json()["paths"]["/api/v1/slots"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SlotList"}

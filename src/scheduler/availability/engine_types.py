@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 from zoneinfo import ZoneInfo
 
 ProviderUse = Literal["exclusive", "hands_on", "monitor", "none"]
@@ -160,6 +160,27 @@ class Commitment:
             raise ValueError("turnover_minutes must be >= 0")
 
 
+class CommitmentLike(Protocol):
+    """What the engine reads of a commitment: the attributes of :class:`Commitment`.
+
+    ``Commitment`` checks its shape when it is built. Any other read-only record with these
+    attributes may stand in for it when its source already guarantees that shape (aware
+    ``start_at``, ``turnover_minutes`` >= 0), such as the rows the availability repository
+    loads; layouts should be shared (interned) tuples, as the engine caches shapes by identity.
+    """
+
+    @property
+    def start_at(self) -> datetime: ...
+    @property
+    def phases(self) -> tuple[Phase, ...]: ...
+    @property
+    def turnover_minutes(self) -> int: ...
+    @property
+    def chair_id(self) -> int | None: ...
+    @property
+    def provider_id(self) -> int | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SlotQuery:
     """Everything one search needs; ``now`` is passed in, the engine never reads a clock."""
@@ -170,7 +191,7 @@ class SlotQuery:
     chairs: tuple[ChairSpec, ...]
     providers: tuple[ProviderSpec, ...]
     appointment_type: TypeSpec
-    commitments: tuple[Commitment, ...]
+    commitments: tuple[CommitmentLike, ...]
     window_start_at: datetime
     window_end_at: datetime
     now: datetime

@@ -13,14 +13,33 @@ day's does.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
+from typing import cast as type_cast
 
-from sqlalchemy import Date, Integer, String, Time, and_, cast, literal, null, or_, true, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    Text,
+    Time,
+    and_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    or_,
+    true,
+    union_all,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from scheduler.availability.engine import Phase, ProviderUse
 from scheduler.db import UTCDateTime
 from scheduler.models import (
     ACTIVE_STATUSES,
@@ -62,32 +81,51 @@ class CalendarRows:
     providers: dict[int, ProviderRow] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class CommitmentRow:
-    kind: str  # "booking" or "hold"
-    id: int
+class CommitmentRow(NamedTuple):
+    """A commitment as loaded: what the engine reads (a ``CommitmentLike``), then what the
+    booking checks need besides.
+
+    One record per row goes straight into ``SlotQuery``. A tuple because a window holds
+    ~1,000 rows and a frozen dataclass cost ~1.5 us more per row to build; the shape that
+    ``Commitment`` would check is guaranteed here by the columns (aware UTC instants,
+    turnover from a validated type). ``phases`` are interned (see ``phases_from_json``).
+    """
+
     start_at: datetime
-    phases: list[dict[str, Any]]
+    phases: tuple[Phase, ...]
     turnover_minutes: int
     chair_id: int | None
     provider_id: int | None
+    kind: str  # "booking" or "hold"
+    id: int
     patient_id: int | None
+
+
+@lru_cache(maxsize=1)
+def _location_and_type_statement() -> Any:
+    return (
+        select(Location, AppointmentType)
+        .select_from(Location)
+        .join(AppointmentType, true())  # one row of each: a deliberate 1 x 1 cross join
+        .where(
+            col(Location.id) == bindparam("location_id"),
+            col(AppointmentType.id) == bindparam("appointment_type_id"),
+        )
+    )
 
 
 def load_location_and_type(
     session: Session, location_id: int, appointment_type_id: int
 ) -> tuple[Location, AppointmentType] | None:
     """Statement 1: both rows, or None when either id does not exist."""
-    row = session.exec(
-        select(Location, AppointmentType)
-        .select_from(Location)
-        .join(AppointmentType, true())  # one row of each: a deliberate 1 x 1 cross join
-        .where(col(Location.id) == location_id, col(AppointmentType.id) == appointment_type_id)
+    row = session.execute(
+        _location_and_type_statement(),
+        {"location_id": location_id, "appointment_type_id": appointment_type_id},
     ).first()
     return None if row is None else (row[0], row[1])
 
 
-def _eligible_providers(location_id: int, appointment_type_id: int, provider_id: int | None) -> Any:
+def _eligible_providers(location_id: Any, appointment_type_id: Any, provider_id: Any) -> Any:
     query = (
         sa_select(col(Provider.id))
         .join(ProviderLocation, col(ProviderLocation.provider_id) == col(Provider.id))
@@ -103,17 +141,15 @@ def _eligible_providers(location_id: int, appointment_type_id: int, provider_id:
     return query
 
 
-def load_calendar(
-    session: Session,
-    *,
-    location_id: int,
-    appointment_type_id: int,
-    provider_id: int | None,
-    start_at: datetime,
-    end_at: datetime,
-) -> CalendarRows:
-    """Statement 2: one UNION ALL, each branch tagged by ``kind``."""
-    providers = _eligible_providers(location_id, appointment_type_id, provider_id)
+@lru_cache(maxsize=2)
+def _calendar_statement(by_provider: bool) -> Any:
+    """The calendar query for a search with or without one provider, built once (binds)."""
+    location_id: Any = bindparam("location_id")
+    providers = _eligible_providers(
+        location_id,
+        bindparam("appointment_type_id"),
+        bindparam("provider_id") if by_provider else None,
+    )
     int_null = cast(null(), Integer)
     time_null = cast(null(), Time)
     date_null = cast(null(), Date)
@@ -151,7 +187,7 @@ def load_calendar(
         ]
 
     exc = AvailabilityException
-    statement = union_all(
+    return union_all(
         sa_select(
             *row(
                 "hours",
@@ -163,8 +199,8 @@ def load_calendar(
         sa_select(*row("closure", a1=col(exc.start_at), a2=col(exc.end_at))).where(
             col(exc.location_id) == location_id,
             col(exc.provider_id).is_(None),
-            col(exc.end_at) > start_at,
-            col(exc.start_at) < end_at,
+            col(exc.end_at) > bindparam("start_at"),
+            col(exc.start_at) < bindparam("end_at"),
         ),
         sa_select(
             *row("chair", id_=col(Chair.id), n1=col(Chair.position), s1=col(Chair.name))
@@ -207,15 +243,43 @@ def load_calendar(
                 and_(col(exc.kind) == "unavailable"),
                 and_(col(exc.kind) == "extra", col(exc.location_id) == location_id),
             ),
-            col(exc.end_at) > start_at - COMMITMENT_PADDING,
-            col(exc.start_at) < end_at + COMMITMENT_PADDING,
+            col(exc.end_at) > bindparam("lo"),
+            col(exc.start_at) < bindparam("hi"),
         ),
     )
+
+
+def load_calendar(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+) -> CalendarRows:
+    """Statement 2: one UNION ALL, each branch tagged by ``kind``.
+
+    Closures overlapping the window; provider exceptions overlapping it widened by
+    ``COMMITMENT_PADDING``; hours, active chairs, the eligible providers (only
+    ``provider_id`` when given) and their rules at this location.
+    """
+    params: dict[str, Any] = {
+        "location_id": location_id,
+        "appointment_type_id": appointment_type_id,
+        "start_at": start_at,
+        "end_at": end_at,
+        "lo": start_at - COMMITMENT_PADDING,
+        "hi": end_at + COMMITMENT_PADDING,
+    }
+    if provider_id is not None:
+        params["provider_id"] = provider_id
+    statement = _calendar_statement(provider_id is not None)
     rows = CalendarRows()
     provider_rows: list[Any] = []
     rule_rows: list[Any] = []
     exception_rows: list[Any] = []
-    for r in session.execute(statement).all():
+    for r in session.execute(statement, params).all():
         if r.kind == "hours":
             rows.hours.append((r.n1, r.t1, r.t2))
         elif r.kind == "closure":
@@ -248,6 +312,94 @@ def load_calendar(
     return rows
 
 
+def to_phases(raw: Iterable[Mapping[str, Any] | Phase]) -> tuple[Phase, ...]:
+    """Phases from stored JSON dicts (``minutes``, ``uses_chair``, ``provider_use``) or from
+    ``Phase`` records. Equal layouts come back as the *same* tuple object: a clinic has a
+    handful of layouts but thousands of commitments, and the engine caches a layout's shape by
+    identity, so interning saves both the allocations and the recomputation."""
+    return _interned_phases(
+        tuple(
+            (p.minutes, p.uses_chair, p.provider_use)
+            if isinstance(p, Phase)
+            else (int(p["minutes"]), bool(p["uses_chair"]), str(p["provider_use"]))
+            for p in raw
+        )
+    )
+
+
+@lru_cache(maxsize=256)
+def _interned_phases(layout: tuple[tuple[int, bool, str], ...]) -> tuple[Phase, ...]:
+    return tuple(
+        # Phase itself rejects an unknown provider use, so the cast cannot smuggle one in.
+        Phase(minutes=m, uses_chair=c, provider_use=type_cast(ProviderUse, u))
+        for m, c, u in layout
+    )
+
+
+@lru_cache(maxsize=256)
+def phases_from_json(text: str) -> tuple[Phase, ...]:
+    """Interned phases from a stored JSON text, parsed once per distinct text.
+
+    Commitments are loaded with their phases as text rather than decoded by the column type:
+    a window holds ~1,000 rows but only a few distinct layouts, and decoding JSON per row was
+    the largest single cost of a search. Both databases store one layout under one text (the
+    application writes it, PostgreSQL normalises jsonb), and different texts of one layout
+    still intern to one tuple.
+    """
+    return to_phases(json.loads(text))
+
+
+@lru_cache(maxsize=8)
+def _commitments_statement(by_provider: bool, by_patient: bool) -> Any:
+    """The commitments query for one shape of request, built once; values come as binds.
+
+    Building the statement on every search cost more than compiling it (SQLAlchemy caches
+    the compiled form by structure anyway), so it is built once per shape.
+    """
+    providers = _eligible_providers(
+        bindparam("location_id"),
+        bindparam("appointment_type_id"),
+        bindparam("provider_id") if by_provider else None,
+    )
+
+    def relevant(model: Any) -> Any:
+        subjects = [
+            and_(
+                col(model.location_id) == bindparam("location_id"),
+                col(model.chair_id).is_not(None),
+            ),
+            col(model.provider_id).in_(providers),
+        ]
+        if by_patient:
+            subjects.append(col(model.patient_id) == bindparam("patient_id"))
+        near = and_(col(model.start_at) < bindparam("hi"), col(model.end_at) > bindparam("lo"))
+        return and_(or_(*subjects), near)
+
+    def columns(kind: str, model: Any) -> list[Any]:
+        return [
+            literal(kind, String).label("kind"),
+            col(model.id),
+            col(model.start_at),
+            # As text: see phases_from_json. jsonb casts to its canonical text.
+            cast(col(model.phases), Text).label("phases"),
+            col(model.turnover_minutes),
+            col(model.chair_id),
+            col(model.provider_id),
+            col(model.patient_id),
+        ]
+
+    bookings = sa_select(*columns("booking", Booking)).where(
+        col(Booking.status).in_(ACTIVE_STATUSES), relevant(Booking)
+    )
+    holds = sa_select(*columns("hold", Hold)).where(
+        col(Hold.expires_at) > bindparam("now"),
+        col(Hold.released_at).is_(None),
+        col(Hold.consumed_at).is_(None),
+        relevant(Hold),
+    )
+    return union_all(bookings, holds)
+
+
 def load_commitments(
     session: Session,
     *,
@@ -261,58 +413,29 @@ def load_commitments(
 ) -> list[CommitmentRow]:
     """Statement 3: active bookings and live holds that can collide with the window.
 
-    A hold counts until ``expires_at``: an expired hold stops blocking at that instant, with no
+    Those on this location's chairs, or of the eligible providers (only ``provider_id`` when
+    given) at any location, reaching into the window widened by ``COMMITMENT_PADDING``. A
+    hold counts until ``expires_at``: an expired hold stops blocking at that instant, with no
     background job involved. With ``patient_id`` the patient's own bookings are included too
-    (for the no-overlap rule).
+    (for the no-overlap rule). Rows come in no particular order.
     """
-    providers = _eligible_providers(location_id, appointment_type_id, provider_id)
-    lo, hi = start_at - COMMITMENT_PADDING, end_at + COMMITMENT_PADDING
-
-    def relevant(model: Any) -> Any:
-        subjects = [
-            and_(col(model.location_id) == location_id, col(model.chair_id).is_not(None)),
-            col(model.provider_id).in_(providers),
-        ]
-        if patient_id is not None:
-            subjects.append(col(model.patient_id) == patient_id)
-        return and_(or_(*subjects), col(model.start_at) < hi, col(model.end_at) > lo)
-
-    bookings = sa_select(
-        literal("booking", String).label("kind"),
-        col(Booking.id),
-        col(Booking.start_at),
-        col(Booking.phases),
-        col(Booking.turnover_minutes),
-        col(Booking.chair_id),
-        col(Booking.provider_id),
-        col(Booking.patient_id),
-    ).where(col(Booking.status).in_(ACTIVE_STATUSES), relevant(Booking))
-    holds = sa_select(
-        literal("hold", String).label("kind"),
-        col(Hold.id),
-        col(Hold.start_at),
-        col(Hold.phases),
-        col(Hold.turnover_minutes),
-        col(Hold.chair_id),
-        col(Hold.provider_id),
-        col(Hold.patient_id),
-    ).where(
-        col(Hold.expires_at) > now,
-        col(Hold.released_at).is_(None),
-        col(Hold.consumed_at).is_(None),
-        relevant(Hold),
-    )
-    result = session.execute(union_all(bookings, holds)).all()
+    params: dict[str, Any] = {
+        "location_id": location_id,
+        "appointment_type_id": appointment_type_id,
+        "lo": start_at - COMMITMENT_PADDING,
+        "hi": end_at + COMMITMENT_PADDING,
+        "now": now,
+    }
+    if provider_id is not None:
+        params["provider_id"] = provider_id
+    if patient_id is not None:
+        params["patient_id"] = patient_id
+    statement = _commitments_statement(provider_id is not None, patient_id is not None)
+    rows = session.execute(statement, params).all()  # one fetchall, not a fetch per row
     return [
+        # Positional: keyword arguments cost more than the tuple itself.
         CommitmentRow(
-            kind=r.kind,
-            id=r.id,
-            start_at=r.start_at,
-            phases=r.phases,
-            turnover_minutes=r.turnover_minutes,
-            chair_id=r.chair_id,
-            provider_id=r.provider_id,
-            patient_id=r.patient_id,
+            start, phases_from_json(phases), turnover, chair, provider, kind, id_, patient
         )
-        for r in result
+        for kind, id_, start, phases, turnover, chair, provider, patient in rows
     ]

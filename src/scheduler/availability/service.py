@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -15,11 +13,9 @@ from scheduler.appointment_types.service import phases_of as appointment_type_ph
 from scheduler.availability import repository
 from scheduler.availability.engine import (
     ChairSpec,
-    Commitment,
     Interval,
     Phase,
     ProviderSpec,
-    ProviderUse,
     Reason,
     SlotQuery,
     TypeSpec,
@@ -28,13 +24,14 @@ from scheduler.availability.engine import (
     find_free_slots,
     local_instant,
 )
+
+# Re-exported: the booking checks read stored phases through the service.
+from scheduler.availability.repository import to_phases as to_phases
 from scheduler.availability.schemas import (
     CandidateRead,
     ExplainRead,
     ReasonRead,
     SlotList,
-    SlotOption,
-    SlotRead,
 )
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.models import AppointmentType, Location
@@ -57,24 +54,6 @@ REASON_TEXT = {
 
 def phases_of(row: AppointmentType) -> tuple[Phase, ...]:
     return to_phases(appointment_type_phases(row))
-
-
-def to_phases(raw: Iterable[dict[str, Any]]) -> tuple[Phase, ...]:
-    """Phases from stored JSON. Equal layouts come back as the *same* tuple object: a clinic
-    has a handful of layouts but thousands of commitments, and the engine caches a layout's
-    shape by identity, so interning saves both the allocations and the recomputation."""
-    return _interned_phases(
-        tuple((int(p["minutes"]), bool(p["uses_chair"]), str(p["provider_use"])) for p in raw)
-    )
-
-
-@lru_cache(maxsize=256)
-def _interned_phases(layout: tuple[tuple[int, bool, str], ...]) -> tuple[Phase, ...]:
-    return tuple(
-        # Phase itself rejects an unknown provider use, so the cast cannot smuggle one in.
-        Phase(minutes=m, uses_chair=c, provider_use=cast(ProviderUse, u))
-        for m, c, u in layout
-    )
 
 
 def type_spec(row: AppointmentType) -> TypeSpec:
@@ -174,16 +153,7 @@ def load_context(
             for p in calendar.providers.values()
         ),
         appointment_type=type_spec(appointment_type),
-        commitments=tuple(
-            Commitment(
-                start_at=c.start_at,
-                phases=to_phases(c.phases),
-                turnover_minutes=c.turnover_minutes,
-                chair_id=c.chair_id,
-                provider_id=c.provider_id,
-            )
-            for c in commitments
-        ),
+        commitments=tuple(commitments),  # the rows are the engine's records
         window_start_at=start_at,
         window_end_at=end_at,
         now=notice_from or now,
@@ -220,28 +190,32 @@ def search_slots(
         end_at=end_at,
         now=now,
     )
-    chair_names = {cid: name for cid, _, name in ctx.calendar.chairs}
-    provider_names = {p.id: p.display_name for p in ctx.calendar.providers.values()}
-    items = [
-        SlotRead(
-            start_at=slot.start_at.astimezone(ctx.tz),
-            end_at=slot.end_at.astimezone(ctx.tz),
-            chair=None
-            if slot.chair_id is None
-            else SlotOption(id=slot.chair_id, name=chair_names[slot.chair_id]),
-            provider=SlotOption(id=slot.provider_id, name=provider_names[slot.provider_id]),
-            chair_options=[SlotOption(id=c, name=chair_names[c]) for c in slot.chair_ids],
-            provider_options=[SlotOption(id=p, name=provider_names[p]) for p in slot.provider_ids],
-        )
-        for slot in find_free_slots(ctx.query)
-    ]
-    return SlotList(
-        appointment_type_id=appointment_type_id,
-        location_id=location_id,
-        timezone=ctx.location.timezone,
-        start_at=start_at.astimezone(ctx.tz),
-        end_at=end_at.astimezone(ctx.tz),
-        items=items,
+    # Plain data validated in one pass by pydantic-core: a month has ~100 slots with their
+    # options, and building each nested model from Python cost several times as much.
+    chairs = {cid: {"id": cid, "name": name} for cid, _, name in ctx.calendar.chairs}
+    providers = {
+        p.id: {"id": p.id, "name": p.display_name} for p in ctx.calendar.providers.values()
+    }
+    tz = ctx.tz
+    return SlotList.model_validate(
+        {
+            "appointment_type_id": appointment_type_id,
+            "location_id": location_id,
+            "timezone": ctx.location.timezone,
+            "start_at": start_at.astimezone(tz),
+            "end_at": end_at.astimezone(tz),
+            "items": [
+                {
+                    "start_at": slot.start_at.astimezone(tz),
+                    "end_at": slot.end_at.astimezone(tz),
+                    "chair": None if slot.chair_id is None else chairs[slot.chair_id],
+                    "provider": providers[slot.provider_id],
+                    "chair_options": [chairs[c] for c in slot.chair_ids],
+                    "provider_options": [providers[p] for p in slot.provider_ids],
+                }
+                for slot in find_free_slots(ctx.query)
+            ],
+        }
     )
 
 

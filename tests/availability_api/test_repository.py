@@ -1,0 +1,127 @@
+"""What ``load_commitments`` returns, on each database: the rows, and their shared phases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from scheduler.availability import repository
+from scheduler.availability.engine import Phase
+from tests.clinic_fixture import Clinic
+from tests.conftest import DEFAULT_NOW
+from tests.factories import make_patient
+
+WINDOW_START = datetime.fromisoformat("2026-03-03T00:00:00-05:00")
+
+
+def post(client: TestClient, headers: dict[str, str], path: str, body: dict[str, object]) -> int:
+    response = client.post(path, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    created: int = response.json()["id"]
+    return created
+
+
+def test_commitment_rows_hold_utc_instants_and_one_phases_tuple_per_layout(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, db: Session
+) -> None:
+    patients = [
+        make_patient(db, first_name=f"R{i}", email=f"r{i}@example.org", consult_completed=True)
+        for i in range(4)
+    ]
+    for patient in patients:
+        assert patient.id is not None
+        patient.consent_signed = True
+        db.add(patient)
+    db.commit()
+
+    def booking(patient: int | None, type_id: int | None, start: str) -> dict[str, object]:
+        return {
+            "patient_id": patient,
+            "appointment_type_id": type_id,
+            "location_id": clinic.location_id,
+            "start_at": start,
+        }
+
+    path = "/api/v1/bookings"
+    infusions = [
+        post(client, desk_headers, path, booking(patients[0].id, clinic.infusion_id, start))
+        for start in ("2026-03-03T09:00:00-05:00", "2026-03-04T09:00:00-05:00")
+    ]
+    consult = post(
+        client,
+        desk_headers,
+        path,
+        booking(patients[1].id, clinic.consult.id, "2026-03-03T13:00:00-05:00"),
+    )
+    cancelled = post(
+        client,
+        desk_headers,
+        path,
+        booking(patients[2].id, clinic.infusion_id, "2026-03-05T09:00:00-05:00"),
+    )
+    cancel = client.post(
+        f"/api/v1/bookings/{cancelled}/cancel", json={"reason": "ill"}, headers=desk_headers
+    )
+    assert cancel.status_code == 200, cancel.text
+    hold = post(
+        client,
+        desk_headers,
+        "/api/v1/holds",
+        {
+            "appointment_type_id": clinic.infusion_id,
+            "location_id": clinic.location_id,
+            "start_at": "2026-03-03T11:00:00-05:00",
+        },
+    )
+
+    def load(now: datetime) -> list[repository.CommitmentRow]:
+        assert clinic.nurse.id is not None
+        return repository.load_commitments(
+            db,
+            location_id=clinic.location_id,
+            appointment_type_id=clinic.infusion_id,
+            provider_id=clinic.nurse.id,
+            start_at=WINDOW_START,
+            end_at=WINDOW_START + timedelta(days=7),
+            now=now,
+        )
+
+    rows = load(DEFAULT_NOW)
+    assert sorted((r.kind, r.id) for r in rows) == sorted(
+        [("booking", infusions[0]), ("booking", infusions[1]), ("booking", consult), ("hold", hold)]
+    )
+    by_id = {(r.kind, r.id): r for r in rows}
+    first = by_id["booking", infusions[0]]
+    assert first.start_at == datetime.fromisoformat("2026-03-03T14:00:00+00:00")
+    assert first.start_at.utcoffset() == timedelta(0)
+    assert (first.turnover_minutes, first.provider_id, first.patient_id) == (
+        15,
+        clinic.nurse.id,
+        patients[0].id,
+    )
+    assert first.chair_id in {c.id for c in clinic.chairs}
+    assert first.phases == (
+        Phase(15, True, "hands_on"),
+        Phase(40, True, "monitor"),
+        Phase(45, True, "none"),
+    )
+    # One tuple per layout, shared by every row of it (the engine caches shapes by identity).
+    assert by_id["booking", infusions[1]].phases is first.phases
+    assert by_id["hold", hold].phases is first.phases
+    assert by_id["booking", consult].phases == (Phase(60, False, "exclusive"),)
+    assert by_id["booking", consult].chair_id is None
+    # The hold stops counting when it expires.
+    later = load(DEFAULT_NOW + timedelta(hours=1))
+    assert ("hold", hold) not in {(r.kind, r.id) for r in later}
+
+
+def test_stored_and_parsed_phases_intern_alike() -> None:
+    raw = [{"minutes": 30, "uses_chair": False, "provider_use": "exclusive"}]
+    from_dicts = repository.to_phases(raw)
+    assert repository.to_phases(from_dicts) is from_dicts
+    spaced = '[{"minutes": 30, "uses_chair": false, "provider_use": "exclusive"}]'
+    compact = '[{"minutes":30,"uses_chair":false,"provider_use":"exclusive"}]'
+    assert repository.phases_from_json(spaced) is from_dicts
+    assert repository.phases_from_json(compact) is from_dicts
