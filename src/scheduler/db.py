@@ -5,14 +5,15 @@ SQLite is the embedded default, PostgreSQL the production database (psycopg 3).
 On SQLite every connection runs in WAL mode with foreign keys on and a busy timeout, and a
 transaction that may write starts with ``BEGIN IMMEDIATE``: writers queue on the database lock
 up front instead of failing late with "database is locked" after reading stale data. Read-only
-requests (GET/HEAD) begin deferred so they do not queue behind writers.
+transactions (GET, HEAD and OPTIONS requests, login, feeds) begin deferred so they do not queue
+behind writers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -118,17 +119,23 @@ def build_sessionmaker(engine: Engine) -> sessionmaker[SQLModelSession]:
 
 
 def open_session(
-    factory: sessionmaker[SQLModelSession], *, read_only: bool = False
+    factory: sessionmaker[SQLModelSession], *, read_only: bool = False, snapshot: bool = False
 ) -> SQLModelSession:
     """A session whose first statement opens the transaction (deferred when ``read_only``).
 
-    Creating it does no I/O: no connection is checked out until the first statement, so it may
-    be created on the event loop.
+    ``snapshot`` (read-only too): every statement sees one snapshot of the database. SQLite
+    keeps one per read transaction anyway; PostgreSQL does with REPEATABLE READ (read-only,
+    so it never fails with a serialization error). Creating the session does no I/O: no
+    connection is checked out until the first statement, so it may be created on the event
+    loop. Sessions of tests are bound to an open connection and keep its transaction.
     """
     bind = factory.kw.get("bind")
-    if read_only and isinstance(bind, Engine):
-        return factory(bind=bind.execution_options(**{READ_ONLY: True}))
-    return factory()
+    if not (read_only or snapshot) or not isinstance(bind, Engine):
+        return factory()
+    options: dict[str, Any] = {READ_ONLY: True}
+    if snapshot and bind.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    return factory(bind=bind.execution_options(**options))
 
 
 def _finish(session: SQLModelSession, *, commit: bool) -> None:
@@ -139,6 +146,23 @@ def _finish(session: SQLModelSession, *, commit: bool) -> None:
             session.rollback()
     finally:
         session.close()
+
+
+@contextmanager
+def snapshot_transaction(factory: sessionmaker[SQLModelSession]) -> Iterator[SQLModelSession]:
+    """A read-only transaction on one snapshot, for a request that does all its database work
+    in one thread (calendar feeds: a validator and the rows it describes must agree).
+
+    Committed, although nothing is written: psycopg forgets the statements it prepared in a
+    transaction that is rolled back, and PostgreSQL would then plan them anew every time.
+    """
+    session = open_session(factory, snapshot=True)
+    try:
+        yield session
+    except BaseException:
+        _finish(session, commit=False)
+        raise
+    _finish(session, commit=True)
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

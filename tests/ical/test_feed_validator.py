@@ -22,8 +22,7 @@ from tests.factories import auth_headers, make_user
 from tests.ical.test_feeds_api import AFTER_DST, BEFORE_DST, book, feed_path, new_feed
 
 from scheduler.config import Settings
-from scheduler.db import build_engine, build_sessionmaker
-from scheduler.feeds.router import snapshot_session
+from scheduler.db import build_engine, build_sessionmaker, snapshot_transaction
 from scheduler.kit.clock import FrozenClock
 from scheduler.models import User
 
@@ -218,7 +217,7 @@ def test_the_feed_reads_one_snapshot(database_url: str) -> None:
     between them (REPEATABLE READ), SQLite's read transaction holds one snapshot anyway."""
     engine = build_engine(make_settings(database_url))
     try:
-        with snapshot_session(build_sessionmaker(engine)) as session:
+        with snapshot_transaction(build_sessionmaker(engine)) as session:
             if engine.dialect.name == "postgresql":
                 level = session.execute(text("SHOW transaction_isolation")).scalar()
                 assert level == "repeatable read"

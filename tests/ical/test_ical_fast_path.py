@@ -47,7 +47,7 @@ TEXT = st.one_of(
 )
 INSTANTS = st.datetimes(
     min_value=datetime(2020, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
-    max_value=datetime(2030, 12, 31),  # noqa: DTZ001
+    max_value=datetime(2030, 12, 31),  # noqa: DTZ001 - likewise
     timezones=st.just(UTC),
 )
 

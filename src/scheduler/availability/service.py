@@ -24,9 +24,7 @@ from scheduler.availability.engine import (
     find_free_slots,
     local_instant,
 )
-
-# Re-exported: the booking checks read stored phases through the service.
-from scheduler.availability.repository import to_phases as to_phases
+from scheduler.availability.repository import to_phases
 from scheduler.availability.schemas import (
     CandidateRead,
     ExplainRead,

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from scheduler.availability.engine import Reason, check_candidate, occupancy
 from scheduler.availability.repository import CommitmentRow
-from scheduler.availability.service import REASON_TEXT, SearchContext, load_context, to_phases
+from scheduler.availability.service import REASON_TEXT, SearchContext, load_context
 from scheduler.bookings import repository
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AppointmentType, Chair, Location, Patient
@@ -160,13 +160,13 @@ def place(
         if chair_id not in chair_ids:
             raise Conflict(f"Chair {chair.name} is out of service.", code="slot_unavailable")
         chair_ids = [chair_id]
-    if provider_id is not None and not ctx.query.providers:
-        raise InvalidInput(
-            f"Provider {provider_id} does not exist, is inactive, or does not do this "
-            "appointment type at this location.",
-            field="provider_id",
-        )
     if not ctx.query.providers:
+        if provider_id is not None:
+            raise InvalidInput(
+                f"Provider {provider_id} does not exist, is inactive, or does not do this "
+                "appointment type at this location.",
+                field="provider_id",
+            )
         raise Conflict(
             "No active provider does this appointment type at this location.",
             code="slot_unavailable",
@@ -248,7 +248,7 @@ def _check_patient_free(
     for c in commitments:
         if c.patient_id != patient_id:
             continue
-        other_end = occupancy(c.start_at, to_phases(c.phases), 0).end_at
+        other_end = occupancy(c.start_at, c.phases, 0).end_at
         if c.start_at < end_at and start_at < other_end:
             raise Conflict(
                 "The patient already has an appointment (or a held time) overlapping this one.",

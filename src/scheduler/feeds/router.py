@@ -2,15 +2,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from scheduler.auth.dependencies import (
@@ -22,7 +18,7 @@ from scheduler.auth.dependencies import (
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
-from scheduler.db import READ_ONLY, SessionDep
+from scheduler.db import SessionDep, snapshot_transaction
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
@@ -168,35 +164,10 @@ def ics_response(
     return Response(content=body, media_type=ICS_MEDIA_TYPE, headers=headers)
 
 
-@contextmanager
-def snapshot_session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A read-only session whose statements all see one snapshot of the database.
-
-    A feed's validator and its rows are read by two statements; if they saw different data,
-    bytes could be served (and cached) under a validator that does not describe them. SQLite
-    keeps one snapshot per read transaction anyway; PostgreSQL does with REPEATABLE READ
-    (read-only, so it never fails with a serialization error). Committed, although nothing
-    is written: psycopg forgets the statements it prepared in a transaction that is rolled
-    back, and then PostgreSQL plans the feed's check anew for every request (~1 ms).
-    """
-    session = factory()
-    try:
-        bind = session.get_bind()
-        if isinstance(bind, Engine):  # tests bind their sessions to an open transaction
-            options: dict[str, object] = {READ_ONLY: True}
-            if bind.dialect.name == "postgresql":
-                options["isolation_level"] = "REPEATABLE READ"
-            session.connection(execution_options=options)
-        yield session
-        session.commit()
-    finally:
-        session.close()  # after an error: rolls back
-
-
 def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Response:
     settings: Settings = request.app.state.settings
     clock: Clock = request.app.state.clock
-    with snapshot_session(request.app.state.sessionmaker) as session:
+    with snapshot_transaction(request.app.state.sessionmaker) as session:
         plan = service.plan_feed(session, token, settings=settings, now=clock.now())
         rendered: list[service.RenderedFeed] = []
 

@@ -38,18 +38,6 @@ _FOLD_OCTETS = 75
 _DIGITS = len("20260302T090000")  # every date-time's digits, so its line length is fixed
 _CLEANED = frozenset({"SUMMARY", "LOCATION", "DESCRIPTION"})  # free text, see _clean_text
 # The order icalendar writes VEVENT properties in: its canonical ones, then alphabetical.
-_USUAL_VEVENT_ORDER = (
-    "SUMMARY",
-    "DTSTART",
-    "DTEND",
-    "DTSTAMP",
-    "UID",
-    "SEQUENCE",
-    "DESCRIPTION",
-    "LAST-MODIFIED",
-    "LOCATION",
-    "STATUS",
-)
 _VEVENT_ORDER = tuple(
     canonsort_keys(
         [
@@ -211,24 +199,7 @@ class _EventWriter:
         modified = self._utc_line("LAST-MODIFIED", stamp, stamp_digits)
         location = value_line("LOCATION", event.location) if event.location else None
         status = value_line("STATUS", event.status)
-        out = self.lines
-        if _VEVENT_ORDER == _USUAL_VEVENT_ORDER:
-            out.append("BEGIN:VEVENT")
-            out.append(summary)
-            out.append(start)
-            out.append(end)
-            out.append(dtstamp)
-            out.append(uid)
-            out.append(sequence)
-            if description is not None:
-                out.append(description)
-            out.append(modified)
-            if location is not None:
-                out.append(location)
-            out.append(status)
-            out.append("END:VEVENT")
-            return
-        by_name = {  # another icalendar version, another order
+        by_name = {
             "SUMMARY": summary,
             "DTSTART": start,
             "DTEND": end,
@@ -240,6 +211,7 @@ class _EventWriter:
             "LOCATION": location,
             "STATUS": status,
         }
+        out = self.lines
         out.append("BEGIN:VEVENT")
         out.extend(line for name in _VEVENT_ORDER if (line := by_name[name]) is not None)
         out.append("END:VEVENT")
