@@ -11,11 +11,11 @@ from scheduler.appointment_types.schemas import (
     AppointmentTypeUpdate,
 )
 from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor
-from scheduler.db import SessionDep
+from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 
-router = APIRouter(prefix="/appointment-types", tags=["appointment types"])
+router = APIRouter(prefix="/appointment-types", tags=["appointment types"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

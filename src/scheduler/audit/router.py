@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Query
 from scheduler.audit import repository
 from scheduler.auth.dependencies import Admin
 from scheduler.bookings.schemas import AuditEventRead
-from scheduler.db import SessionDep
+from scheduler.db import CommitRoute, SessionDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
 
-router = APIRouter(prefix="/audit-events", tags=["audit"])
+router = APIRouter(prefix="/audit-events", tags=["audit"], route_class=CommitRoute)
 
 
 @router.get("", response_model=Page[AuditEventRead], summary="The append-only audit trail")

@@ -14,12 +14,12 @@ from scheduler.auth.dependencies import (
     staff_accounts,
 )
 from scheduler.auth.schemas import TokenRead, UserCreate, UserRead, UserUpdate
-from scheduler.db import ReadSessionDep, SessionDep
+from scheduler.db import CommitRoute, ReadSessionDep, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.ratelimit import rate_limit
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=CommitRoute)
 
 
 @router.post(

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Response
 from scheduler.auth.dependencies import AnyStaff
 from scheduler.availability import service
 from scheduler.availability.schemas import ExplainRead, SlotList
-from scheduler.db import SessionDep
+from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.timeutil import Instant
 
-router = APIRouter(prefix="/slots", tags=["slots"])
+router = APIRouter(prefix="/slots", tags=["slots"], route_class=CommitRoute)
 JSON = "application/json"
 
 

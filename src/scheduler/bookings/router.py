@@ -23,13 +23,13 @@ from scheduler.bookings.schemas import (
     HoldRead,
     RescheduleRequest,
 )
-from scheduler.db import SessionDep, retry_transient
+from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
 from scheduler.models import Booking
 
-router = APIRouter(tags=["bookings"])
+router = APIRouter(tags=["bookings"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
 IdempotencyKey = Annotated[
     str | None,
@@ -40,8 +40,9 @@ IfMatch = Annotated[
 ]
 
 
-def booking_response(booking: Booking, status_code: int = 200) -> JSONResponse:
-    body = BookingRead.model_validate(booking).model_dump(mode="json")
+def booking_response(booking: Booking | BookingRead, status_code: int = 200) -> JSONResponse:
+    read = booking if isinstance(booking, BookingRead) else BookingRead.model_validate(booking)
+    body = read.model_dump(mode="json")
     return JSONResponse(body, status_code=status_code, headers={"ETag": service.etag_of(booking)})
 
 
@@ -130,7 +131,7 @@ def create_booking(
 
     def produce() -> tuple[int, dict[str, Any]]:
         booking = service.create_booking(session, data, actor=actor, now=now)
-        return 201, BookingRead.model_validate(booking).model_dump(mode="json")
+        return 201, booking.model_dump(mode="json")
 
     return _idempotent_response(
         session,

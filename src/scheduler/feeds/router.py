@@ -18,7 +18,7 @@ from scheduler.auth.dependencies import (
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
-from scheduler.db import SessionDep, snapshot_transaction
+from scheduler.db import CommitRoute, SessionDep, snapshot_transaction
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
@@ -26,8 +26,8 @@ from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSec
 from scheduler.kit.clock import Clock
 from scheduler.models import FeedToken
 
-router = APIRouter(tags=["calendar feeds"])
-public_router = APIRouter(tags=["calendar feeds"])
+router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
+public_router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
 
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from scheduler.auth.dependencies import Admin, AnyStaff, DeskStaff, StaffActor
-from scheduler.db import SessionDep
+from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
@@ -21,7 +21,7 @@ from scheduler.locations.schemas import (
     LocationUpdate,
 )
 
-router = APIRouter(prefix="/locations", tags=["locations"])
+router = APIRouter(prefix="/locations", tags=["locations"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

@@ -6,13 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from scheduler.auth.dependencies import AnyStaff, DeskStaff, StaffActor
-from scheduler.db import SessionDep
+from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.patients import service
 from scheduler.patients.schemas import PatientCreate, PatientRead, PatientUpdate
 
-router = APIRouter(prefix="/patients", tags=["patients"])
+router = APIRouter(prefix="/patients", tags=["patients"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

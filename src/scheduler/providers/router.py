@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor, ensure_own_provider
-from scheduler.db import SessionDep
+from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
@@ -23,7 +23,7 @@ from scheduler.providers.schemas import (
     ProviderUpdate,
 )
 
-router = APIRouter(prefix="/providers", tags=["providers"])
+router = APIRouter(prefix="/providers", tags=["providers"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
 AuditReason = Annotated[
     str, Query(max_length=500, description="Why the change is made; kept in the audit log.")

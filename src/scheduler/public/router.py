@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from scheduler.audit.service import Actor
 from scheduler.bookings.idempotency import create_once
-from scheduler.db import SessionDep, retry_transient
+from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
 from scheduler.kit.ratelimit import rate_limit
@@ -37,7 +37,12 @@ write_limit = Depends(
 hold_limit = Depends(
     rate_limit("public-hold", lambda r: r.app.state.settings.public_hold_rate_limit)
 )
-router = APIRouter(prefix="/public", tags=["public self-scheduling"], dependencies=[read_limit])
+router = APIRouter(
+    prefix="/public",
+    tags=["public self-scheduling"],
+    dependencies=[read_limit],
+    route_class=CommitRoute,
+)
 
 SessionHeader = Annotated[
     str | None,
