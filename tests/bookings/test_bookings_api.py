@@ -12,6 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from scheduler.audit.service import snapshot
 from scheduler.kit.clock import FrozenClock
 from scheduler.models import AuditEvent, Booking
 from tests.clinic_fixture import Clinic
@@ -91,6 +92,18 @@ def test_booking_an_offered_slot_succeeds_and_uses_it_up(
     audit = db.exec(select(AuditEvent).where(AuditEvent.action == "booking.create")).all()
     assert len(audit) == 2
     assert audit[0].actor.startswith("user:")
+    assert_audit_pictures_the_stored_row(db, audit[0], body["id"])
+
+
+def assert_audit_pictures_the_stored_row(db: Session, event: AuditEvent, booking_id: int) -> None:
+    """The event's "after" is every column of the row as the database keeps it, but the
+    manage-token hash (a secret)."""
+    stored = db.get(Booking, booking_id)
+    assert stored is not None
+    db.refresh(stored)
+    assert event.entity_id == booking_id
+    assert event.after == snapshot(stored, exclude=frozenset({"manage_token_hash"}))
+    assert "manage_token_hash" not in (event.after or {})
 
 
 def test_third_patient_in_two_chairs_is_slot_unavailable(
@@ -351,7 +364,7 @@ def test_if_match_guards_against_lost_updates(
 
 
 def test_reschedule_is_atomic_and_keeps_the_calendar_uid(
-    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, db: Session
 ) -> None:
     old = book(client, desk_headers, clinic).json()
     moved = client.post(
@@ -365,6 +378,13 @@ def test_reschedule_is_atomic_and_keeps_the_calendar_uid(
     assert new["ical_uid"] == old["ical_uid"]
     assert new["sequence"] > old["sequence"]
     assert new["status"] == "booked"
+    created = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "booking.create", AuditEvent.entity_id == new["id"]
+        )
+    ).one()
+    assert created.reason == f"rescheduled from booking {old['id']}"
+    assert_audit_pictures_the_stored_row(db, created, new["id"])
     previous = client.get(f"/api/v1/bookings/{old['id']}", headers=desk_headers).json()
     assert previous["status"] == "cancelled"
     assert previous["cancel_reason"] == "patient running late"

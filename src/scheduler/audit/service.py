@@ -7,6 +7,7 @@ that did not happen. Events are never updated or deleted (no API does either).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -38,13 +39,15 @@ _INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])
 
 
 def snapshot(
-    row: SQLModel | None, *, exclude: frozenset[str] = frozenset()
+    row: SQLModel | Mapping[str, Any] | None, *, exclude: frozenset[str] = frozenset()
 ) -> dict[str, Any] | None:
-    """A JSON-safe picture of a row for before/after (secrets excluded by the caller)."""
+    """A JSON-safe picture of a row (an object, or its column values) for before/after
+    (secrets excluded by the caller)."""
     if row is None:
         return None
     out: dict[str, Any] = {}
-    for key, value in row.model_dump().items():
+    values = row.model_dump() if isinstance(row, SQLModel) else row
+    for key, value in values.items():
         if key in exclude:
             continue
         out[key] = value.isoformat() if isinstance(value, datetime | date | time) else value

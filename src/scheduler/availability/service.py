@@ -79,6 +79,22 @@ class SearchContext:
         return self.query.tz
 
 
+def load_subject(
+    session: Session, location_id: int, appointment_type_id: int
+) -> tuple[Location, AppointmentType]:
+    """Statement 1: the location and the appointment type, or 404 for either unknown id.
+
+    Both are static data that no booking lock guards, so a write may load them before it
+    takes its locks (it needs the type to know which locks to take).
+    """
+    pair = repository.load_location_and_type(session, location_id, appointment_type_id)
+    if pair is None:
+        if session.get(Location, location_id) is None:
+            raise NotFound(f"Location {location_id} does not exist.")
+        raise NotFound(f"Appointment type {appointment_type_id} does not exist.")
+    return pair
+
+
 def load_context(
     session: Session,
     *,
@@ -91,20 +107,17 @@ def load_context(
     patient_id: int | None = None,
     ignore: Callable[[repository.CommitmentRow], bool] | None = None,
     notice_from: datetime | None = None,
+    subject: tuple[Location, AppointmentType] | None = None,
 ) -> SearchContext:
     """Load everything for a window and build the engine query (three SQL statements).
 
     ``ignore`` drops commitments that must not count (the hold being booked, the booking being
     rescheduled). ``notice_from`` measures min notice and horizon from another instant than
     ``now`` (a live hold keeps the terms it was placed under); holds expire by ``now``. A
-    location without any opening hours is not constrained by them.
+    location without any opening hours is not constrained by them. ``subject``: the location
+    and type already loaded by ``load_subject`` (then two statements here).
     """
-    pair = repository.load_location_and_type(session, location_id, appointment_type_id)
-    if pair is None:
-        if session.get(Location, location_id) is None:
-            raise NotFound(f"Location {location_id} does not exist.")
-        raise NotFound(f"Appointment type {appointment_type_id} does not exist.")
-    location, appointment_type = pair
+    location, appointment_type = subject or load_subject(session, location_id, appointment_type_id)
     calendar = repository.load_calendar(
         session,
         location_id=location_id,

@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
 from scheduler.db import retry_transient
 from scheduler.errors import Conflict, InvalidInput
@@ -26,13 +26,12 @@ from scheduler.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
 # Built once: composing a statement costs more than running it on a warm connection.
-# Plain INSERT/UPDATE statements: the record is never used as an object in the request that
-# writes it, and the unit of work costs several times the statement.
-_RECORD_BY_KEY = select(IdempotencyRecord).where(
-    col(IdempotencyRecord.scope) == bindparam("scope"),
-    col(IdempotencyRecord.key) == bindparam("key"),
-)
+# Plain Core statements: the record is never used as an object in the request that writes
+# it, and the ORM's loading and unit of work cost several times the statement.
 _TABLE = SQLModel.metadata.tables[IdempotencyRecord.__tablename__]
+_RECORD_BY_KEY = select(_TABLE.c.request_hash, _TABLE.c.status_code, _TABLE.c.response_body).where(
+    _TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key")
+)
 _INSERT_RECORD = insert(_TABLE).returning(_TABLE.c.id)
 _STORE_RESPONSE = (
     update(_TABLE)
@@ -91,9 +90,9 @@ def run_idempotent(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
             field="Idempotency-Key",
         )
-    existing = session.exec(_RECORD_BY_KEY, params={"scope": scope, "key": key}).first()
+    existing = session.execute(_RECORD_BY_KEY, {"scope": scope, "key": key}).first()
     if existing is not None:
-        return _replay(existing, fingerprint)
+        return _replay(*existing, fingerprint=fingerprint)
     try:
         # On PostgreSQL this insert waits for a concurrent twin to finish, then fails. No
         # savepoint: the failure answers the request with 409, so the whole transaction is
@@ -123,16 +122,18 @@ def run_idempotent(
     return Outcome(status_code, body, replayed=False)
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Outcome:
-    if record.request_hash != fingerprint:
+def _replay(
+    request_hash: str, status_code: int, response_body: dict[str, Any], *, fingerprint: str
+) -> Outcome:
+    if request_hash != fingerprint:
         raise InvalidInput(
             "This Idempotency-Key was already used with a different request body.",
             field="Idempotency-Key",
             code="idempotency_key_reused",
         )
-    if record.status_code == 0:
+    if status_code == 0:
         raise Conflict(
             "A request with this Idempotency-Key is already being processed.",
             code="idempotency_conflict",
         )
-    return Outcome(record.status_code, record.response_body, replayed=True)
+    return Outcome(status_code, response_body, replayed=True)

@@ -16,10 +16,17 @@ from sqlmodel import Session
 
 from scheduler.availability.engine import Reason, check_candidate, occupancy
 from scheduler.availability.repository import CommitmentRow
-from scheduler.availability.service import REASON_TEXT, SearchContext, load_context
+from scheduler.availability.service import (
+    REASON_TEXT,
+    SearchContext,
+    load_context,
+    load_subject,
+    phases_of,
+)
 from scheduler.bookings import repository
+from scheduler.bookings.repository import PatientFlags
 from scheduler.errors import Conflict, InvalidInput, NotFound
-from scheduler.models import AppointmentType, Chair, Location, Patient
+from scheduler.models import AppointmentType, Chair, Location
 
 OVERRIDABLE = frozenset(
     {"off_grid", "min_notice", "beyond_horizon", "location_closed", "outside_provider_hours"}
@@ -46,14 +53,15 @@ class Placement:
     phases: list[dict[str, Any]]
     turnover_minutes: int
     overridden: tuple[str, ...]  # reason codes the override lifted
+    missing: tuple[str, ...]  # prerequisites the patient lacks (lifted by the override)
 
 
-def missing_prerequisites(patient: Patient, appointment_type: AppointmentType) -> list[str]:
+def missing_prerequisites(patient: PatientFlags, appointment_type: AppointmentType) -> list[str]:
     return [p for p in appointment_type.prerequisites if not getattr(patient, p, False)]
 
 
 def check_prerequisites(
-    patient: Patient, appointment_type: AppointmentType, *, override: bool
+    patient: PatientFlags, appointment_type: AppointmentType, *, override: bool
 ) -> list[str]:
     """The prerequisites the patient lacks; raises 409 unless staff override."""
     missing = missing_prerequisites(patient, appointment_type)
@@ -103,14 +111,21 @@ def place(
     override: bool = False,
     ignore: tuple[str, int] | None = None,
     notice_from: datetime | None = None,
+    patient: PatientFlags | None = None,
 ) -> Placement:
     """Lock what the appointment touches, reload the calendar and choose chair and provider.
 
     ``ignore`` = ("hold", id) or ("booking", id): the reservation being turned into this one
     does not compete with it. ``notice_from``: see ``load_context`` (booking a live hold).
-    Raises 404/422 for unknown or unfit ids, 409 ``slot_unavailable``
-    / ``outside_availability`` / ``patient_conflict`` when the time cannot be taken.
+    With ``patient`` the type's prerequisites are checked first (409
+    ``prerequisite_missing`` unless ``override``). Raises 404/422 for unknown or unfit ids,
+    409 ``slot_unavailable`` / ``outside_availability`` / ``patient_conflict`` when the time
+    cannot be taken.
     """
+    subject = load_subject(session, location_id, appointment_type_id)
+    missing = (
+        check_prerequisites(patient, subject[1], override=override) if patient is not None else []
+    )
     # A named provider is locked as named and checked against the calendar below (which
     # loads only providers who may do this type here); otherwise lock every eligible one.
     provider_ids = (
@@ -122,11 +137,10 @@ def place(
     )
     # The location lock guards its chairs; a type that uses no chair needs only the provider
     # and patient locks, so consultations at one location do not queue behind each other.
-    appointment_type_row = session.get(AppointmentType, appointment_type_id)
-    needs_chair_lock = appointment_type_row is None or appointment_type_row.needs_chair
+    uses_chair = any(phase.uses_chair for phase in phases_of(subject[1]))
     repository.lock_resources(
         session,
-        location_ids=[location_id] if needs_chair_lock else [],
+        location_ids=[location_id] if uses_chair else [],
         provider_ids=provider_ids,
         patient_ids=[patient_id] if patient_id is not None else [],
     )
@@ -145,6 +159,7 @@ def place(
         patient_id=patient_id,
         ignore=ignored,
         notice_from=notice_from,
+        subject=subject,
     )
     appointment_type = ctx.appointment_type
     if not appointment_type.active:
@@ -218,6 +233,7 @@ def place(
         ],
         turnover_minutes=appointment_type.turnover_minutes,
         overridden=tuple(sorted(lifted)),
+        missing=tuple(missing),
     )
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, text
+from sqlalchemy import bindparam, func, insert, text
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from scheduler.models import (
     Booking,
     Hold,
+    Patient,
     Provider,
     ProviderAppointmentType,
     ProviderLocation,
+    metadata,
 )
 
 # Advisory lock classes (pg_advisory_xact_lock(class, id)). Always taken in this order, ids
@@ -52,6 +56,37 @@ def lock_resources(
     for i, (lock_class, object_id) in enumerate(keys):
         params[f"c{i}"], params[f"o{i}"] = lock_class, object_id
     session.execute(text(f"SELECT {calls}"), params)
+
+
+class PatientFlags(NamedTuple):
+    """What a booking needs to know about its patient: that they exist, and their
+    eligibility (the names match the prerequisites an appointment type lists)."""
+
+    id: int
+    consult_completed: bool
+    consent_signed: bool
+    rems_enrolled: bool
+
+
+# Core statements, built once: a booking is written and checked without the ORM's loading
+# and unit of work, which cost several times the statements themselves.
+_patient = metadata.tables[Patient.__tablename__]
+_PATIENT_FLAGS = sa_select(
+    _patient.c.id, _patient.c.consult_completed, _patient.c.consent_signed, _patient.c.rems_enrolled
+).where(_patient.c.id == bindparam("id"))
+_booking = metadata.tables[Booking.__tablename__]
+_INSERT_BOOKING = insert(_booking).returning(_booking.c.id)
+
+
+def patient_flags(session: Session, patient_id: int) -> PatientFlags | None:
+    row = session.execute(_PATIENT_FLAGS, {"id": patient_id}).first()
+    return None if row is None else PatientFlags(*row)
+
+
+def insert_booking(session: Session, values: Mapping[str, Any]) -> int:
+    """Write a new booking row (every column given) and return its id."""
+    booking_id: int = session.execute(_INSERT_BOOKING, dict(values)).scalar_one()
+    return booking_id
 
 
 def eligible_provider_ids(

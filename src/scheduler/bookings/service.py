@@ -25,16 +25,18 @@ from sqlmodel import Session
 from scheduler.audit.service import Actor, record_event, snapshot
 from scheduler.availability.engine import local_instant
 from scheduler.bookings import repository
-from scheduler.bookings.placement import Placement, check_prerequisites, place
+from scheduler.bookings.placement import Placement, place
+from scheduler.bookings.repository import PatientFlags
 from scheduler.bookings.schemas import (
     BookingCreate,
+    BookingRead,
     BookingUpdate,
     CancelRequest,
     HoldCreate,
     RescheduleRequest,
 )
 from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from scheduler.models import AppointmentType, Booking, Hold, Location, Patient, Series
+from scheduler.models import AppointmentType, Booking, Hold, Location, Series
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -56,7 +58,7 @@ def new_ical_uid() -> str:
     return f"{secrets.token_hex(16)}@infusion-scheduler"
 
 
-def etag_of(booking: Booking) -> str:
+def etag_of(booking: Booking | BookingRead) -> str:
     return f'"{booking.id}.{booking.version}"'
 
 
@@ -102,13 +104,6 @@ def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hol
     return hold
 
 
-def _get_patient(session: Session, patient_id: int) -> Patient:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise InvalidInput(f"Patient {patient_id} does not exist.", field="patient_id")
-    return patient
-
-
 def hold_is_live(hold: Hold, now: datetime) -> bool:
     return hold.released_at is None and hold.consumed_at is None and hold.expires_at > now
 
@@ -128,7 +123,7 @@ def create_hold(
 ) -> Hold:
     """Reserve a slot for ``ttl``. It blocks others until it expires, is released or booked."""
     if data.patient_id is not None:
-        _get_patient(session, data.patient_id)
+        _patient_flags(session, data.patient_id)
     placement = place(
         session,
         location_id=data.location_id,
@@ -193,7 +188,7 @@ def release_hold(session: Session, hold_id: int, *, actor: Actor, now: datetime)
 # --- bookings ------------------------------------------------------------------------------
 
 
-def _new_booking(
+def _booking_values(
     placement: Placement,
     *,
     patient_id: int,
@@ -208,41 +203,86 @@ def _new_booking(
     hold_id: int | None = None,
     driver_confirmed: bool = False,
     fasting_acknowledged: bool = False,
-) -> Booking:
+    manage_token_hash: str | None = None,
+    manage_token_expires_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Every column of a new booking row (``Booking``'s fields, in order, but ``id``)."""
     status = "pending" if placement.appointment_type.requires_approval else "booked"
     assert placement.appointment_type.id is not None
     assert placement.location.id is not None
-    return Booking(
-        patient_id=patient_id,
-        appointment_type_id=placement.appointment_type.id,
-        location_id=placement.location.id,
-        chair_id=placement.chair_id,
-        provider_id=placement.provider_id,
-        start_at=placement.start_at,
-        end_at=placement.end_at,
-        chair_start_at=placement.chair_start_at,
-        chair_end_at=placement.chair_end_at,
-        phases=placement.phases,
-        turnover_minutes=placement.turnover_minutes,
-        status=status,
-        source=source,
-        ical_uid=ical_uid or new_ical_uid(),
-        sequence=sequence,
-        notes=notes,
-        override_reason=override_reason,
-        rescheduled_from_id=rescheduled_from_id,
-        series_id=series_id,
-        hold_id=hold_id,
-        driver_confirmed=driver_confirmed,
-        fasting_acknowledged=fasting_acknowledged,
-        created_at=now,
-        updated_at=now,
+    return {
+        "patient_id": patient_id,
+        "appointment_type_id": placement.appointment_type.id,
+        "location_id": placement.location.id,
+        "chair_id": placement.chair_id,
+        "provider_id": placement.provider_id,
+        "start_at": placement.start_at,
+        "end_at": placement.end_at,
+        "chair_start_at": placement.chair_start_at,
+        "chair_end_at": placement.chair_end_at,
+        "phases": placement.phases,
+        "turnover_minutes": placement.turnover_minutes,
+        "status": status,
+        "source": source,
+        "version": 1,
+        "ical_uid": ical_uid or new_ical_uid(),
+        "sequence": sequence,
+        "notes": notes,
+        "override_reason": override_reason,
+        "cancel_reason": "",
+        "cancelled_by": "",
+        "cancelled_at": None,
+        "late_cancel": False,
+        "rescheduled_from_id": rescheduled_from_id,
+        "series_id": series_id,
+        "hold_id": hold_id,
+        "driver_confirmed": driver_confirmed,
+        "fasting_acknowledged": fasting_acknowledged,
+        "manage_token_hash": manage_token_hash,
+        "manage_token_expires_at": manage_token_expires_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _write_booking(
+    session: Session,
+    values: dict[str, Any],
+    *,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    reason: str,
+) -> BookingRead:
+    """Insert a new booking row and its audit event; the booking as written.
+
+    A plain INSERT: a new booking is not changed again in the request that writes it, and
+    building and flushing an ORM object cost several times the statement (benchmarks/).
+    """
+    row = {"id": repository.insert_booking(session, values), **values}
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action=action,
+        entity_type="booking",
+        entity_id=row["id"],
+        after=snapshot(row, exclude=_SECRET_FIELDS),
+        reason=reason,
     )
+    return BookingRead.model_validate(row)
 
 
 def _override_note(lifted: Sequence[str], missing: Sequence[str]) -> str:
     parts = [*lifted, *(f"prerequisite:{m}" for m in missing)]
     return ", ".join(parts)
+
+
+def _patient_flags(session: Session, patient_id: int) -> PatientFlags:
+    patient = repository.patient_flags(session, patient_id)
+    if patient is None:
+        raise InvalidInput(f"Patient {patient_id} does not exist.", field="patient_id")
+    return patient
 
 
 def create_booking(
@@ -253,12 +293,18 @@ def create_booking(
     now: datetime,
     source: str = "front_desk",
     hold_secret_hash: str | None = None,
-) -> Booking:
-    """Book from a live hold, or directly, enforcing every rule at write time."""
+    manage_token_hash: str | None = None,
+    manage_grace: timedelta = timedelta(0),
+) -> BookingRead:
+    """Book from a live hold, or directly, enforcing every rule at write time.
+
+    ``manage_token_hash``: the patient's private manage link opens this booking until
+    ``manage_grace`` after it ends.
+    """
     override = data.override is not None
     if override and not actor.is_staff:
         raise InvalidInput("Only staff may override.", field="override")
-    patient = _get_patient(session, data.patient_id)
+    patient = _patient_flags(session, data.patient_id)
     hold: Hold | None = None
     chair_id: int | None
     provider_id: int | None
@@ -284,12 +330,6 @@ def create_booking(
             )
         location_id, type_id, start_at = data.location_id, data.appointment_type_id, data.start_at
         chair_id, provider_id = data.chair_id, data.provider_id
-    appointment_type = session.get(AppointmentType, type_id)
-    if appointment_type is None:
-        raise InvalidInput(
-            f"Appointment type {type_id} does not exist.", field="appointment_type_id"
-        )
-    missing = check_prerequisites(patient, appointment_type, override=override)
     if data.series_id is not None:
         series = session.get(Series, data.series_id)
         if series is None or series.patient_id != patient.id:
@@ -309,10 +349,11 @@ def create_booking(
         ignore=("hold", hold.id) if hold is not None and hold.id is not None else None,
         # A live hold keeps the notice and horizon it was placed under.
         notice_from=hold.created_at if hold is not None else None,
+        patient=patient,
     )
-    lifted = _override_note(placement.overridden, missing)
+    lifted = _override_note(placement.overridden, placement.missing)
     override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
-    booking = _new_booking(
+    values = _booking_values(
         placement,
         patient_id=data.patient_id,
         source=source,
@@ -323,23 +364,23 @@ def create_booking(
         hold_id=hold.id if hold else None,
         driver_confirmed=data.driver_confirmed,
         fasting_acknowledged=data.fasting_acknowledged,
+        manage_token_hash=manage_token_hash,
+        manage_token_expires_at=(
+            placement.end_at + manage_grace if manage_token_hash is not None else None
+        ),
     )
-    session.add(booking)
     if hold is not None:
         hold.consumed_at = now
         session.add(hold)
-    session.flush()
-    record_event(
+        session.flush()
+    return _write_booking(
         session,
+        values,
         actor=actor,
         now=now,
         action="booking.override" if override_reason else "booking.create",
-        entity_type="booking",
-        entity_id=booking.id,
-        after=snapshot(booking, exclude=_SECRET_FIELDS),
         reason=override_reason,
     )
-    return booking
 
 
 def update_booking(
@@ -478,12 +519,13 @@ def reschedule_booking(
     now: datetime,
     if_match: str | None,
     cancelled_by: str = "clinic",
-) -> Booking:
+) -> BookingRead:
     """Move a booking atomically: a new booking linked by ``rescheduled_from``, the old one
     cancelled, in one transaction — the patient never has both or neither.
 
     The new booking keeps the old ``ical_uid`` with a higher ``sequence``, so calendar apps
-    move the event. The old one does not compete with its replacement for chair or patient.
+    move the event, and the patient's manage link (valid as long after the new time as it was
+    after the old one). The old one does not compete with its replacement for chair or patient.
     """
     override = data.override is not None
     if override and not actor.is_staff:
@@ -491,11 +533,6 @@ def reschedule_booking(
     old = get_booking(session, booking_id, for_update=True)
     check_if_match(old, if_match)
     target = _require_transition(old, "reschedule")
-    patient = session.get(Patient, old.patient_id)
-    appointment_type = session.get(AppointmentType, old.appointment_type_id)
-    assert patient is not None
-    assert appointment_type is not None
-    missing = check_prerequisites(patient, appointment_type, override=override)
     placement = place(
         session,
         location_id=old.location_id,
@@ -507,41 +544,22 @@ def reschedule_booking(
         now=now,
         override=override,
         ignore=("booking", old.id) if old.id is not None else None,
+        patient=_patient_flags(session, old.patient_id),
     )
     before = snapshot(old, exclude=_SECRET_FIELDS)
+    manage_token_hash = old.manage_token_hash
+    manage_grace = (
+        None if old.manage_token_expires_at is None else old.manage_token_expires_at - old.end_at
+    )
     old.status = target
     old.cancel_reason = data.reason or "rescheduled"
     old.cancelled_by = cancelled_by
     old.cancelled_at = now
+    old.manage_token_hash = None  # the link moves to the new booking
     _bump(old, now)
     session.add(old)
-    session.flush()  # frees the old chair time before the new row is checked by PostgreSQL
-    lifted = _override_note(placement.overridden, missing)
-    override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
-    new = _new_booking(
-        placement,
-        patient_id=old.patient_id,
-        source=old.source,
-        now=now,
-        notes=old.notes,
-        override_reason=override_reason,
-        ical_uid=old.ical_uid,
-        sequence=old.sequence + 1,
-        rescheduled_from_id=old.id,
-        series_id=old.series_id,
-        driver_confirmed=old.driver_confirmed,
-        fasting_acknowledged=old.fasting_acknowledged,
-    )
-    if before and before.get("status") == "booked":
-        new.status = "booked"  # already approved: moving it needs no second approval
-    new.manage_token_hash = old.manage_token_hash
-    new.manage_token_expires_at = (
-        None if old.manage_token_expires_at is None else placement.end_at + timedelta(days=1)
-    )
-    old.manage_token_hash = None
-    session.add(old)
-    session.flush()
-    session.add(new)
+    # Written before the new row: frees the old chair time before PostgreSQL checks the new
+    # one, and the manage token is unique.
     session.flush()
     # Two events, one per row, so each booking's history is complete on its own: the old one
     # was cancelled by this reschedule, the new one created by it.
@@ -556,17 +574,34 @@ def reschedule_booking(
         after=snapshot(old, exclude=_SECRET_FIELDS),
         reason=data.reason,
     )
-    record_event(
+    lifted = _override_note(placement.overridden, placement.missing)
+    override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
+    values = _booking_values(
+        placement,
+        patient_id=old.patient_id,
+        source=old.source,
+        now=now,
+        notes=old.notes,
+        override_reason=override_reason,
+        ical_uid=old.ical_uid,
+        sequence=old.sequence + 1,
+        rescheduled_from_id=old.id,
+        series_id=old.series_id,
+        driver_confirmed=old.driver_confirmed,
+        fasting_acknowledged=old.fasting_acknowledged,
+        manage_token_hash=manage_token_hash,
+        manage_token_expires_at=(None if manage_grace is None else placement.end_at + manage_grace),
+    )
+    if before and before.get("status") == "booked":
+        values["status"] = "booked"  # already approved: moving it needs no second approval
+    return _write_booking(
         session,
+        values,
         actor=actor,
         now=now,
         action="booking.override" if override_reason else "booking.create",
-        entity_type="booking",
-        entity_id=new.id,
-        after=snapshot(new, exclude=_SECRET_FIELDS),
         reason=override_reason or f"rescheduled from booking {old.id}",
     )
-    return new
 
 
 def local_day_window(

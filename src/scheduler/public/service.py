@@ -21,7 +21,13 @@ from sqlmodel import Session, col, func, select
 from scheduler.audit.service import Actor
 from scheduler.availability.service import search_slots
 from scheduler.bookings import service as bookings
-from scheduler.bookings.schemas import BookingCreate, CancelRequest, HoldCreate, RescheduleRequest
+from scheduler.bookings.schemas import (
+    BookingCreate,
+    BookingRead,
+    CancelRequest,
+    HoldCreate,
+    RescheduleRequest,
+)
 from scheduler.config import Settings
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.feeds.service import patient_instructions, render_booking_ics
@@ -265,6 +271,7 @@ def book(
     patient = match_or_create_patient(session, data.patient, now)
     assert patient.id is not None
     actor = Actor(kind="patient", label=f"patient:{patient.id}", request_id=request_id)
+    manage_token = new_token()
     try:
         booking = bookings.create_booking(
             session,
@@ -278,6 +285,8 @@ def book(
             now=now,
             source="online",
             hold_secret_hash=hold.secret_hash,
+            manage_token_hash=hash_token(manage_token),
+            manage_grace=MANAGE_GRACE,
         )
     except Conflict as exc:
         if exc.code != "patient_conflict":
@@ -288,11 +297,6 @@ def book(
             "That time can no longer be booked online; please choose another or call the clinic.",
             code="slot_unavailable",
         ) from exc
-    manage_token = new_token()
-    booking.manage_token_hash = hash_token(manage_token)
-    booking.manage_token_expires_at = booking.end_at + MANAGE_GRACE
-    session.add(booking)
-    session.flush()
     view = booking_view(session, booking, manage_token=manage_token, settings=settings)
     return PublicBookingConfirmation(
         **view.model_dump(),
@@ -319,7 +323,7 @@ def booking_by_token(session: Session, token: str, now: datetime) -> Booking:
 
 
 def booking_view(
-    session: Session, booking: Booking, *, manage_token: str, settings: Settings
+    session: Session, booking: Booking | BookingRead, *, manage_token: str, settings: Settings
 ) -> PublicBookingRead:
     appointment_type = session.get(AppointmentType, booking.appointment_type_id)
     location = session.get(Location, booking.location_id)
