@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from scheduler.audit.service import Actor
-from scheduler.auth.dependencies import PROVIDER, AnyStaff, DeskStaff, StaffActor
+from scheduler.auth.dependencies import PROVIDER, AnyStaff, DeskActor, StaffActor
 from scheduler.bookings import service
 from scheduler.bookings.idempotency import create_once
 from scheduler.bookings.schemas import (
@@ -74,8 +74,7 @@ def _idempotent_response(
 )
 def create_hold(
     data: HoldCreate,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -106,9 +105,7 @@ def get_hold(hold_id: int, actor: StaffActor, session: SessionDep) -> HoldRead:
 
 
 @router.delete("/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["holds"])
-def release_hold(
-    hold_id: int, _: DeskStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
-) -> Response:
+def release_hold(hold_id: int, actor: DeskActor, session: SessionDep, clock: ClockDep) -> Response:
     service.release_hold(session, hold_id, actor=actor, now=clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -121,8 +118,7 @@ def release_hold(
 )
 def create_booking(
     data: BookingCreate,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
@@ -192,8 +188,7 @@ def get_booking(booking_id: int, actor: StaffActor, session: SessionDep) -> JSON
 def update_booking(
     booking_id: int,
     data: BookingUpdate,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
     if_match: IfMatch = None,
@@ -208,8 +203,7 @@ def update_booking(
 def cancel_booking(
     booking_id: int,
     data: CancelRequest,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
     if_match: IfMatch = None,
@@ -229,8 +223,7 @@ def cancel_booking(
 def reschedule_booking(
     booking_id: int,
     data: RescheduleRequest,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
     if_match: IfMatch = None,
@@ -247,8 +240,7 @@ def reschedule_booking(
 def _action_route(action: str, summary: str) -> None:
     def endpoint(
         booking_id: int,
-        _: DeskStaff,
-        actor: StaffActor,
+        actor: DeskActor,
         session: SessionDep,
         clock: ClockDep,
         data: ActionRequest | None = None,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from scheduler.auth.dependencies import Admin, AnyStaff, DeskStaff, StaffActor
+from scheduler.auth.dependencies import Admin, AnyStaff, DeskActor, StaffActor
 from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -132,8 +132,7 @@ def list_closures(
 def create_closure(
     location_id: int,
     data: ClosureCreate,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
 ) -> ClosureRead:
@@ -149,8 +148,7 @@ def create_closure(
 def delete_closure(
     location_id: int,
     closure_id: int,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
 ) -> None:

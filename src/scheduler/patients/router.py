@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from scheduler.auth.dependencies import AnyStaff, DeskStaff, StaffActor
+from scheduler.auth.dependencies import AnyStaff, DeskActor, DeskStaff, StaffActor
 from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -40,7 +40,7 @@ def list_patients(
 
 @router.post("", response_model=PatientRead, status_code=status.HTTP_201_CREATED)
 def create_patient(
-    data: PatientCreate, _: DeskStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
+    data: PatientCreate, actor: DeskActor, session: SessionDep, clock: ClockDep
 ) -> PatientRead:
     return PatientRead.model_validate(
         service.create_patient(session, data, actor=actor, now=clock.now())
@@ -59,8 +59,7 @@ def get_patient(
 def update_patient(
     patient_id: int,
     data: PatientUpdate,
-    _: DeskStaff,
-    actor: StaffActor,
+    actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
 ) -> PatientRead:
