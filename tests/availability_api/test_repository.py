@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, event
 from sqlmodel import Session
 
 from scheduler.availability import repository
 from scheduler.availability.engine import Phase
+from scheduler.migrate import upgrade
+from scheduler.models import Booking
 from tests.clinic_fixture import Clinic
 from tests.conftest import DEFAULT_NOW
-from tests.factories import make_patient
+from tests.factories import make_appointment_type, make_patient
 
 WINDOW_START = datetime.fromisoformat("2026-03-03T00:00:00-05:00")
 
@@ -125,3 +130,105 @@ def test_stored_and_parsed_phases_intern_alike() -> None:
     compact = '[{"minutes":30,"uses_chair":false,"provider_use":"exclusive"}]'
     assert repository.phases_from_json(spaced) is from_dicts
     assert repository.phases_from_json(compact) is from_dicts
+
+
+DAY_LONG = [{"minutes": 24 * 60, "uses_chair": False, "provider_use": "monitor"}]
+
+
+def _day_long_booking(
+    db: Session, clinic: Clinic, type_id: int, patient_id: int, start: datetime
+) -> int:
+    """A 24-hour visit of the nurse (the longest a type may last), written directly."""
+    assert clinic.nurse.id is not None
+    row = Booking(
+        patient_id=patient_id,
+        appointment_type_id=type_id,
+        location_id=clinic.location_id,
+        provider_id=clinic.nurse.id,
+        start_at=start,
+        end_at=start + timedelta(days=1),
+        phases=DAY_LONG,
+        status="booked",
+        ical_uid=f"{start.timestamp()}@test",
+        created_at=DEFAULT_NOW,
+        updated_at=DEFAULT_NOW,
+    )
+    db.add(row)
+    db.commit()
+    assert row.id is not None
+    return row.id
+
+
+def test_the_longest_visit_reaching_into_the_padded_window_is_loaded(
+    db: Session, clinic: Clinic
+) -> None:
+    """The search reads bookings by a bounded range of start times (so it does not grow with
+    the clinic's history); a visit of the longest allowed length that still ends inside the
+    padded window is found, one that ends exactly at its edge is not."""
+    day = make_appointment_type(
+        db, code="day-long", name="Day-long observation", phases=DAY_LONG, turnover_minutes=0
+    )
+    assert day.id is not None
+    assert clinic.patient.id is not None
+    assert clinic.other_patient.id is not None
+    assert clinic.nurse.id is not None
+    padded_start = WINDOW_START - repository.COMMITMENT_PADDING
+    earliest = padded_start - timedelta(days=1)
+    reaching = _day_long_booking(
+        db, clinic, day.id, clinic.patient.id, earliest + timedelta(minutes=1)
+    )
+    touching = _day_long_booking(db, clinic, day.id, clinic.other_patient.id, earliest)
+    for provider_id in (clinic.nurse.id, None):  # a named provider, and all eligible ones
+        rows = repository.load_commitments(
+            db,
+            location_id=clinic.location_id,
+            appointment_type_id=clinic.consult.id or 0,
+            provider_id=provider_id,
+            start_at=WINDOW_START,
+            end_at=WINDOW_START + timedelta(days=1),
+            now=DEFAULT_NOW,
+        )
+        ids = {r.id for r in rows if r.kind == "booking"}
+        assert reaching in ids
+        assert touching not in ids
+
+
+def test_on_sqlite_the_commitments_query_range_scans_indexes(tmp_path: Path) -> None:
+    """Without planner statistics SQLite once walked every active booking (the status
+    index) for each search; every booking branch must search an index by a start range."""
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    captured: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _capture(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        captured.append((statement, params))
+
+    now = DEFAULT_NOW
+    with Session(engine) as session:
+        for provider_id, patient_id in ((None, None), (1, None), (1, 7)):
+            captured.clear()
+            repository.load_commitments(
+                session,
+                location_id=1,
+                appointment_type_id=1,
+                provider_id=provider_id,
+                start_at=WINDOW_START,
+                end_at=WINDOW_START + timedelta(days=31),
+                now=now,
+                patient_id=patient_id,
+            )
+            statement, params = captured[-1]
+            plan = [
+                row[3]
+                for row in session.connection()
+                .exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+                .all()
+            ]
+            booking_steps = [step for step in plan if " booking " in f"{step} "]
+            assert booking_steps, plan
+            for step in booking_steps:
+                assert step.startswith("SEARCH booking USING INDEX"), plan
+                assert "ix_booking_status" not in step, plan
+    engine.dispose()

@@ -31,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     literal,
+    not_,
     null,
     or_,
     true,
@@ -39,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from scheduler.appointment_types.schemas import MINUTES_PER_DAY
 from scheduler.availability.engine import Phase, ProviderUse
 from scheduler.db import UTCDateTime
 from scheduler.models import (
@@ -59,6 +61,8 @@ from scheduler.models import (
 # Bookings and holds reaching this far outside the window still matter (long visits,
 # turnover, stagger). Longer than any appointment type plus its turnover.
 COMMITMENT_PADDING = timedelta(hours=24)
+# No visit lasts longer: a type's phases add up to at most a day (appointment_types).
+LONGEST_VISIT = timedelta(minutes=MINUTES_PER_DAY)
 
 
 @dataclass
@@ -186,6 +190,13 @@ def _calendar_statement(by_provider: bool) -> Any:
             (s2 if s2 is not None else str_null).label("s2"),
         ]
 
+    def theirs(provider_column: Any) -> Any:
+        # Rules and exceptions of a provider without a "provider" row are dropped when the
+        # rows are read, so a named provider is compared directly (a simpler plan).
+        if by_provider:
+            return provider_column == bindparam("provider_id")
+        return provider_column.in_(providers)
+
     exc = AvailabilityException
     return union_all(
         sa_select(
@@ -227,7 +238,7 @@ def _calendar_statement(by_provider: bool) -> Any:
             )
         ).where(
             col(AvailabilityRule.location_id) == location_id,
-            col(AvailabilityRule.provider_id).in_(providers),
+            theirs(col(AvailabilityRule.provider_id)),
         ),
         sa_select(
             *row(
@@ -238,7 +249,7 @@ def _calendar_statement(by_provider: bool) -> Any:
                 s1=col(exc.kind),
             )
         ).where(
-            col(exc.provider_id).in_(providers),
+            theirs(col(exc.provider_id)),
             or_(
                 and_(col(exc.kind) == "unavailable"),
                 and_(col(exc.kind) == "extra", col(exc.location_id) == location_id),
@@ -362,18 +373,40 @@ def _commitments_statement(by_provider: bool, by_patient: bool) -> Any:
         bindparam("provider_id") if by_provider else None,
     )
 
-    def relevant(model: Any) -> Any:
-        subjects = [
-            and_(
-                col(model.location_id) == bindparam("location_id"),
-                col(model.chair_id).is_not(None),
-            ),
-            col(model.provider_id).in_(providers),
-        ]
+    def near(model: Any) -> Any:
+        # The lower bound on start_at is implied by the one on end_at (no visit lasts longer
+        # than LONGEST_VISIT) and lets both databases range-scan their (owner, start_at)
+        # indexes instead of walking every active booking in the clinic's history.
+        return and_(
+            col(model.start_at) >= bindparam("earliest_start"),
+            col(model.start_at) < bindparam("hi"),
+            col(model.end_at) > bindparam("lo"),
+        )
+
+    def subjects(model: Any) -> list[Any]:
+        """Disjoint conditions, one per index: the location's chairs, the providers', the
+        patient's (each excluding the ones before, so UNION ALL returns each row once)."""
+        on_chair = and_(
+            col(model.location_id) == bindparam("location_id"),
+            col(model.chair_id).is_not(None),
+        )
+        # A named provider is compared directly (whether they may do this type here is the
+        # calendar's question; commitments of a provider not in the query are ignored).
+        of_provider = (
+            col(model.provider_id) == bindparam("provider_id")
+            if by_provider
+            else col(model.provider_id).in_(providers)
+        )
+        out = [on_chair, and_(of_provider, not_(on_chair))]
         if by_patient:
-            subjects.append(col(model.patient_id) == bindparam("patient_id"))
-        near = and_(col(model.start_at) < bindparam("hi"), col(model.end_at) > bindparam("lo"))
-        return and_(or_(*subjects), near)
+            out.append(
+                and_(
+                    col(model.patient_id) == bindparam("patient_id"),
+                    not_(on_chair),
+                    not_(of_provider),
+                )
+            )
+        return out
 
     def columns(kind: str, model: Any) -> list[Any]:
         return [
@@ -388,16 +421,28 @@ def _commitments_statement(by_provider: bool, by_patient: bool) -> Any:
             col(model.patient_id),
         ]
 
-    bookings = sa_select(*columns("booking", Booking)).where(
-        col(Booking.status).in_(ACTIVE_STATUSES), relevant(Booking)
-    )
+    bookings = [
+        sa_select(*columns("booking", Booking)).where(
+            subject, near(Booking), col(Booking.status).in_(ACTIVE_STATUSES)
+        )
+        for subject in subjects(Booking)
+    ]
+    if not by_provider:
+        # Joined to the eligible providers rather than filtered by a list of them: without
+        # statistics SQLite would read the list through the status index, walking every
+        # active booking; this way it range-scans each provider's (provider, start) index.
+        eligible = providers.subquery()
+        bookings[1] = bookings[1].join_from(
+            Booking, eligible, col(Booking.provider_id) == eligible.c.id
+        )
     holds = sa_select(*columns("hold", Hold)).where(
         col(Hold.expires_at) > bindparam("now"),
         col(Hold.released_at).is_(None),
         col(Hold.consumed_at).is_(None),
-        relevant(Hold),
+        or_(*subjects(Hold)),
+        near(Hold),
     )
-    return union_all(bookings, holds)
+    return union_all(*bookings, holds)
 
 
 def load_commitments(
@@ -424,6 +469,7 @@ def load_commitments(
         "appointment_type_id": appointment_type_id,
         "lo": start_at - COMMITMENT_PADDING,
         "hi": end_at + COMMITMENT_PADDING,
+        "earliest_start": start_at - COMMITMENT_PADDING - LONGEST_VISIT,
         "now": now,
     }
     if provider_id is not None:
