@@ -5,6 +5,17 @@ created. A retry with the same key and body replays that response; the same key 
 different body is 422; a duplicate that arrives while the first is still in flight is 409.
 Exactly one row is ever created. Keys are scoped per caller (a staff user, or a public client).
 Failed requests store nothing, so a retry after an error runs again.
+
+How: one statement at the start looks the key up; the record is written once, at the end,
+with the response. In between, a twin of the same key must not run too:
+
+- SQLite serializes writing transactions (BEGIN IMMEDIATE), so a twin starts only after the
+  first one committed or rolled back, and then finds its record or nothing.
+- PostgreSQL runs them side by side. The same statement that looks the key up takes a
+  transaction-scoped advisory lock on the key's hash with ``pg_try_advisory_xact_lock``: a
+  twin that cannot take it is in flight elsewhere (409). A twin that committed between this
+  statement's snapshot and its lock is caught by the record's unique key at the end (also
+  409, and the whole transaction, its row included, rolls back).
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
@@ -29,14 +40,19 @@ MAX_KEY_LENGTH = 200
 # Plain Core statements: the record is never used as an object in the request that writes
 # it, and the ORM's loading and unit of work cost several times the statement.
 _TABLE = SQLModel.metadata.tables[IdempotencyRecord.__tablename__]
-_RECORD_BY_KEY = select(_TABLE.c.request_hash, _TABLE.c.status_code, _TABLE.c.response_body).where(
-    _TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key")
-)
-_INSERT_RECORD = insert(_TABLE).returning(_TABLE.c.id)
-_STORE_RESPONSE = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("record_id"))
-    .values(status_code=bindparam("status_code"), response_body=bindparam("response_body"))
+_RECORD = (_TABLE.c.request_hash, _TABLE.c.status_code, _TABLE.c.response_body)
+_BY_KEY = and_(_TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key"))
+_LOOKUP = select(*_RECORD).where(_BY_KEY)
+# One row whether or not the record exists: (lock taken, record columns or NULLs).
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_LOCK_AND_LOOKUP = select(
+    func.pg_try_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)).label("free"),
+    *_RECORD,
+).select_from(_ONE_ROW.outerjoin(_TABLE, _BY_KEY))
+_INSERT_RECORD = insert(_TABLE)
+_IN_FLIGHT = (
+    "A request with this Idempotency-Key is already being processed; retry shortly to "
+    "receive its result."
 )
 
 
@@ -73,6 +89,13 @@ def create_once(
     )
 
 
+def _lock_key(scope: str, key: str) -> int:
+    """A signed 64-bit advisory lock key for (scope, key). Advisory locks keyed by one
+    bigint do not share a key space with the (class, id) pairs in bookings/repository.py."""
+    digest = hashlib.sha256(f"idempotency\n{scope}\n{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def run_idempotent(
     session: Session,
     *,
@@ -90,35 +113,32 @@ def run_idempotent(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
             field="Idempotency-Key",
         )
-    existing = session.execute(_RECORD_BY_KEY, {"scope": scope, "key": key}).first()
-    if existing is not None:
+    params: dict[str, Any] = {"scope": scope, "key": key}
+    if session.get_bind().dialect.name == "postgresql":
+        params["lock_key"] = _lock_key(scope, key)
+        free, *existing = session.execute(_LOCK_AND_LOOKUP, params).one()
+        if existing[0] is None and not free:
+            raise Conflict(_IN_FLIGHT, code="idempotency_conflict")
+    else:
+        row = session.execute(_LOOKUP, params).first()
+        existing = [None, None, None] if row is None else list(row)
+    if existing[0] is not None:
         return _replay(*existing, fingerprint=fingerprint)
+    status_code, body = produce()
     try:
-        # On PostgreSQL this insert waits for a concurrent twin to finish, then fails. No
-        # savepoint: the failure answers the request with 409, so the whole transaction is
-        # rolled back anyway.
-        record_id = session.execute(
+        session.execute(
             _INSERT_RECORD,
             {
-                "scope": scope,
-                "key": key,
+                **params,
                 "request_hash": fingerprint,
-                "status_code": 0,
-                "response_body": {},
+                "status_code": status_code,
+                "response_body": body,
                 "created_at": now,
             },
-        ).scalar_one()
+        )
     except IntegrityError as exc:
-        raise Conflict(
-            "A request with this Idempotency-Key is already being processed; retry shortly "
-            "to receive its result.",
-            code="idempotency_conflict",
-        ) from exc
-    status_code, body = produce()
-    session.execute(
-        _STORE_RESPONSE,
-        {"record_id": record_id, "status_code": status_code, "response_body": body},
-    )
+        # A twin committed after this request looked: its row stands, this one rolls back.
+        raise Conflict(_IN_FLIGHT, code="idempotency_conflict") from exc
     return Outcome(status_code, body, replayed=False)
 
 
@@ -130,10 +150,5 @@ def _replay(
             "This Idempotency-Key was already used with a different request body.",
             field="Idempotency-Key",
             code="idempotency_key_reused",
-        )
-    if status_code == 0:
-        raise Conflict(
-            "A request with this Idempotency-Key is already being processed.",
-            code="idempotency_conflict",
         )
     return Outcome(status_code, response_body, replayed=True)
