@@ -58,6 +58,14 @@ def _app(engine: Engine, commits: list[int], endpoint_threads: list[int]) -> Fas
         session.execute(text("INSERT INTO parent (id) VALUES (:id)"), {"id": parent_id})
         raise Conflict("refused after writing", code="refused")
 
+    @router.post("/locked-then-refused")
+    def lock_then_refuse(session: SessionDep) -> dict[str, int]:
+        # Reads only (PostgreSQL: and takes a lock held to the end of the transaction).
+        session.execute(text("SELECT count(*) FROM parent")).scalar_one()
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+        raise Conflict("refused after reading", code="refused")
+
     @router.post("/orphans/{child_id}", status_code=201)
     def add_orphan(child_id: int, session: SessionDep) -> dict[str, int]:
         # The foreign key is checked only at COMMIT: the commit itself fails.
@@ -107,4 +115,16 @@ def test_a_commit_that_fails_is_the_answer_not_a_success(engine: Engine) -> None
         # The session is usable again for the next request.
         assert client.post("/parents/3").status_code == 201
     assert _count(engine, "child") == 0
+    assert _count(engine, "parent") == 1
+
+
+def test_a_request_refused_after_only_reading_ends_and_frees_its_locks(engine: Engine) -> None:
+    """Such a transaction is committed rather than rolled back on PostgreSQL (psycopg keeps
+    its prepared statements); either way it must end, its locks released at once."""
+    with TestClient(_app(engine, [], []), raise_server_exceptions=False) as client:
+        assert client.post("/locked-then-refused").status_code == 409
+        assert client.post("/parents/5").status_code == 201  # SQLite's write lock is free
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_try_advisory_xact_lock(4242)")).scalar_one()
     assert _count(engine, "parent") == 1

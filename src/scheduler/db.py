@@ -101,7 +101,43 @@ def build_engine(settings: Settings) -> Engine:
         max_overflow=20,
     )
     _ping_idle_connections(engine)
+    _track_writes(engine)
     return engine
+
+
+_MUST_ROLL_BACK = "scheduler_must_roll_back"
+
+
+def _track_writes(engine: Engine) -> None:
+    """Note on each PostgreSQL transaction whether it wrote (or failed) at all.
+
+    psycopg forgets every statement it prepared on the connection whenever a transaction is
+    rolled back, so PostgreSQL parses and plans them all again for the next requests. A
+    request that fails before writing anything (a 409 for a taken time, a 404) has nothing to
+    undo: ``end_transaction`` commits it instead, which releases its locks just the same.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.info.pop(_MUST_ROLL_BACK, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith("SELECT"):
+            conn.info[_MUST_ROLL_BACK] = True
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if context.connection is not None:
+            context.connection.info[_MUST_ROLL_BACK] = True
+
+
+def _only_read(session: Session) -> bool:
+    """The session's PostgreSQL transaction ran only SELECTs, all successfully."""
+    if not session.in_transaction():
+        return False
+    connection = session.connection()
+    return connection.dialect.name == "postgresql" and not connection.info.get(_MUST_ROLL_BACK)
 
 
 def _ping_idle_connections(engine: Engine) -> None:
@@ -178,7 +214,10 @@ def open_session(
 def _finish(session: SQLModelSession, *, commit: bool) -> None:
     try:
         if not commit:
-            session.rollback()
+            if _only_read(session):
+                session.commit()  # nothing to undo; keeps psycopg's prepared statements
+            else:
+                session.rollback()
             return
         try:
             session.commit()
