@@ -236,7 +236,9 @@ def run(backend: str) -> dict[str, Any]:
                 INPROCESS_RUNS,
             )
             check_s, _ = common.median_time(
-                lambda: feed_service.plan_feed(session, secret, settings=settings, now=now),
+                lambda: feed_service.plan_feed(
+                    session.connection(), secret, settings=settings, now=now
+                ),
                 INPROCESS_RUNS * 20,
             )
         build_s, _ = common.median_time(lambda: real_build(**captured[0]), INPROCESS_RUNS)

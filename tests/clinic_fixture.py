@@ -44,6 +44,12 @@ class Clinic:
 
 @pytest.fixture
 def clinic(db: Session) -> Clinic:
+    return make_clinic(db)
+
+
+def make_clinic(db: Session) -> Clinic:
+    """Downtown (New York) with two chairs, a nurse working weekdays 9-5 who gives infusions
+    and consultations, an eligible patient, another one, and a new one."""
     location = make_location(db)
     chairs = [make_chair(db, location, name=f"Chair {i}", position=i) for i in (1, 2)]
     infusion = make_appointment_type(

@@ -24,7 +24,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import DateTime, Engine, event
+from sqlalchemy import Connection, DateTime, Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,8 @@ from scheduler.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "scheduler_read_only"
+# SQLite: leave the transaction implicit (each statement its own), see ``statement_reads``.
+NO_BEGIN = "scheduler_no_begin"
 # A pooled PostgreSQL connection idle this long is pinged before it is used again.
 IDLE_PING_SECONDS = 10.0
 _IDLE_SINCE = "scheduler_idle_since"
@@ -94,9 +96,12 @@ def build_engine(settings: Settings) -> Engine:
         url,
         echo=settings.sql_echo,
         hide_parameters=not settings.sql_echo,
-        # Short OLTP queries: PostgreSQL's JIT compiled the feed query for longer (~240 ms)
-        # than it ran (benchmarks/README.md).
-        connect_args={"options": "-c jit=off"},
+        # Short OLTP queries of a fixed shape. JIT compiled the feed query for longer
+        # (~240 ms) than it ran. And psycopg prepares every repeated statement, but for some
+        # (the feed validator, the calendar and commitments queries) PostgreSQL kept choosing
+        # a custom plan, planning anew on each execution (0.3-0.5 ms, more than running them):
+        # a generic plan is planned once per connection (benchmarks/README.md).
+        connect_args={"options": "-c jit=off -c plan_cache_mode=force_generic_plan"},
         pool_size=10,
         max_overflow=20,
     )
@@ -181,7 +186,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(READ_ONLY):
+        options = conn.get_execution_options()
+        if options.get(NO_BEGIN):
+            return
+        if options.get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -246,6 +254,27 @@ def snapshot_transaction(factory: sessionmaker[SQLModelSession]) -> Iterator[SQL
         _finish(session, commit=False)
         raise
     _finish(session, commit=True)
+
+
+@contextmanager
+def statement_reads(factory: sessionmaker[SQLModelSession]) -> Iterator[Connection]:
+    """A connection for reads that need no transaction around them: each is one statement,
+    which sees one snapshot anyway. No BEGIN and no COMMIT, so a single read costs a single
+    round trip: PostgreSQL runs it in autocommit mode, SQLite as its own implicit
+    transaction. Tests' factories, bound to a connection, give that connection (inside its
+    transaction) so the read sees the test's rows.
+    """
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        assert isinstance(bind, Connection)
+        yield bind
+        return
+    with bind.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            connection.execution_options(**{NO_BEGIN: True})
+        yield connection
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -18,12 +18,11 @@ from scheduler.auth.dependencies import (
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
-from scheduler.db import CommitRoute, SessionDep, snapshot_transaction
+from scheduler.db import CommitRoute, SessionDep, snapshot_transaction, statement_reads
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
-from scheduler.kit.clock import Clock
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
@@ -114,6 +113,33 @@ def revoke_feed_token(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def _wants_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "").lower()
+
+
+def _representation_headers(
+    validator: str, request: Request, filename: str | None
+) -> dict[str, str]:
+    digest = validator[:32]
+    headers = {
+        "ETag": f'"{digest}-gz"' if _wants_gzip(request) else f'"{digest}"',
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Referrer-Policy": "no-referrer",
+        "X-Robots-Tag": "noindex, nofollow",
+        "Vary": "Accept-Encoding",
+    }
+    if filename:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return headers
+
+
+def _matches(validator: str, if_none_match: str) -> bool:
+    """Whether ``If-None-Match`` names this representation (either encoding's tag)."""
+    digest = validator[:32]
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or f'"{digest}"' in tags or f'"{digest}-gz"' in tags
+
+
 def ics_response(
     render: Callable[[], bytes],
     *,
@@ -135,27 +161,14 @@ def ics_response(
     if validator is None:
         body = render()
         validator = hashlib.sha256(body).hexdigest()
-    digest = validator[:32]
-    wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
-    etag = f'"{digest}-gz"' if wants_gzip else f'"{digest}"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "private, max-age=0, must-revalidate",
-        "Referrer-Policy": "no-referrer",
-        "X-Robots-Tag": "noindex, nofollow",
-        "Vary": "Accept-Encoding",
-    }
-    if filename:
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if if_none_match is not None:
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        if "*" in tags or f'"{digest}"' in tags or f'"{digest}-gz"' in tags:
-            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    headers = _representation_headers(validator, request, filename)
+    if if_none_match is not None and _matches(validator, if_none_match):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     if body is None:
         body = render()
     if last_modified is not None:
         headers["Last-Modified"] = last_modified()
-    if wants_gzip:
+    if _wants_gzip(request):
         body = gzip.compress(body, mtime=0)
         headers["Content-Encoding"] = "gzip"
     if request.method == "HEAD":
@@ -166,9 +179,19 @@ def ics_response(
 
 def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Response:
     settings: Settings = request.app.state.settings
-    clock: Clock = request.app.state.clock
-    with snapshot_transaction(request.app.state.sessionmaker) as session:
-        plan = service.plan_feed(session, token, settings=settings, now=clock.now())
+    now = request.app.state.clock.now()
+    factory = request.app.state.sessionmaker
+    if if_none_match is not None:
+        # A calendar app revalidating: the validator is one statement, so it needs no
+        # transaction around it (no BEGIN, no COMMIT), and most of the time it is all the
+        # request needs. Otherwise the feed is planned again inside the render's snapshot.
+        with statement_reads(factory) as connection:
+            plan = service.plan_feed(connection, token, settings=settings, now=now)
+        if _matches(plan.validator, if_none_match):
+            headers = _representation_headers(plan.validator, request, None)
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    with snapshot_transaction(factory) as session:
+        plan = service.plan_feed(session.connection(), token, settings=settings, now=now)
         rendered: list[service.RenderedFeed] = []
 
         def render() -> bytes:

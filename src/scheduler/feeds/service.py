@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from scheduler.audit.service import Actor, record_event, snapshot
@@ -173,7 +174,7 @@ def _feed_status(booking: Booking) -> FeedEventStatus:
 
 
 # Part of every feed validator: raise it when the same data would render other bytes.
-FEED_FORMAT = "2"
+FEED_FORMAT = "3"
 # Patients changed since the start of yesterday (UTC) are looked up by every feed check.
 PATIENT_CHANGE_HORIZON = timedelta(days=1)
 
@@ -201,7 +202,7 @@ class FeedPlan:
 
     The validator is a SHA-256 over everything the bytes depend on: the format, the
     icalendar version, the settings, the window, the owner, the zone and its transitions
-    (the VTIMEZONE), count, versions and ids of the owner's bookings in the window, every
+    (the VTIMEZONE), count and versions of the owner's bookings from the window on, every
     type, chair, location and provider name, and, when initials are shown, the names of the
     patients changed recently (see ``repository.feed_check``). A calendar client
     revalidating an unchanged feed therefore gets its 304 for one statement.
@@ -227,13 +228,18 @@ _render_cache: OrderedDict[tuple[str, str], RenderedFeed] = OrderedDict()
 _render_lock = threading.Lock()
 
 
-def plan_feed(session: Session, secret: str, *, settings: Settings, now: datetime) -> FeedPlan:
-    """What the feed for a token depends on now, or 404 for an unknown or revoked token."""
+def plan_feed(
+    connection: Connection, secret: str, *, settings: Settings, now: datetime
+) -> FeedPlan:
+    """What the feed for a token depends on now, or 404 for an unknown or revoked token.
+
+    One statement: a connection without a transaction around it will do (``statement_reads``)
+    when only the validator is needed, for a conditional request."""
     window = feed_window(settings, now)
     privacy = settings.feed_privacy
     token_hash = hash_token(secret)
     check = repository.feed_check(
-        session,
+        connection,
         token_hash,
         window=window,
         with_patients=privacy == "type_and_initials",
@@ -348,7 +354,7 @@ def render_feed(
     session: Session, secret: str, *, settings: Settings, now: datetime
 ) -> RenderedFeed:
     """The calendar for a feed token, or 404 for an unknown or revoked one."""
-    plan = plan_feed(session, secret, settings=settings, now=now)
+    plan = plan_feed(session.connection(), secret, settings=settings, now=now)
     return render_plan(session, plan)
 
 

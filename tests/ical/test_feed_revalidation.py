@@ -1,0 +1,102 @@
+"""Calendar apps revalidate feeds all day: with the service's own engine (real commits, no
+test transaction) a matching ``If-None-Match`` costs one statement and no transaction, and
+still notices every change and a revoked token at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+from tests.clinic_fixture import Clinic, make_clinic
+from tests.conftest import (
+    BACKENDS,
+    DEFAULT_NOW,
+    dispose_database,
+    fresh_database_url,
+    make_settings,
+)
+from tests.factories import auth_headers, make_user
+from tests.ical.test_feeds_api import book, feed_path, new_feed
+
+from scheduler.kit.clock import FrozenClock
+from scheduler.main import create_app
+from scheduler.migrate import upgrade
+
+
+@dataclass
+class Live:
+    client: TestClient
+    engine: Engine
+    clinic: Clinic
+    headers: dict[str, str]
+
+
+@pytest.fixture(params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    url = fresh_database_url(request.param, tmp_path, "revalidate")
+    upgrade(url)
+    settings = make_settings(url)
+    clock = FrozenClock(DEFAULT_NOW)
+    app = create_app(settings, clock=clock)  # builds its own engine, as in production
+    with TestClient(app) as client:
+        engine: Engine = app.state.sessionmaker.kw["bind"]
+        with Session(engine, expire_on_commit=False) as db:
+            clinic = make_clinic(db)
+            headers = auth_headers(make_user(db, role="admin"), settings, clock.now())
+        yield Live(client, engine, clinic, headers)
+    dispose_database(url)
+
+
+def _statements(engine: Engine) -> list[tuple[str, bool]]:
+    """(statement, ran outside any transaction) for every statement the engine runs."""
+    seen: list[tuple[str, bool]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        autocommit = (
+            dbapi.autocommit if engine.dialect.name == "postgresql" else not dbapi.in_transaction
+        )
+        seen.append((statement, autocommit))
+
+    return seen
+
+
+def test_a_matching_revalidation_is_one_statement_outside_any_transaction(live: Live) -> None:
+    assert live.clinic.nurse.id is not None
+    feed = new_feed(live.client, live.headers, provider_id=live.clinic.nurse.id)
+    booking = book(live.client, live.headers, live.clinic, "2026-03-03T09:00:00-05:00")
+    path = feed_path(feed)
+    first = live.client.get(path)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+
+    statements = _statements(live.engine)
+    again = live.client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["etag"] == etag
+    assert again.headers["cache-control"].startswith("private")
+    assert len(statements) == 1
+    assert statements[0][1]  # autocommit: no BEGIN, no COMMIT round trips
+
+    # A change is noticed by the very next revalidation ...
+    cancelled = live.client.post(
+        f"/api/v1/bookings/{booking['id']}/cancel", json={"reason": "ill"}, headers=live.headers
+    )
+    assert cancelled.status_code == 200
+    changed = live.client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert b"STATUS:CANCELLED" in changed.content
+
+    # ... and so is a revoked token, even with the current ETag.
+    revoked = live.client.delete(f"/api/v1/feed-tokens/{feed['id']}", headers=live.headers)
+    assert revoked.status_code == 204
+    gone = live.client.get(path, headers={"If-None-Match": changed.headers["etag"]})
+    assert gone.status_code == 404
