@@ -148,8 +148,7 @@ def _check_statement(dialect: str, with_patients: bool) -> Select[Any]:
             sa_select(cast(array(func.count(), func.sum(_booking.c.version)), Text))
             .where(
                 column == owner,
-                _booking.c.end_at
-                > bindparam("window_start", window.start_at, type_=UTCDateTime),
+                _booking.c.end_at > bindparam("window_start", window.start_at, type_=UTCDateTime),
             )
             .scalar_subquery()
         )
