@@ -40,6 +40,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "scheduler_read_only"
 # SQLite: leave the transaction implicit (each statement its own), see ``statement_reads``.
 NO_BEGIN = "scheduler_no_begin"
+# Short OLTP queries of a fixed shape. JIT compiled the feed query for longer (~240 ms) than
+# it ran. And psycopg prepares every repeated statement, but for some (the feed validator,
+# the calendar and commitments queries) PostgreSQL kept choosing a custom plan, planning anew
+# on each execution (0.3-0.5 ms, more than running them): a generic plan is planned once per
+# connection (benchmarks/README.md).
+PG_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan"
 # A pooled PostgreSQL connection idle this long is pinged before it is used again.
 IDLE_PING_SECONDS = 10.0
 _IDLE_SINCE = "scheduler_idle_since"
@@ -96,12 +102,7 @@ def build_engine(settings: Settings) -> Engine:
         url,
         echo=settings.sql_echo,
         hide_parameters=not settings.sql_echo,
-        # Short OLTP queries of a fixed shape. JIT compiled the feed query for longer
-        # (~240 ms) than it ran. And psycopg prepares every repeated statement, but for some
-        # (the feed validator, the calendar and commitments queries) PostgreSQL kept choosing
-        # a custom plan, planning anew on each execution (0.3-0.5 ms, more than running them):
-        # a generic plan is planned once per connection (benchmarks/README.md).
-        connect_args={"options": "-c jit=off -c plan_cache_mode=force_generic_plan"},
+        connect_args={"options": PG_OPTIONS},
         pool_size=10,
         max_overflow=20,
     )
@@ -256,23 +257,38 @@ def snapshot_transaction(factory: sessionmaker[SQLModelSession]) -> Iterator[SQL
     _finish(session, commit=True)
 
 
+def build_statement_engine(settings: Settings, engine: Engine) -> Engine:
+    """The engine for ``statement_reads``: on PostgreSQL a small pool of its own whose
+    connections stay in autocommit mode (switching a shared connection in and out of it on
+    every use cost more than the read); on SQLite the service's engine."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    statements = create_engine(
+        settings.database_url,
+        echo=settings.sql_echo,
+        hide_parameters=not settings.sql_echo,
+        connect_args={"options": PG_OPTIONS},
+        isolation_level="AUTOCOMMIT",
+        pool_size=2,
+        max_overflow=8,
+    )
+    _ping_idle_connections(statements)
+    return statements
+
+
 @contextmanager
-def statement_reads(factory: sessionmaker[SQLModelSession]) -> Iterator[Connection]:
+def statement_reads(bind: Engine | Connection) -> Iterator[Connection]:
     """A connection for reads that need no transaction around them: each is one statement,
     which sees one snapshot anyway. No BEGIN and no COMMIT, so a single read costs a single
-    round trip: PostgreSQL runs it in autocommit mode, SQLite as its own implicit
-    transaction. Tests' factories, bound to a connection, give that connection (inside its
-    transaction) so the read sees the test's rows.
+    round trip: PostgreSQL runs it in autocommit mode (``build_statement_engine``), SQLite
+    as its own implicit transaction. Tests bound to a connection give that connection
+    (inside its transaction) so the read sees the test's rows.
     """
-    bind = factory.kw.get("bind")
-    if not isinstance(bind, Engine):
-        assert isinstance(bind, Connection)
+    if isinstance(bind, Connection):
         yield bind
         return
     with bind.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        else:
+        if connection.dialect.name != "postgresql":
             connection.execution_options(**{NO_BEGIN: True})
         yield connection
 

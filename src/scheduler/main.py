@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from scheduler import health
 from scheduler.config import Settings, get_settings
-from scheduler.db import build_engine, build_sessionmaker
+from scheduler.db import build_engine, build_sessionmaker, build_statement_engine
 from scheduler.errors import install_error_handlers
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
@@ -66,6 +67,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own settings, a frozen clock and a session factory."""
     settings = settings or get_settings()
+    from scheduler.feeds.router import feed_executor, feed_route
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,15 +75,21 @@ def create_app(
             _tune_garbage_collector()
         # Made here, inside the event loop that will use it.
         app.state.write_gate = asyncio.Lock() if settings.is_sqlite else None
-        engine = None
+        engines: list[Engine] = []
         if session_factory is None:
             engine = build_engine(settings)
             app.state.sessionmaker = build_sessionmaker(engine)
+            app.state.statement_bind = build_statement_engine(settings, engine)
+            engines = list({engine, app.state.statement_bind})
+        else:
+            app.state.statement_bind = session_factory.kw["bind"]
+        app.state.feed_executor = feed_executor()
         try:
             yield
         finally:
-            if engine is not None:
-                engine.dispose()
+            app.state.feed_executor.shutdown(wait=True)
+            for each in engines:
+                each.dispose()
 
     app = FastAPI(
         title="Infusion Scheduler",
@@ -106,6 +114,8 @@ def create_app(
 
     from scheduler.feeds.router import public_router as public_feeds
 
+    # In front of everything: calendar apps poll feeds all day (see feed_route).
+    app.router.routes.insert(0, feed_route())
     app.include_router(health.router)
     app.include_router(public_feeds)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
