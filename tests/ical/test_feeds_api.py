@@ -151,9 +151,14 @@ def test_http_caching_head_and_gzip(
     assert first.headers["cache-control"].startswith("private")
     assert first.headers["referrer-policy"] == "no-referrer"
     assert "last-modified" in first.headers
-    not_modified = client.get(path, headers={"If-None-Match": etag})
+    not_modified = client.get(path, headers={"If-None-Match": etag, **plain})
     assert not_modified.status_code == 304
     assert not_modified.content == b""
+    # RFC 9110 15.4.5: what guides a cache, and no other representation metadata.
+    assert not_modified.headers["etag"] == etag
+    assert not_modified.headers["cache-control"] == first.headers["cache-control"]
+    assert not_modified.headers["vary"] == "Accept-Encoding"
+    assert "x-robots-tag" not in not_modified.headers
     head = client.head(path, headers=plain)
     assert head.status_code == 200
     assert head.content == b""

@@ -119,17 +119,23 @@ def _wants_gzip(request: Request) -> bool:
     return "gzip" in request.headers.get("accept-encoding", "").lower()
 
 
+def _validator_headers(validator: str, request: Request) -> dict[str, str]:
+    """What a 304 carries: the fields that guide a cache (RFC 9110 15.4.5 asks a server not
+    to send other representation metadata with a 304)."""
+    digest = validator[:32]
+    return {
+        "ETag": f'"{digest}-gz"' if _wants_gzip(request) else f'"{digest}"',
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Vary": "Accept-Encoding",
+    }
+
+
 def _representation_headers(
     validator: str, request: Request, filename: str | None
 ) -> dict[str, str]:
-    digest = validator[:32]
-    headers = {
-        "ETag": f'"{digest}-gz"' if _wants_gzip(request) else f'"{digest}"',
-        "Cache-Control": "private, max-age=0, must-revalidate",
-        "Referrer-Policy": "no-referrer",
-        "X-Robots-Tag": "noindex, nofollow",
-        "Vary": "Accept-Encoding",
-    }
+    headers = _validator_headers(validator, request)
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Robots-Tag"] = "noindex, nofollow"
     if filename:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return headers
@@ -163,9 +169,10 @@ def ics_response(
     if validator is None:
         body = render()
         validator = hashlib.sha256(body).hexdigest()
-    headers = _representation_headers(validator, request, filename)
     if if_none_match is not None and _matches(validator, if_none_match):
+        headers = _validator_headers(validator, request)
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    headers = _representation_headers(validator, request, filename)
     if body is None:
         body = render()
     if last_modified is not None:
@@ -190,7 +197,7 @@ def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Resp
         with statement_reads(request.app.state.statement_bind) as connection:
             plan = service.plan_feed(connection, token, settings=settings, now=now)
         if _matches(plan.validator, if_none_match):
-            headers = _representation_headers(plan.validator, request, None)
+            headers = _validator_headers(plan.validator, request)
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     with snapshot_transaction(factory) as session:
         plan = service.plan_feed(session.connection(), token, settings=settings, now=now)
