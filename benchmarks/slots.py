@@ -329,7 +329,7 @@ def run(backend: str) -> dict[str, Any]:
             ours_s, _ = common.median_time(ours, 21)
             service_s, _ = common.median_time(service, 21)
             ours_slots = ours()
-        print(f"load_context (3 SQL statements)          median {common.ms(load_s)}")
+        print(f"load_context (2 SQL statements)          median {common.ms(load_s)}")
         print(f"load_context + find_free_slots           median {common.ms(ours_s)}")
         print(f"service.search_slots (+ response models) median {common.ms(service_s)}")
         out["ours_s"] = ours_s

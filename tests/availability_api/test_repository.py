@@ -1,4 +1,4 @@
-"""What ``load_commitments`` returns, on each database: the rows, and their shared phases."""
+"""The commitments ``load_window`` returns, on each database: the rows, their shared phases."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_commitment_rows_hold_utc_instants_and_one_phases_tuple_per_layout(
 
     def load(now: datetime) -> list[repository.CommitmentRow]:
         assert clinic.nurse.id is not None
-        return repository.load_commitments(
+        return repository.load_window(
             db,
             location_id=clinic.location_id,
             appointment_type_id=clinic.infusion_id,
@@ -91,7 +91,7 @@ def test_commitment_rows_hold_utc_instants_and_one_phases_tuple_per_layout(
             start_at=WINDOW_START,
             end_at=WINDOW_START + timedelta(days=7),
             now=now,
-        )
+        ).commitments
 
     rows = load(DEFAULT_NOW)
     assert sorted((r.kind, r.id) for r in rows) == sorted(
@@ -179,7 +179,7 @@ def test_the_longest_visit_reaching_into_the_padded_window_is_loaded(
     )
     touching = _day_long_booking(db, clinic, day.id, clinic.other_patient.id, earliest)
     for provider_id in (clinic.nurse.id, None):  # a named provider, and all eligible ones
-        rows = repository.load_commitments(
+        rows = repository.load_window(
             db,
             location_id=clinic.location_id,
             appointment_type_id=clinic.consult.id or 0,
@@ -187,13 +187,13 @@ def test_the_longest_visit_reaching_into_the_padded_window_is_loaded(
             start_at=WINDOW_START,
             end_at=WINDOW_START + timedelta(days=1),
             now=DEFAULT_NOW,
-        )
+        ).commitments
         ids = {r.id for r in rows if r.kind == "booking"}
         assert reaching in ids
         assert touching not in ids
 
 
-def test_on_sqlite_the_commitments_query_range_scans_indexes(tmp_path: Path) -> None:
+def test_on_sqlite_the_window_query_range_scans_booking_indexes(tmp_path: Path) -> None:
     """Without planner statistics SQLite once walked every active booking (the status
     index) for each search; every booking branch must search an index by a start range."""
     url = f"sqlite:///{tmp_path / 'plan.db'}"
@@ -209,7 +209,7 @@ def test_on_sqlite_the_commitments_query_range_scans_indexes(tmp_path: Path) -> 
     with Session(engine) as session:
         for provider_id, patient_id in ((None, None), (1, None), (1, 7)):
             captured.clear()
-            repository.load_commitments(
+            repository.load_window(
                 session,
                 location_id=1,
                 appointment_type_id=1,

@@ -1,4 +1,4 @@
-"""Slot search over HTTP: statement budget, window limits, explain, and search/write agreement."""
+"""Slot search over HTTP: two statements whatever the window, limits, explain, agreement."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def search(
 
 
 @pytest.mark.parametrize("days", [1, 7, 31])
-def test_a_search_costs_three_statements_whatever_the_window(
+def test_a_search_costs_two_statements_whatever_the_window(
     days: int,
     client: TestClient,
     desk_headers: dict[str, str],
@@ -74,7 +74,7 @@ def test_a_search_costs_three_statements_whatever_the_window(
     assert response.status_code == 200
     assert response.json()["items"]
     search_statements = [s for s in statements if "user_account" not in s and "SAVEPOINT" not in s]
-    assert len(search_statements) == 3, search_statements
+    assert len(search_statements) == 2, search_statements
 
 
 def test_window_limits_and_naive_times(

@@ -1,11 +1,11 @@
-"""Everything one slot search needs, in three SQL statements whatever the window size.
+"""Everything one slot search needs, in two SQL statements whatever the window size.
 
 1. the location and the appointment type (one row);
-2. the location's static calendar: opening hours, closures, active chairs, the providers who
-   may do the type here, their weekly rules at this location and their exceptions — one
-   ``UNION ALL`` over a shared column layout;
-3. the commitments that can collide: active bookings and live holds on this location's chairs
-   or of those providers (at any location), near the window.
+2. one ``UNION ALL`` over a shared column layout, each branch tagged by ``kind``: the
+   location's static calendar (opening hours, closures, active chairs, the providers who may
+   do the type here, their weekly rules at this location and their exceptions), then the
+   commitments that can collide (active bookings and live holds on this location's chairs or
+   of those providers, at any location, near the window).
 
 The statement count is asserted by a test, and it is why a month's search costs about what a
 day's does.
@@ -145,81 +145,77 @@ def _eligible_providers(location_id: Any, appointment_type_id: Any, provider_id:
     return query
 
 
-@lru_cache(maxsize=2)
-def _calendar_statement(by_provider: bool) -> Any:
-    """The calendar query for a search with or without one provider, built once (binds)."""
+class WindowRows(NamedTuple):
+    calendar: CalendarRows
+    commitments: list[CommitmentRow]
+
+
+# One row layout for every branch of the window statement, tagged by ``kind``:
+# (kind, id, n1, n2, n3, n4, t1, t2, d1, d2, a1, a2, s1, s2).
+_LAYOUT = ("id", "n1", "n2", "n3", "n4", "t1", "t2", "d1", "d2", "a1", "a2", "s1", "s2")
+_LAYOUT_TYPES = {
+    "id": Integer,
+    "n": Integer,
+    "t": Time,
+    "d": Date,
+    "a": UTCDateTime,
+    "s": String,
+}
+
+
+def _row(kind: str, **columns: Any) -> list[Any]:
+    """A branch's columns in the shared layout; the ones it does not name are typed NULLs."""
+    out = [literal(kind, String).label("kind")]
+    for name in _LAYOUT:
+        column = columns.get(name)
+        if column is None:
+            column = cast(null(), _LAYOUT_TYPES["id" if name == "id" else name[0]])
+        out.append(column.label(name))
+    return out
+
+
+@lru_cache(maxsize=8)
+def _window_statement(by_provider: bool, by_patient: bool) -> Any:
+    """Statement 2 for one shape of request, built once (values come as binds): the
+    calendar branches, then the commitments branches, in one ``UNION ALL``."""
     location_id: Any = bindparam("location_id")
     providers = _eligible_providers(
         location_id,
         bindparam("appointment_type_id"),
         bindparam("provider_id") if by_provider else None,
     )
-    int_null = cast(null(), Integer)
-    time_null = cast(null(), Time)
-    date_null = cast(null(), Date)
-    at_null = cast(null(), UTCDateTime)
-    str_null = cast(null(), String)
-
-    def row(
-        kind: str,
-        *,
-        id_: Any = None,
-        n1: Any = None,
-        n2: Any = None,
-        t1: Any = None,
-        t2: Any = None,
-        d1: Any = None,
-        d2: Any = None,
-        a1: Any = None,
-        a2: Any = None,
-        s1: Any = None,
-        s2: Any = None,
-    ) -> list[Any]:
-        return [
-            literal(kind, String).label("kind"),
-            (id_ if id_ is not None else int_null).label("id"),
-            (n1 if n1 is not None else int_null).label("n1"),
-            (n2 if n2 is not None else int_null).label("n2"),
-            (t1 if t1 is not None else time_null).label("t1"),
-            (t2 if t2 is not None else time_null).label("t2"),
-            (d1 if d1 is not None else date_null).label("d1"),
-            (d2 if d2 is not None else date_null).label("d2"),
-            (a1 if a1 is not None else at_null).label("a1"),
-            (a2 if a2 is not None else at_null).label("a2"),
-            (s1 if s1 is not None else str_null).label("s1"),
-            (s2 if s2 is not None else str_null).label("s2"),
-        ]
 
     def theirs(provider_column: Any) -> Any:
-        # Rules and exceptions of a provider without a "provider" row are dropped when the
-        # rows are read, so a named provider is compared directly (a simpler plan).
+        # A named provider is compared directly (a simpler plan): rules and exceptions of a
+        # provider without a "provider" row are dropped when the rows are read, and
+        # commitments of a provider not in the query are ignored by the engine.
         if by_provider:
             return provider_column == bindparam("provider_id")
         return provider_column.in_(providers)
 
     exc = AvailabilityException
-    return union_all(
+    calendar = [
         sa_select(
-            *row(
+            *_row(
                 "hours",
                 n1=col(LocationHours.weekday),
                 t1=col(LocationHours.open_time),
                 t2=col(LocationHours.close_time),
             )
         ).where(col(LocationHours.location_id) == location_id),
-        sa_select(*row("closure", a1=col(exc.start_at), a2=col(exc.end_at))).where(
+        sa_select(*_row("closure", a1=col(exc.start_at), a2=col(exc.end_at))).where(
             col(exc.location_id) == location_id,
             col(exc.provider_id).is_(None),
             col(exc.end_at) > bindparam("start_at"),
             col(exc.start_at) < bindparam("end_at"),
         ),
         sa_select(
-            *row("chair", id_=col(Chair.id), n1=col(Chair.position), s1=col(Chair.name))
+            *_row("chair", id=col(Chair.id), n1=col(Chair.position), s1=col(Chair.name))
         ).where(col(Chair.location_id) == location_id, col(Chair.active).is_(True)),
         sa_select(
-            *row(
+            *_row(
                 "provider",
-                id_=col(Provider.id),
+                id=col(Provider.id),
                 n1=col(Provider.max_concurrent_patients),
                 n2=col(Provider.min_minutes_between_starts),
                 s1=col(Provider.name),
@@ -227,9 +223,9 @@ def _calendar_statement(by_provider: bool) -> Any:
             )
         ).where(col(Provider.id).in_(providers)),
         sa_select(
-            *row(
+            *_row(
                 "rule",
-                id_=col(AvailabilityRule.provider_id),
+                id=col(AvailabilityRule.provider_id),
                 n1=col(AvailabilityRule.weekday),
                 t1=col(AvailabilityRule.start_time),
                 t2=col(AvailabilityRule.end_time),
@@ -241,9 +237,9 @@ def _calendar_statement(by_provider: bool) -> Any:
             theirs(col(AvailabilityRule.provider_id)),
         ),
         sa_select(
-            *row(
+            *_row(
                 "exception",
-                id_=col(exc.provider_id),
+                id=col(exc.provider_id),
                 a1=col(exc.start_at),
                 a2=col(exc.end_at),
                 s1=col(exc.kind),
@@ -257,10 +253,75 @@ def _calendar_statement(by_provider: bool) -> Any:
             col(exc.end_at) > bindparam("lo"),
             col(exc.start_at) < bindparam("hi"),
         ),
+    ]
+
+    def near(model: Any) -> Any:
+        # The lower bound on start_at is implied by the one on end_at (no visit lasts longer
+        # than LONGEST_VISIT) and lets both databases range-scan their (owner, start_at)
+        # indexes instead of walking every active booking in the clinic's history.
+        return and_(
+            col(model.start_at) >= bindparam("earliest_start"),
+            col(model.start_at) < bindparam("hi"),
+            col(model.end_at) > bindparam("lo"),
+        )
+
+    def subjects(model: Any) -> list[Any]:
+        """Disjoint conditions, one per index: the location's chairs, the providers', the
+        patient's (each excluding the ones before, so UNION ALL returns each row once)."""
+        on_chair = and_(
+            col(model.location_id) == location_id,
+            col(model.chair_id).is_not(None),
+        )
+        of_provider = theirs(col(model.provider_id))
+        out = [on_chair, and_(of_provider, not_(on_chair))]
+        if by_patient:
+            out.append(
+                and_(
+                    col(model.patient_id) == bindparam("patient_id"),
+                    not_(on_chair),
+                    not_(of_provider),
+                )
+            )
+        return out
+
+    def commitment(kind: str, model: Any) -> list[Any]:
+        return _row(
+            kind,
+            id=col(model.id),
+            n1=col(model.turnover_minutes),
+            n2=col(model.chair_id),
+            n3=col(model.provider_id),
+            n4=col(model.patient_id),
+            a1=col(model.start_at),
+            # As text: see phases_from_json. jsonb casts to its canonical text.
+            s1=cast(col(model.phases), Text),
+        )
+
+    bookings = [
+        sa_select(*commitment("booking", Booking)).where(
+            subject, near(Booking), col(Booking.status).in_(ACTIVE_STATUSES)
+        )
+        for subject in subjects(Booking)
+    ]
+    if not by_provider:
+        # Joined to the eligible providers rather than filtered by a list of them: without
+        # statistics SQLite would read the list through the status index, walking every
+        # active booking; this way it range-scans each provider's (provider, start) index.
+        eligible = providers.subquery()
+        bookings[1] = bookings[1].join_from(
+            Booking, eligible, col(Booking.provider_id) == eligible.c.id
+        )
+    holds = sa_select(*commitment("hold", Hold)).where(
+        col(Hold.expires_at) > bindparam("now"),
+        col(Hold.released_at).is_(None),
+        col(Hold.consumed_at).is_(None),
+        or_(*subjects(Hold)),
+        near(Hold),
     )
+    return union_all(*calendar, *bookings, holds)
 
 
-def load_calendar(
+def load_window(
     session: Session,
     *,
     location_id: int,
@@ -268,12 +329,21 @@ def load_calendar(
     provider_id: int | None,
     start_at: datetime,
     end_at: datetime,
-) -> CalendarRows:
-    """Statement 2: one UNION ALL, each branch tagged by ``kind``.
+    now: datetime,
+    patient_id: int | None = None,
+) -> WindowRows:
+    """Statement 2: the calendar of the location and the commitments near the window.
 
-    Closures overlapping the window; provider exceptions overlapping it widened by
-    ``COMMITMENT_PADDING``; hours, active chairs, the eligible providers (only
-    ``provider_id`` when given) and their rules at this location.
+    Calendar: hours, active chairs, the eligible providers (only ``provider_id`` when given)
+    and their rules at this location, closures overlapping the window, and provider
+    exceptions overlapping it widened by ``COMMITMENT_PADDING``.
+
+    Commitments: active bookings and live holds on this location's chairs, or of the
+    eligible providers at any location, reaching into the window widened by
+    ``COMMITMENT_PADDING``. A hold counts until ``expires_at``: an expired hold stops
+    blocking at that instant, with no background job involved. With ``patient_id`` the
+    patient's own bookings are included too (for the no-overlap rule). They come in no
+    particular order.
     """
     params: dict[str, Any] = {
         "location_id": location_id,
@@ -282,45 +352,52 @@ def load_calendar(
         "end_at": end_at,
         "lo": start_at - COMMITMENT_PADDING,
         "hi": end_at + COMMITMENT_PADDING,
+        "earliest_start": start_at - COMMITMENT_PADDING - LONGEST_VISIT,
+        "now": now,
     }
     if provider_id is not None:
         params["provider_id"] = provider_id
-    statement = _calendar_statement(provider_id is not None)
-    rows = CalendarRows()
-    provider_rows: list[Any] = []
-    rule_rows: list[Any] = []
-    exception_rows: list[Any] = []
-    for r in session.execute(statement, params).all():
-        if r.kind == "hours":
-            rows.hours.append((r.n1, r.t1, r.t2))
-        elif r.kind == "closure":
-            rows.closures.append((r.a1, r.a2))
-        elif r.kind == "chair":
-            rows.chairs.append((r.id, r.n1, r.s1))
-        elif r.kind == "provider":
-            provider_rows.append(r)
-        elif r.kind == "rule":
-            rule_rows.append(r)
+    if patient_id is not None:
+        params["patient_id"] = patient_id
+    statement = _window_statement(provider_id is not None, patient_id is not None)
+    calendar = CalendarRows()
+    commitments: list[CommitmentRow] = []
+    rules: list[tuple[int, tuple[int, time, time, date | None, date | None]]] = []
+    exceptions: list[tuple[int, str, datetime, datetime]] = []
+    # One fetchall, unpacked by position: a month holds ~1,000 commitment rows.
+    for kind, id_, n1, n2, n3, n4, t1, t2, d1, d2, a1, a2, s1, s2 in session.execute(
+        statement, params
+    ).all():
+        if kind == "booking" or kind == "hold":
+            commitments.append(CommitmentRow(a1, phases_from_json(s1), n1, n2, n3, kind, id_, n4))
+        elif kind == "hours":
+            calendar.hours.append((n1, t1, t2))
+        elif kind == "closure":
+            calendar.closures.append((a1, a2))
+        elif kind == "chair":
+            calendar.chairs.append((id_, n1, s1))
+        elif kind == "provider":
+            calendar.providers[id_] = ProviderRow(
+                id=id_,
+                name=s1,
+                display_name=s2,
+                max_concurrent_patients=n1,
+                min_minutes_between_starts=n2,
+            )
+        elif kind == "rule":
+            rules.append((id_, (n1, t1, t2, d1, d2)))
         else:
-            exception_rows.append(r)
-    for r in provider_rows:
-        rows.providers[r.id] = ProviderRow(
-            id=r.id,
-            name=r.s1,
-            display_name=r.s2,
-            max_concurrent_patients=r.n1,
-            min_minutes_between_starts=r.n2,
-        )
-    for r in rule_rows:
-        if r.id in rows.providers:
-            rows.providers[r.id].rules.append((r.n1, r.t1, r.t2, r.d1, r.d2))
-    for r in exception_rows:
-        if r.id in rows.providers:
-            target = rows.providers[r.id]
-            (target.extra if r.s1 == "extra" else target.unavailable).append((r.a1, r.a2))
-    rows.chairs.sort(key=lambda c: (c[1], c[0]))
-    rows.hours.sort()
-    return rows
+            exceptions.append((id_, s1, a1, a2))
+    for provider, rule in rules:
+        if provider in calendar.providers:
+            calendar.providers[provider].rules.append(rule)
+    for provider, exception_kind, start, end in exceptions:
+        if provider in calendar.providers:
+            target = calendar.providers[provider]
+            (target.extra if exception_kind == "extra" else target.unavailable).append((start, end))
+    calendar.chairs.sort(key=lambda c: (c[1], c[0]))
+    calendar.hours.sort()
+    return WindowRows(calendar, commitments)
 
 
 def to_phases(raw: Iterable[Mapping[str, Any] | Phase]) -> tuple[Phase, ...]:
@@ -358,130 +435,3 @@ def phases_from_json(text: str) -> tuple[Phase, ...]:
     still intern to one tuple.
     """
     return to_phases(json.loads(text))
-
-
-@lru_cache(maxsize=8)
-def _commitments_statement(by_provider: bool, by_patient: bool) -> Any:
-    """The commitments query for one shape of request, built once; values come as binds.
-
-    Building the statement on every search cost more than compiling it (SQLAlchemy caches
-    the compiled form by structure anyway), so it is built once per shape.
-    """
-    providers = _eligible_providers(
-        bindparam("location_id"),
-        bindparam("appointment_type_id"),
-        bindparam("provider_id") if by_provider else None,
-    )
-
-    def near(model: Any) -> Any:
-        # The lower bound on start_at is implied by the one on end_at (no visit lasts longer
-        # than LONGEST_VISIT) and lets both databases range-scan their (owner, start_at)
-        # indexes instead of walking every active booking in the clinic's history.
-        return and_(
-            col(model.start_at) >= bindparam("earliest_start"),
-            col(model.start_at) < bindparam("hi"),
-            col(model.end_at) > bindparam("lo"),
-        )
-
-    def subjects(model: Any) -> list[Any]:
-        """Disjoint conditions, one per index: the location's chairs, the providers', the
-        patient's (each excluding the ones before, so UNION ALL returns each row once)."""
-        on_chair = and_(
-            col(model.location_id) == bindparam("location_id"),
-            col(model.chair_id).is_not(None),
-        )
-        # A named provider is compared directly (whether they may do this type here is the
-        # calendar's question; commitments of a provider not in the query are ignored).
-        of_provider = (
-            col(model.provider_id) == bindparam("provider_id")
-            if by_provider
-            else col(model.provider_id).in_(providers)
-        )
-        out = [on_chair, and_(of_provider, not_(on_chair))]
-        if by_patient:
-            out.append(
-                and_(
-                    col(model.patient_id) == bindparam("patient_id"),
-                    not_(on_chair),
-                    not_(of_provider),
-                )
-            )
-        return out
-
-    def columns(kind: str, model: Any) -> list[Any]:
-        return [
-            literal(kind, String).label("kind"),
-            col(model.id),
-            col(model.start_at),
-            # As text: see phases_from_json. jsonb casts to its canonical text.
-            cast(col(model.phases), Text).label("phases"),
-            col(model.turnover_minutes),
-            col(model.chair_id),
-            col(model.provider_id),
-            col(model.patient_id),
-        ]
-
-    bookings = [
-        sa_select(*columns("booking", Booking)).where(
-            subject, near(Booking), col(Booking.status).in_(ACTIVE_STATUSES)
-        )
-        for subject in subjects(Booking)
-    ]
-    if not by_provider:
-        # Joined to the eligible providers rather than filtered by a list of them: without
-        # statistics SQLite would read the list through the status index, walking every
-        # active booking; this way it range-scans each provider's (provider, start) index.
-        eligible = providers.subquery()
-        bookings[1] = bookings[1].join_from(
-            Booking, eligible, col(Booking.provider_id) == eligible.c.id
-        )
-    holds = sa_select(*columns("hold", Hold)).where(
-        col(Hold.expires_at) > bindparam("now"),
-        col(Hold.released_at).is_(None),
-        col(Hold.consumed_at).is_(None),
-        or_(*subjects(Hold)),
-        near(Hold),
-    )
-    return union_all(*bookings, holds)
-
-
-def load_commitments(
-    session: Session,
-    *,
-    location_id: int,
-    appointment_type_id: int,
-    provider_id: int | None,
-    start_at: datetime,
-    end_at: datetime,
-    now: datetime,
-    patient_id: int | None = None,
-) -> list[CommitmentRow]:
-    """Statement 3: active bookings and live holds that can collide with the window.
-
-    Those on this location's chairs, or of the eligible providers (only ``provider_id`` when
-    given) at any location, reaching into the window widened by ``COMMITMENT_PADDING``. A
-    hold counts until ``expires_at``: an expired hold stops blocking at that instant, with no
-    background job involved. With ``patient_id`` the patient's own bookings are included too
-    (for the no-overlap rule). Rows come in no particular order.
-    """
-    params: dict[str, Any] = {
-        "location_id": location_id,
-        "appointment_type_id": appointment_type_id,
-        "lo": start_at - COMMITMENT_PADDING,
-        "hi": end_at + COMMITMENT_PADDING,
-        "earliest_start": start_at - COMMITMENT_PADDING - LONGEST_VISIT,
-        "now": now,
-    }
-    if provider_id is not None:
-        params["provider_id"] = provider_id
-    if patient_id is not None:
-        params["patient_id"] = patient_id
-    statement = _commitments_statement(provider_id is not None, patient_id is not None)
-    rows = session.execute(statement, params).all()  # one fetchall, not a fetch per row
-    return [
-        # Positional: keyword arguments cost more than the tuple itself.
-        CommitmentRow(
-            start, phases_from_json(phases), turnover, chair, provider, kind, id_, patient
-        )
-        for kind, id_, start, phases, turnover, chair, provider, patient in rows
-    ]

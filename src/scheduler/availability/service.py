@@ -1,4 +1,4 @@
-"""Slot search and "why is there no slot?": load (3 statements), then ask the pure engine."""
+"""Slot search and "why is there no slot?": load (2 statements), then ask the pure engine."""
 
 from __future__ import annotations
 
@@ -109,24 +109,16 @@ def load_context(
     notice_from: datetime | None = None,
     subject: tuple[Location, AppointmentType] | None = None,
 ) -> SearchContext:
-    """Load everything for a window and build the engine query (three SQL statements).
+    """Load everything for a window and build the engine query (two SQL statements).
 
     ``ignore`` drops commitments that must not count (the hold being booked, the booking being
     rescheduled). ``notice_from`` measures min notice and horizon from another instant than
     ``now`` (a live hold keeps the terms it was placed under); holds expire by ``now``. A
     location without any opening hours is not constrained by them. ``subject``: the location
-    and type already loaded by ``load_subject`` (then two statements here).
+    and type already loaded by ``load_subject`` (then one statement here).
     """
     location, appointment_type = subject or load_subject(session, location_id, appointment_type_id)
-    calendar = repository.load_calendar(
-        session,
-        location_id=location_id,
-        appointment_type_id=appointment_type_id,
-        provider_id=provider_id,
-        start_at=start_at,
-        end_at=end_at,
-    )
-    commitments = repository.load_commitments(
+    calendar, commitments = repository.load_window(
         session,
         location_id=location_id,
         appointment_type_id=appointment_type_id,
