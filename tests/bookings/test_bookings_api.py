@@ -234,6 +234,21 @@ def test_unknown_ids_are_clear_errors(
         headers=desk_headers,
     )
     assert missing_location.status_code == 404
+    missing_type = book(client, desk_headers, clinic, type_id=999_999)
+    assert missing_type.status_code == 404
+    assert "Appointment type 999999" in missing_type.json()["detail"]
+    # Both unknown: the patient is named first.
+    both = client.post(
+        "/api/v1/bookings",
+        json={
+            "patient_id": 999_999,
+            "appointment_type_id": clinic.infusion_id,
+            "location_id": 999_999,
+            "start_at": TUESDAY_9,
+        },
+        headers=desk_headers,
+    )
+    assert both.json()["errors"][0]["field"] == "patient_id"
     assert client.get("/api/v1/bookings/999999", headers=desk_headers).status_code == 404
 
 

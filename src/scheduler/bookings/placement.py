@@ -112,17 +112,19 @@ def place(
     ignore: tuple[str, int] | None = None,
     notice_from: datetime | None = None,
     patient: PatientFlags | None = None,
+    subject: tuple[Location, AppointmentType] | None = None,
 ) -> Placement:
     """Lock what the appointment touches, reload the calendar and choose chair and provider.
 
     ``ignore`` = ("hold", id) or ("booking", id): the reservation being turned into this one
     does not compete with it. ``notice_from``: see ``load_context`` (booking a live hold).
     With ``patient`` the type's prerequisites are checked first (409
-    ``prerequisite_missing`` unless ``override``). Raises 404/422 for unknown or unfit ids,
+    ``prerequisite_missing`` unless ``override``). ``subject``: the location and the type,
+    when the caller already loaded them. Raises 404/422 for unknown or unfit ids,
     409 ``slot_unavailable`` / ``outside_availability`` / ``patient_conflict`` when the time
     cannot be taken.
     """
-    subject = load_subject(session, location_id, appointment_type_id)
+    subject = subject or load_subject(session, location_id, appointment_type_id)
     missing = (
         check_prerequisites(patient, subject[1], override=override) if patient is not None else []
     )

@@ -6,13 +6,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, text
+from sqlalchemy import bindparam, func, insert, text, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from scheduler.models import (
+    AppointmentType,
     Booking,
     Hold,
+    Location,
     Patient,
     Provider,
     ProviderAppointmentType,
@@ -76,6 +78,33 @@ _PATIENT_FLAGS = sa_select(
 ).where(_patient.c.id == bindparam("id"))
 _booking = metadata.tables[Booking.__tablename__]
 _INSERT_BOOKING = insert(_booking).returning(_booking.c.id)
+
+
+# The location, the type and the patient's flags in one row (None when the location or the
+# type is unknown; NULL flags when the patient is): what a booking needs before its locks.
+_SUBJECT_AND_PATIENT = (
+    select(Location, AppointmentType, *_PATIENT_FLAGS.selected_columns)
+    .select_from(Location)
+    .join(AppointmentType, true())  # one row of each: a deliberate 1 x 1 cross join
+    .outerjoin(_patient, _patient.c.id == bindparam("id"))
+    .where(
+        col(Location.id) == bindparam("location_id"),
+        col(AppointmentType.id) == bindparam("appointment_type_id"),
+    )
+)
+
+
+def subject_and_patient(
+    session: Session, *, location_id: int, appointment_type_id: int, patient_id: int
+) -> tuple[Location, AppointmentType, PatientFlags | None] | None:
+    row = session.execute(
+        _SUBJECT_AND_PATIENT,
+        {"location_id": location_id, "appointment_type_id": appointment_type_id, "id": patient_id},
+    ).first()
+    if row is None:
+        return None
+    location, appointment_type, *flags = row
+    return location, appointment_type, None if flags[0] is None else PatientFlags(*flags)
 
 
 def patient_flags(session: Session, patient_id: int) -> PatientFlags | None:

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from scheduler.audit.service import Actor, record_event, snapshot
 from scheduler.availability.engine import local_instant
+from scheduler.availability.service import load_subject
 from scheduler.bookings import repository
 from scheduler.bookings.placement import Placement, place
 from scheduler.bookings.repository import PatientFlags
@@ -285,6 +286,26 @@ def _patient_flags(session: Session, patient_id: int) -> PatientFlags:
     return patient
 
 
+def _subject_and_patient(
+    session: Session, location_id: int, appointment_type_id: int, patient_id: int
+) -> tuple[tuple[Location, AppointmentType], PatientFlags]:
+    """The location, the type and the patient's flags, in one statement when all exist; an
+    unknown patient is 422 (a reference in the body), an unknown location or type 404."""
+    found = repository.subject_and_patient(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        patient_id=patient_id,
+    )
+    if found is None:
+        patient = _patient_flags(session, patient_id)  # say which id is wrong, patient first
+        return load_subject(session, location_id, appointment_type_id), patient
+    location, appointment_type, flags = found
+    if flags is None:
+        raise InvalidInput(f"Patient {patient_id} does not exist.", field="patient_id")
+    return (location, appointment_type), flags
+
+
 def create_booking(
     session: Session,
     data: BookingCreate,
@@ -304,7 +325,6 @@ def create_booking(
     override = data.override is not None
     if override and not actor.is_staff:
         raise InvalidInput("Only staff may override.", field="override")
-    patient = _patient_flags(session, data.patient_id)
     hold: Hold | None = None
     chair_id: int | None
     provider_id: int | None
@@ -330,6 +350,7 @@ def create_booking(
             )
         location_id, type_id, start_at = data.location_id, data.appointment_type_id, data.start_at
         chair_id, provider_id = data.chair_id, data.provider_id
+    subject, patient = _subject_and_patient(session, location_id, type_id, data.patient_id)
     if data.series_id is not None:
         series = session.get(Series, data.series_id)
         if series is None or series.patient_id != patient.id:
@@ -350,6 +371,7 @@ def create_booking(
         # A live hold keeps the notice and horizon it was placed under.
         notice_from=hold.created_at if hold is not None else None,
         patient=patient,
+        subject=subject,
     )
     lifted = _override_note(placement.overridden, placement.missing)
     override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
