@@ -45,7 +45,11 @@ NO_BEGIN = "scheduler_no_begin"
 # the calendar and commitments queries) PostgreSQL kept choosing a custom plan, planning anew
 # on each execution (0.3-0.5 ms, more than running them): a generic plan is planned once per
 # connection (benchmarks/README.md).
-PG_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan"
+#
+# TimeZone=UTC: every instant is stored and used in UTC, and psycopg then hands back
+# datetimes in datetime.timezone.utc, which convert for free; under a named server zone each
+# of the ~1,000 instants of a month's search went through zoneinfo (5 % of a search).
+PG_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan -c timezone=UTC"
 # A pooled PostgreSQL connection idle this long is pinged before it is used again.
 IDLE_PING_SECONDS = 10.0
 _IDLE_SINCE = "scheduler_idle_since"
@@ -76,9 +80,28 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, parse the stored text with ``datetime.fromisoformat`` (C) rather than
+        the generic DATETIME processor's regular expression: a month's slot search reads
+        ~1,000 instants, and that parsing was a fifth of it. Same values either way."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: str | datetime | None) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, datetime):  # a driver-side converter got there first
+                return self.process_result_value(value, dialect)
+            return parse(value).replace(tzinfo=UTC)
+
+        return process
 
 
 def build_engine(settings: Settings) -> Engine:
