@@ -89,12 +89,12 @@ class Booking(SQLModel, table=True):
     chair_end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     phases: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     turnover_minutes: int = 0
-    status: str = Field(max_length=20, index=True)
+    status: str = Field(max_length=20)
     source: str = Field(default="front_desk", max_length=20)
     version: int = 1
     # Stable across a reschedule: the new booking inherits it (with a higher SEQUENCE), so
     # calendar apps move the event instead of showing a cancellation and a new one.
-    ical_uid: str = Field(max_length=100, index=True)
+    ical_uid: str = Field(max_length=100)
     sequence: int = 0
     notes: str = Field(default="", max_length=4000)
     override_reason: str = Field(default="", max_length=1000)
