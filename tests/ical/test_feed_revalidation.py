@@ -4,8 +4,10 @@ still notices every change and a revoked token at once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,10 @@ from tests.conftest import (
 from tests.factories import auth_headers, make_user
 from tests.ical.test_feeds_api import book, feed_path, new_feed
 
+from scheduler.feeds.repository import FeedCheck, check_statement, feed_check
+from scheduler.feeds.service import feed_window
 from scheduler.kit.clock import FrozenClock
+from scheduler.kit.secrets import hash_token
 from scheduler.main import create_app
 from scheduler.migrate import upgrade
 
@@ -101,3 +106,28 @@ def test_a_matching_revalidation_is_one_statement_outside_any_transaction(live: 
     assert revoked.status_code == 204
     gone = live.client.get(path, headers={"If-None-Match": changed.headers["etag"]})
     assert gone.status_code == 404
+
+
+def test_the_check_run_by_the_driver_reads_what_sqlalchemy_reads(live: Live) -> None:
+    """The validator's statement is compiled once and run with exec_driver_sql (its values
+    converted by hand): it must give exactly what SQLAlchemy's own execution gives."""
+    assert live.clinic.nurse.id is not None
+    feed = new_feed(live.client, live.headers, provider_id=live.clinic.nurse.id)
+    book(live.client, live.headers, live.clinic, "2026-03-03T09:00:00-05:00")
+    window = feed_window(make_settings(str(live.engine.url)), DEFAULT_NOW)
+    token_hash = hash_token(feed["token"])
+    with live.engine.connect() as conn:
+        by_driver = feed_check(conn, token_hash, window=window, with_patients=True)
+        statement = check_statement(conn.dialect.name, True)
+        params = {
+            "token_hash": token_hash,
+            "window_start": window.start_at,
+            "window_end": window.end_at,
+            "patients_since": window.patients_since,
+        }
+        by_sqlalchemy = FeedCheck(*conn.execute(statement, params).one())
+    assert by_driver == by_sqlalchemy
+    assert by_driver is not None
+    assert by_driver.created_at.tzinfo is UTC
+    assert by_driver.bookings is not None
+    assert json.loads(by_driver.bookings)[0] == 1  # the one booking, counted

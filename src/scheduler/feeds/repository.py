@@ -133,7 +133,7 @@ def _json(dialect: str) -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=8)
-def _check_statement(dialect: str, with_patients: bool) -> Select[Any]:
+def check_statement(dialect: str, with_patients: bool) -> Select[Any]:
     """Built once per database and privacy level (bound values change, the shape never)."""
     array, aggregate = _json(dialect)
     window = FeedWindow(*(datetime(2000, 1, 1, tzinfo=UTC),) * 4)  # placeholders, rebound
@@ -217,6 +217,41 @@ def _check_statement(dialect: str, with_patients: bool) -> Select[Any]:
     ).where(_token.c.token_hash == bindparam("token_hash"), _token.c.revoked_at.is_(None))
 
 
+@dataclass(frozen=True)
+class _DriverStatement:
+    """The check statement compiled once per database, run with ``exec_driver_sql``: the
+    statement runs on every revalidation, and SQLAlchemy's compiled-cache lookup and
+    parameter processing around it cost about as much as PostgreSQL's work for it."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # parameter order (SQLite), None when named (psycopg)
+    defaults: dict[str, Any]  # the values the statement itself binds (literals)
+    to_driver: Any  # an instant as the driver takes it
+    instant: Any  # the driver's instant as an aware UTC datetime
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        merged = {**self.defaults, **values}
+        for name in ("window_start", "window_end", "patients_since"):
+            if name in merged:
+                merged[name] = self.to_driver(merged[name])
+        if self.positions is None:
+            return merged
+        return tuple(merged[name] for name in self.positions)
+
+
+@lru_cache(maxsize=8)
+def _driver_statement(dialect: Any, with_patients: bool) -> _DriverStatement:
+    compiled = check_statement(dialect.name, with_patients).compile(dialect=dialect)
+    instant = UTCDateTime()
+    return _DriverStatement(
+        sql=str(compiled),
+        positions=tuple(compiled.positiontup or ()) if compiled.positional else None,
+        defaults={k: v for k, v in compiled.params.items() if v is not None},
+        to_driver=instant.bind_processor(dialect) or (lambda value: value),
+        instant=instant.result_processor(dialect, None) or (lambda value: value),
+    )
+
+
 def feed_check(
     connection: Connection, token_hash: str, *, window: FeedWindow, with_patients: bool
 ) -> FeedCheck | None:
@@ -228,7 +263,6 @@ def feed_check(
     (yesterday, for today's window) has long been committed when a feed for today is
     checked. The window's bounds are part of the check, so the day rolling over changes it.
     """
-    statement = _check_statement(connection.dialect.name, with_patients)
     params: dict[str, Any] = {
         "token_hash": token_hash,
         "window_start": window.start_at,
@@ -236,10 +270,12 @@ def feed_check(
     }
     if with_patients:
         params["patients_since"] = window.patients_since
-    row = connection.execute(statement, params).first()
+    driver = _driver_statement(connection.dialect, with_patients)
+    row = connection.exec_driver_sql(driver.sql, driver.parameters(params)).first()
     if row is None:
         return None
-    return FeedCheck(*row)
+    token_id, provider_id, location_id, created_at, *names = row
+    return FeedCheck(token_id, provider_id, location_id, driver.instant(created_at), *names)
 
 
 @dataclass(frozen=True, slots=True)
