@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scheduler.config import Settings
 
+T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "scheduler_read_only"
 # SQLite: leave the transaction implicit (each statement its own), see ``statement_reads``.
@@ -367,6 +368,14 @@ def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+async def run_and_commit(endpoint: Callable[..., T], *args: Any) -> T:
+    """What ``CommitRoute`` does for a sync endpoint, for a route that calls one itself:
+    run it in the threadpool (in a copy of this context, so it sees the transaction opened
+    by ``request_transaction``) and commit in that same thread when it returns."""
+    result: T = await run_in_threadpool(_committing(endpoint), *args)
+    return result
+
+
 @asynccontextmanager
 async def request_transaction(
     request: Request, *, read_only: bool
@@ -432,7 +441,6 @@ SessionDep = Annotated[SQLModelSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[SQLModelSession, Depends(get_read_session, scope="function")]
 
 
-T = TypeVar("T")
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 TRANSIENT_ATTEMPTS = 3

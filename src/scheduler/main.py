@@ -112,10 +112,13 @@ def create_app(
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
 
+    # In front of everything, served without FastAPI's per-request machinery: calendar apps
+    # poll feeds all day (see feed_route); booking is the busiest write.
+    from scheduler.bookings.router import create_booking_route
     from scheduler.feeds.router import public_router as public_feeds
 
-    # In front of everything: calendar apps poll feeds all day (see feed_route).
     app.router.routes.insert(0, feed_route())
+    app.router.routes.insert(1, create_booking_route(API_PREFIX))
     app.include_router(health.router)
     app.include_router(public_feeds)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
