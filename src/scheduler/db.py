@@ -281,6 +281,76 @@ def snapshot_transaction(factory: sessionmaker[SQLModelSession]) -> Iterator[SQL
     _finish(session, commit=True)
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positions: tuple[str, ...] | None  # parameter order, or None when the driver takes names
+    defaults: dict[str, Any]  # values the statement binds itself (literals)
+    to_driver: dict[str, Callable[[Any], Any]]  # each parameter's conversion, where it has one
+    columns: dict[str, Callable[[Any], Any] | None]  # each result column's conversion
+
+
+class DriverStatement:
+    """A Core statement compiled once per database and run with ``exec_driver_sql``.
+
+    For the few statements that run on every request and may return many rows (the slot
+    search's window, the feed validator): SQLAlchemy's compiled-cache lookup, parameter
+    processing and per-row processing cost more there than the database's own work
+    (benchmarks/README.md). The SQL, the parameter order and every conversion come from
+    SQLAlchemy's own compiler and types, so values go in exactly as ``execute`` sends them;
+    rows come back as the driver gives them, and ``converter`` hands out SQLAlchemy's
+    conversion of a result column for the values that need one. Statement events (logging,
+    write tracking) still see every execution. No expanding ``IN`` parameters.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            sql = self.statement.compile(dialect=dialect)
+            to_driver = {}
+            for name, bind in sql.binds.items():
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    to_driver[name] = process
+            compiled = self._compiled[dialect.name] = _Compiled(
+                sql=str(sql),
+                positions=tuple(sql.positiontup or ()) if sql.positional else None,
+                defaults={k: v for k, v in sql.params.items() if v is not None},
+                to_driver=to_driver,
+                columns={
+                    column.key: column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for column in self.statement.selected_columns
+                },
+            )
+        return compiled
+
+    def rows(self, connection: Connection, values: dict[str, Any]) -> list[Any]:
+        compiled = self._for(connection.dialect)
+        params = {**compiled.defaults, **values}
+        for name, process in compiled.to_driver.items():
+            if name in params:
+                params[name] = process(params[name])
+        driver_params: Any = (
+            params
+            if compiled.positions is None
+            else tuple(params[name] for name in compiled.positions)
+        )
+        return list(connection.exec_driver_sql(compiled.sql, driver_params).fetchall())
+
+    def converter(self, dialect: Dialect, column: str) -> Callable[[Any], Any]:
+        """SQLAlchemy's conversion of a result column's driver value (identity if none)."""
+        process = self._for(dialect).columns[column]
+        return process if process is not None else _identity
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
 def build_statement_engine(settings: Settings, engine: Engine) -> Engine:
     """The engine for ``statement_reads``: on PostgreSQL a small pool of its own whose
     connections stay in autocommit mode (switching a shared connection in and out of it on

@@ -42,7 +42,7 @@ from sqlmodel import Session, col, select
 
 from scheduler.appointment_types.schemas import MINUTES_PER_DAY
 from scheduler.availability.engine import Phase, ProviderUse
-from scheduler.db import UTCDateTime
+from scheduler.db import DriverStatement, UTCDateTime
 from scheduler.models import (
     ACTIVE_STATUSES,
     AppointmentType,
@@ -175,6 +175,12 @@ def _row(kind: str, **columns: Any) -> list[Any]:
 
 
 @lru_cache(maxsize=8)
+def _window_driver(by_provider: bool, by_patient: bool) -> DriverStatement:
+    # A month's search reads ~1,000 rows: see DriverStatement.
+    return DriverStatement(_window_statement(by_provider, by_patient))
+
+
+@lru_cache(maxsize=8)
 def _window_statement(by_provider: bool, by_patient: bool) -> Any:
     """Statement 2 for one shape of request, built once (values come as binds): the
     calendar branches, then the commitments branches, in one ``UNION ALL``."""
@@ -297,10 +303,10 @@ def _window_statement(by_provider: bool, by_patient: bool) -> Any:
             s1=cast(col(model.phases), Text),
         )
 
+    # Plain bound values, not an expanding IN list (which DriverStatement cannot run).
+    active = col(Booking.status).in_([literal(status, String) for status in ACTIVE_STATUSES])
     bookings = [
-        sa_select(*commitment("booking", Booking)).where(
-            subject, near(Booking), col(Booking.status).in_(ACTIVE_STATUSES)
-        )
+        sa_select(*commitment("booking", Booking)).where(subject, near(Booking), active)
         for subject in subjects(Booking)
     ]
     if not by_provider:
@@ -359,21 +365,28 @@ def load_window(
         params["provider_id"] = provider_id
     if patient_id is not None:
         params["patient_id"] = patient_id
-    statement = _window_statement(provider_id is not None, patient_id is not None)
+    statement = _window_driver(provider_id is not None, patient_id is not None)
+    connection = session.connection()
+    rows = statement.rows(connection, params)
+    # The driver's values, converted where SQLAlchemy would (instants, and SQLite's text for
+    # wall times and dates): for commitments only their start.
+    instant = statement.converter(connection.dialect, "a1")
+    wall = statement.converter(connection.dialect, "t1")
+    day = statement.converter(connection.dialect, "d1")
     calendar = CalendarRows()
     commitments: list[CommitmentRow] = []
     rules: list[tuple[int, tuple[int, time, time, date | None, date | None]]] = []
     exceptions: list[tuple[int, str, datetime, datetime]] = []
-    # One fetchall, unpacked by position: a month holds ~1,000 commitment rows.
-    for kind, id_, n1, n2, n3, n4, t1, t2, d1, d2, a1, a2, s1, s2 in session.execute(
-        statement, params
-    ).all():
+    # Unpacked by position: a month holds ~1,000 commitment rows.
+    for kind, id_, n1, n2, n3, n4, t1, t2, d1, d2, a1, a2, s1, s2 in rows:
         if kind == "booking" or kind == "hold":
-            commitments.append(CommitmentRow(a1, phases_from_json(s1), n1, n2, n3, kind, id_, n4))
+            commitments.append(
+                CommitmentRow(instant(a1), phases_from_json(s1), n1, n2, n3, kind, id_, n4)
+            )
         elif kind == "hours":
-            calendar.hours.append((n1, t1, t2))
+            calendar.hours.append((n1, wall(t1), wall(t2)))
         elif kind == "closure":
-            calendar.closures.append((a1, a2))
+            calendar.closures.append((instant(a1), instant(a2)))
         elif kind == "chair":
             calendar.chairs.append((id_, n1, s1))
         elif kind == "provider":
@@ -385,9 +398,9 @@ def load_window(
                 min_minutes_between_starts=n2,
             )
         elif kind == "rule":
-            rules.append((id_, (n1, t1, t2, d1, d2)))
+            rules.append((id_, (n1, wall(t1), wall(t2), day(d1), day(d2))))
         else:
-            exceptions.append((id_, s1, a1, a2))
+            exceptions.append((id_, s1, instant(a1), instant(a2)))
     for provider, rule in rules:
         if provider in calendar.providers:
             calendar.providers[provider].rules.append(rule)

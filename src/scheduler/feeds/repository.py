@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from scheduler.db import UTCDateTime
+from scheduler.db import DriverStatement, UTCDateTime
 from scheduler.models import (
     ACTIVE_STATUSES,
     AppointmentType,
@@ -217,39 +217,10 @@ def check_statement(dialect: str, with_patients: bool) -> Select[Any]:
     ).where(_token.c.token_hash == bindparam("token_hash"), _token.c.revoked_at.is_(None))
 
 
-@dataclass(frozen=True)
-class _DriverStatement:
-    """The check statement compiled once per database, run with ``exec_driver_sql``: the
-    statement runs on every revalidation, and SQLAlchemy's compiled-cache lookup and
-    parameter processing around it cost about as much as PostgreSQL's work for it."""
-
-    sql: str
-    positions: tuple[str, ...] | None  # parameter order (SQLite), None when named (psycopg)
-    defaults: dict[str, Any]  # the values the statement itself binds (literals)
-    to_driver: Any  # an instant as the driver takes it
-    instant: Any  # the driver's instant as an aware UTC datetime
-
-    def parameters(self, values: dict[str, Any]) -> Any:
-        merged = {**self.defaults, **values}
-        for name in ("window_start", "window_end", "patients_since"):
-            if name in merged:
-                merged[name] = self.to_driver(merged[name])
-        if self.positions is None:
-            return merged
-        return tuple(merged[name] for name in self.positions)
-
-
 @lru_cache(maxsize=8)
-def _driver_statement(dialect: Any, with_patients: bool) -> _DriverStatement:
-    compiled = check_statement(dialect.name, with_patients).compile(dialect=dialect)
-    instant = UTCDateTime()
-    return _DriverStatement(
-        sql=str(compiled),
-        positions=tuple(compiled.positiontup or ()) if compiled.positional else None,
-        defaults={k: v for k, v in compiled.params.items() if v is not None},
-        to_driver=instant.bind_processor(dialect) or (lambda value: value),
-        instant=instant.result_processor(dialect, None) or (lambda value: value),
-    )
+def _check_driver(dialect: str, with_patients: bool) -> DriverStatement:
+    # It runs on every calendar revalidation: see DriverStatement.
+    return DriverStatement(check_statement(dialect, with_patients))
 
 
 def feed_check(
@@ -270,12 +241,13 @@ def feed_check(
     }
     if with_patients:
         params["patients_since"] = window.patients_since
-    driver = _driver_statement(connection.dialect, with_patients)
-    row = connection.exec_driver_sql(driver.sql, driver.parameters(params)).first()
-    if row is None:
+    statement = _check_driver(connection.dialect.name, with_patients)
+    rows = statement.rows(connection, params)
+    if not rows:
         return None
-    token_id, provider_id, location_id, created_at, *names = row
-    return FeedCheck(token_id, provider_id, location_id, driver.instant(created_at), *names)
+    token_id, provider_id, location_id, created_at, *names = rows[0]
+    instant = statement.converter(connection.dialect, "created_at")
+    return FeedCheck(token_id, provider_id, location_id, instant(created_at), *names)
 
 
 @dataclass(frozen=True, slots=True)
