@@ -196,3 +196,22 @@ def test_the_search_body_is_the_documented_slot_list(
     assert body.items[0].start_at.utcoffset() == timedelta(hours=-5)
     ok = client.get("/openapi.json").json()["paths"]["/api/v1/slots"]["get"]["responses"]["200"]
     assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SlotList"}
+
+
+def test_the_served_json_is_exactly_what_the_slot_list_model_writes(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+) -> None:
+    """The search builds plain data to SlotList's schema and serialises it without validating
+    it first: the bytes must be the model's own."""
+    book = {
+        "patient_id": clinic.patient.id,
+        "appointment_type_id": clinic.infusion_id,
+        "location_id": clinic.location_id,
+        "start_at": "2026-03-03T09:00:00-05:00",
+    }
+    assert client.post("/api/v1/bookings", json=book, headers=desk_headers).status_code == 201
+    response = search(client, desk_headers, clinic, DAY, "2026-03-10T00:00:00-04:00")
+    assert response.status_code == 200
+    parsed = SlotList.model_validate_json(response.content)
+    assert parsed.items
+    assert parsed.model_dump_json().encode() == response.content

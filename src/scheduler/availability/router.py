@@ -31,7 +31,7 @@ def search_slots(
     end: Annotated[Instant, Query(description="Window end (at most 93 days after start)")],
     provider: Annotated[int | None, Query(description="Only this provider")] = None,
 ) -> Response:
-    slots = service.search_slots(
+    body = service.search_slots_json(
         session,
         location_id=location,
         appointment_type_id=appointment_type,
@@ -40,10 +40,9 @@ def search_slots(
         end_at=end,
         now=clock.now(),
     )
-    # Serialised here, in the worker thread, by the model that built it. Returned as a model,
-    # FastAPI would validate the finished SlotList again (one more threadpool hop) and then
-    # serialise it on the event loop; it is valid by construction.
-    return Response(slots.model_dump_json(), media_type=JSON)
+    # Serialised here, in the worker thread. Returned as a model, FastAPI would validate the
+    # finished SlotList again and serialise it on the event loop; the JSON is SlotList's.
+    return Response(body, media_type=JSON)
 
 
 @router.get(
