@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -24,7 +26,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import Connection, DateTime, Engine, event
+from sqlalchemy import CompoundSelect, Connection, DateTime, Engine, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,9 +39,10 @@ from starlette.concurrency import run_in_threadpool
 from scheduler.config import Settings
 
 T = TypeVar("T")
+_sql_log = logging.getLogger("sqlalchemy.engine.Engine")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "scheduler_read_only"
-# SQLite: leave the transaction implicit (each statement its own), see ``statement_reads``.
+# SQLite: leave the transaction implicit (each statement its own), see ``StatementReader``.
 NO_BEGIN = "scheduler_no_begin"
 # Short OLTP queries of a fixed shape. JIT compiled the feed query for longer (~240 ms) than
 # it ran. And psycopg prepares every repeated statement, but for some (the feed validator,
@@ -293,17 +296,24 @@ class _Compiled:
 class DriverStatement:
     """A Core statement compiled once per database and run with ``exec_driver_sql``.
 
-    For the few statements that run on every request and may return many rows (the slot
-    search's window, the feed validator): SQLAlchemy's compiled-cache lookup, parameter
-    processing and per-row processing cost more there than the database's own work
+    For the few reads that run on every request and may return many rows (the slot
+    search's window, the feed validator): SQLAlchemy's compiled-cache lookup, parameter and
+    row processing and result set-up cost more there than the database's own work
     (benchmarks/README.md). The SQL, the parameter order and every conversion come from
     SQLAlchemy's own compiler and types, so values go in exactly as ``execute`` sends them;
     rows come back as the driver gives them, and ``converter`` hands out SQLAlchemy's
-    conversion of a result column for the values that need one. Statement events (logging,
-    write tracking) still see every execution. No expanding ``IN`` parameters.
+    conversion of a result column for the values that need one.
+
+    It runs on the driver's cursor of the SQLAlchemy connection, so the connection's
+    transaction (begun by ``Session.connection()``) is the statement's. Only SELECTs, no
+    expanding ``IN`` parameters. Cursor events do not see it (nothing it runs writes); with
+    ``echo`` it is logged like the rest, and a driver error is raised as SQLAlchemy's
+    ``DBAPIError`` (the connection invalidated when it is a disconnect), as ``execute`` would.
     """
 
     def __init__(self, statement: Any) -> None:
+        if not isinstance(statement, Select | CompoundSelect):
+            raise TypeError("DriverStatement runs SELECTs only")
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
@@ -311,7 +321,7 @@ class DriverStatement:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             sql = self.statement.compile(dialect=dialect)
-            to_driver = {}
+            to_driver: dict[str, Callable[[Any], Any]] = {}
             for name, bind in sql.binds.items():
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
@@ -322,7 +332,9 @@ class DriverStatement:
                 defaults={k: v for k, v in sql.params.items() if v is not None},
                 to_driver=to_driver,
                 columns={
-                    column.key: column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    str(column.key): column.type.dialect_impl(dialect).result_processor(
+                        dialect, None
+                    )
                     for column in self.statement.selected_columns
                 },
             )
@@ -339,7 +351,30 @@ class DriverStatement:
             if compiled.positions is None
             else tuple(params[name] for name in compiled.positions)
         )
-        return list(connection.exec_driver_sql(compiled.sql, driver_params).fetchall())
+        if connection.engine.echo:
+            _sql_log.info("%s", compiled.sql)
+        driver = connection.connection.dbapi_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            cursor.execute(compiled.sql, driver_params)
+            return list(cursor.fetchall())
+        except connection.dialect.loaded_dbapi.Error as exc:
+            connection.info[_MUST_ROLL_BACK] = True  # as the handle_error event would note
+            disconnected = connection.dialect.is_disconnect(exc, driver, cursor)
+            if disconnected:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(
+                compiled.sql,
+                driver_params,
+                exc,
+                connection.dialect.loaded_dbapi.Error,
+                hide_parameters=connection.engine.hide_parameters,
+                connection_invalidated=disconnected,
+                dialect=connection.dialect,
+            ) from exc
+        finally:
+            cursor.close()
 
     def converter(self, dialect: Dialect, column: str) -> Callable[[Any], Any]:
         """SQLAlchemy's conversion of a result column's driver value (identity if none)."""
@@ -352,7 +387,7 @@ def _identity(value: Any) -> Any:
 
 
 def build_statement_engine(settings: Settings, engine: Engine) -> Engine:
-    """The engine for ``statement_reads``: on PostgreSQL a small pool of its own whose
+    """The engine for ``StatementReader``: on PostgreSQL a small pool of its own whose
     connections stay in autocommit mode (switching a shared connection in and out of it on
     every use cost more than the read); on SQLite the service's engine."""
     if engine.dialect.name != "postgresql":
@@ -370,21 +405,66 @@ def build_statement_engine(settings: Settings, engine: Engine) -> Engine:
     return statements
 
 
-@contextmanager
-def statement_reads(bind: Engine | Connection) -> Iterator[Connection]:
-    """A connection for reads that need no transaction around them: each is one statement,
-    which sees one snapshot anyway. No BEGIN and no COMMIT, so a single read costs a single
-    round trip: PostgreSQL runs it in autocommit mode (``build_statement_engine``), SQLite
-    as its own implicit transaction. Tests bound to a connection give that connection
-    (inside its transaction) so the read sees the test's rows.
+class StatementReader:
+    """Connections for reads that need no transaction around them, one per thread, kept.
+
+    Each read is one statement, which sees one snapshot anyway: no BEGIN and no COMMIT, so
+    a read costs a single round trip (PostgreSQL runs it in autocommit mode, see
+    ``build_statement_engine``; SQLite as its own implicit transaction). The threads that
+    use it (the calendar feed's two) keep their connection between requests: checking one
+    out of the pool and back in cost as much as the validator's statement. A connection
+    found broken is replaced on its next use, and one idle for ``IDLE_PING_SECONDS`` is
+    pinged first, as the pool would. Tests bound to a connection read through that
+    connection (inside its transaction), so the read sees the test's rows.
     """
-    if isinstance(bind, Connection):
-        yield bind
-        return
-    with bind.connect() as connection:
+
+    def __init__(self, bind: Engine | Connection) -> None:
+        self.bind = bind
+        self._local = threading.local()
+        self._opened: list[Connection] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        if isinstance(self.bind, Connection):
+            yield self.bind
+            return
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._open(self.bind)
+        elif time.monotonic() - self._local.used_at >= IDLE_PING_SECONDS:
+            connection = self._pinged(self.bind, connection)
+        try:
+            yield connection
+        finally:
+            self._local.used_at = time.monotonic()
+
+    def _open(self, engine: Engine) -> Connection:
+        connection = engine.connect()
         if connection.dialect.name != "postgresql":
             connection.execution_options(**{NO_BEGIN: True})
-        yield connection
+        self._local.connection = connection
+        with self._lock:
+            self._opened.append(connection)
+        return connection
+
+    def _pinged(self, engine: Engine, connection: Connection) -> Connection:
+        try:
+            driver = connection.connection.dbapi_connection
+            assert driver is not None
+            engine.dialect.do_ping(driver)
+        except Exception as exc:  # any failure: this connection is done for
+            connection.invalidate(exc)
+            connection.close()
+            return self._open(engine)
+        return connection
+
+    def close(self) -> None:
+        """Give every kept connection back (after the threads that used them stopped)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -16,7 +16,12 @@ from sqlmodel import Session
 
 from scheduler import health
 from scheduler.config import Settings, get_settings
-from scheduler.db import build_engine, build_sessionmaker, build_statement_engine
+from scheduler.db import (
+    StatementReader,
+    build_engine,
+    build_sessionmaker,
+    build_statement_engine,
+)
 from scheduler.errors import install_error_handlers
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
@@ -79,15 +84,17 @@ def create_app(
         if session_factory is None:
             engine = build_engine(settings)
             app.state.sessionmaker = build_sessionmaker(engine)
-            app.state.statement_bind = build_statement_engine(settings, engine)
-            engines = list({engine, app.state.statement_bind})
+            statements = build_statement_engine(settings, engine)
+            app.state.statement_reader = StatementReader(statements)
+            engines = list({engine, statements})
         else:
-            app.state.statement_bind = session_factory.kw["bind"]
+            app.state.statement_reader = StatementReader(session_factory.kw["bind"])
         app.state.feed_executor = feed_executor()
         try:
             yield
         finally:
             app.state.feed_executor.shutdown(wait=True)
+            app.state.statement_reader.close()
             for each in engines:
                 each.dispose()
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from scheduler.availability import repository
@@ -16,6 +15,7 @@ from scheduler.migrate import upgrade
 from scheduler.models import Booking
 from tests.clinic_fixture import Clinic
 from tests.conftest import DEFAULT_NOW
+from tests.driver_trace import traced
 from tests.factories import make_appointment_type, make_patient
 
 WINDOW_START = datetime.fromisoformat("2026-03-03T00:00:00-05:00")
@@ -199,32 +199,25 @@ def test_on_sqlite_the_window_query_range_scans_booking_indexes(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'plan.db'}"
     upgrade(url)
     engine = create_engine(url)
-    captured: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _capture(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
-        captured.append((statement, params))
-
     now = DEFAULT_NOW
     with Session(engine) as session:
+        driver = session.connection().connection.dbapi_connection
         for provider_id, patient_id in ((None, None), (1, None), (1, 7)):
-            captured.clear()
-            repository.load_window(
-                session,
-                location_id=1,
-                appointment_type_id=1,
-                provider_id=provider_id,
-                start_at=WINDOW_START,
-                end_at=WINDOW_START + timedelta(days=31),
-                now=now,
-                patient_id=patient_id,
-            )
-            statement, params = captured[-1]
+            with traced(driver) as sent:
+                repository.load_window(
+                    session,
+                    location_id=1,
+                    appointment_type_id=1,
+                    provider_id=provider_id,
+                    start_at=WINDOW_START,
+                    end_at=WINDOW_START + timedelta(days=31),
+                    now=now,
+                    patient_id=patient_id,
+                )
+            (window,) = [s.sql for s in sent if "UNION ALL" in s.sql]  # values inlined
             plan = [
                 row[3]
-                for row in session.connection()
-                .exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
-                .all()
+                for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {window}")
             ]
             booking_steps = [step for step in plan if " booking " in f"{step} "]
             assert booking_steps, plan

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +22,7 @@ from tests.conftest import (
     fresh_database_url,
     make_settings,
 )
+from tests.driver_trace import Sent, trace
 from tests.factories import auth_headers, make_user
 from tests.ical.test_feeds_api import book, feed_path, new_feed
 
@@ -38,7 +38,7 @@ from scheduler.migrate import upgrade
 class Live:
     client: TestClient
     engine: Engine
-    statement_engine: Engine  # where the app runs reads that need no transaction
+    sent: list[Sent]  # what the connections for reads outside transactions send
     clinic: Clinic
     headers: dict[str, str]
 
@@ -52,26 +52,16 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
     app = create_app(settings, clock=clock)  # builds its own engine, as in production
     with TestClient(app) as client:
         engine: Engine = app.state.sessionmaker.kw["bind"]
+        sent: list[Sent] = []
+        # Every connection the feed's reads will open, traced at the driver from the start.
+        event.listen(
+            app.state.statement_reader.bind, "connect", lambda dbapi, _: trace(dbapi, sent)
+        )
         with Session(engine, expire_on_commit=False) as db:
             clinic = make_clinic(db)
             headers = auth_headers(make_user(db, role="admin"), settings, clock.now())
-        yield Live(client, engine, app.state.statement_bind, clinic, headers)
+        yield Live(client, engine, sent, clinic, headers)
     dispose_database(url)
-
-
-def _statements(engine: Engine) -> list[tuple[str, bool]]:
-    """(statement, ran outside any transaction) for every statement the engine runs."""
-    seen: list[tuple[str, bool]] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        dbapi = conn.connection.dbapi_connection
-        autocommit = (
-            dbapi.autocommit if engine.dialect.name == "postgresql" else not dbapi.in_transaction
-        )
-        seen.append((statement, autocommit))
-
-    return seen
 
 
 def test_a_matching_revalidation_is_one_statement_outside_any_transaction(live: Live) -> None:
@@ -83,13 +73,14 @@ def test_a_matching_revalidation_is_one_statement_outside_any_transaction(live: 
     assert first.status_code == 200
     etag = first.headers["etag"]
 
-    statements = _statements(live.statement_engine)
+    live.sent.clear()
     again = live.client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.headers["etag"] == etag
     assert again.headers["cache-control"].startswith("private")
-    assert len(statements) == 1
-    assert statements[0][1]  # autocommit: no BEGIN, no COMMIT round trips
+    assert len(live.sent) == 1, live.sent  # one statement, no BEGIN
+    assert live.sent[0].sql.lstrip().startswith("SELECT")
+    assert live.sent[0].autocommit  # and no transaction around it
 
     # A change is noticed by the very next revalidation ...
     cancelled = live.client.post(

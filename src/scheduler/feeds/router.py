@@ -20,7 +20,7 @@ from scheduler.auth.dependencies import (
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
-from scheduler.db import CommitRoute, SessionDep, snapshot_transaction, statement_reads
+from scheduler.db import CommitRoute, SessionDep, StatementReader, snapshot_transaction
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
@@ -194,7 +194,8 @@ def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Resp
         # A calendar app revalidating: the validator is one statement, so it needs no
         # transaction around it (no BEGIN, no COMMIT), and most of the time it is all the
         # request needs. Otherwise the feed is planned again inside the render's snapshot.
-        with statement_reads(request.app.state.statement_bind) as connection:
+        reader: StatementReader = request.app.state.statement_reader
+        with reader.connection() as connection:
             plan = service.plan_feed(connection, token, settings=settings, now=now)
         if _matches(plan.validator, if_none_match):
             headers = _validator_headers(plan.validator, request)

@@ -233,7 +233,7 @@ def plan_feed(
 ) -> FeedPlan:
     """What the feed for a token depends on now, or 404 for an unknown or revoked token.
 
-    One statement: a connection without a transaction around it will do (``statement_reads``)
+    One statement: a connection without a transaction around it will do (``StatementReader``)
     when only the validator is needed, for a conditional request."""
     window = feed_window(settings, now)
     privacy = settings.feed_privacy
