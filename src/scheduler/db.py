@@ -26,7 +26,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import CompoundSelect, Connection, DateTime, Engine, Select, event
+from sqlalchemy import CompoundSelect, Connection, DateTime, Engine, Insert, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -294,54 +294,71 @@ class _Compiled:
 
 
 class DriverStatement:
-    """A Core statement compiled once per database and run with ``exec_driver_sql``.
+    """A Core statement compiled once per database and run on the driver's own cursor.
 
-    For the few reads that run on every request and may return many rows (the slot
-    search's window, the feed validator): SQLAlchemy's compiled-cache lookup, parameter and
-    row processing and result set-up cost more there than the database's own work
+    For the few statements that run on every request (the slot search's window, the feed
+    validator, a booking's inserts): SQLAlchemy's compiled-cache lookup, parameter and row
+    processing and result set-up cost more there than the database's own work
     (benchmarks/README.md). The SQL, the parameter order and every conversion come from
     SQLAlchemy's own compiler and types, so values go in exactly as ``execute`` sends them;
     rows come back as the driver gives them, and ``converter`` hands out SQLAlchemy's
     conversion of a result column for the values that need one.
 
-    It runs on the driver's cursor of the SQLAlchemy connection, so the connection's
-    transaction (begun by ``Session.connection()``) is the statement's. Only SELECTs, no
-    expanding ``IN`` parameters. Cursor events do not see it (nothing it runs writes); with
-    ``echo`` it is logged like the rest, and a driver error is raised as SQLAlchemy's
-    ``DBAPIError`` (the connection invalidated when it is a disconnect), as ``execute`` would.
+    It runs on the driver cursor of the SQLAlchemy connection, so the connection's
+    transaction (begun by ``Session.connection()``) is the statement's. SELECTs and INSERTs
+    (an INSERT marks the transaction as written, so a failed request rolls it back); no
+    expanding ``IN`` parameters. Cursor events do not see it; with ``echo`` it is logged
+    like the rest, and a driver error is raised as SQLAlchemy's ``DBAPIError`` subclass
+    (``IntegrityError`` and so on; the connection invalidated on a disconnect), as
+    ``execute`` would raise it.
     """
 
     def __init__(self, statement: Any) -> None:
-        if not isinstance(statement, Select | CompoundSelect):
-            raise TypeError("DriverStatement runs SELECTs only")
+        if not isinstance(statement, Select | CompoundSelect | Insert):
+            raise TypeError("DriverStatement runs SELECTs and INSERTs only")
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._writes = isinstance(statement, Insert)
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
-    def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
+    def _for(self, dialect: Dialect, keys: frozenset[str] = frozenset()) -> _Compiled:
+        """Compiled for ``dialect``; an INSERT for the columns it is given (``keys``)."""
+        cache_key = (dialect.name, keys if self._writes else frozenset())
+        compiled = self._compiled.get(cache_key)
         if compiled is None:
-            sql = self.statement.compile(dialect=dialect)
+            sql = (
+                self.statement.compile(dialect=dialect, column_keys=sorted(keys))
+                if self._writes
+                else self.statement.compile(dialect=dialect)
+            )
             to_driver: dict[str, Callable[[Any], Any]] = {}
             for name, bind in sql.binds.items():
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
                     to_driver[name] = process
-            compiled = self._compiled[dialect.name] = _Compiled(
+            columns: dict[str, Callable[[Any], Any] | None] = {}
+            if not isinstance(self.statement, Insert):
+                for column in self.statement.selected_columns:
+                    impl = column.type.dialect_impl(dialect)
+                    columns[str(column.key)] = impl.result_processor(dialect, None)
+            compiled = self._compiled[cache_key] = _Compiled(
                 sql=str(sql),
                 positions=tuple(sql.positiontup or ()) if sql.positional else None,
                 defaults={k: v for k, v in sql.params.items() if v is not None},
                 to_driver=to_driver,
-                columns={
-                    str(column.key): column.type.dialect_impl(dialect).result_processor(
-                        dialect, None
-                    )
-                    for column in self.statement.selected_columns
-                },
+                columns=columns,
             )
         return compiled
 
     def rows(self, connection: Connection, values: dict[str, Any]) -> list[Any]:
-        compiled = self._for(connection.dialect)
+        """Run it and fetch every row (an INSERT's only with RETURNING)."""
+        return self._run(connection, values, fetch=True)
+
+    def execute(self, connection: Connection, values: dict[str, Any]) -> None:
+        """Run it for its effect (an INSERT)."""
+        self._run(connection, values, fetch=False)
+
+    def _run(self, connection: Connection, values: dict[str, Any], *, fetch: bool) -> list[Any]:
+        compiled = self._for(connection.dialect, frozenset(values))
         params = {**compiled.defaults, **values}
         for name, process in compiled.to_driver.items():
             if name in params:
@@ -353,12 +370,14 @@ class DriverStatement:
         )
         if connection.engine.echo:
             _sql_log.info("%s", compiled.sql)
+        if self._writes:
+            connection.info[_MUST_ROLL_BACK] = True  # as the cursor event would note
         driver = connection.connection.dbapi_connection
         assert driver is not None
         cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, driver_params)
-            return list(cursor.fetchall())
+            return list(cursor.fetchall()) if fetch else []
         except connection.dialect.loaded_dbapi.Error as exc:
             connection.info[_MUST_ROLL_BACK] = True  # as the handle_error event would note
             disconnected = connection.dialect.is_disconnect(exc, driver, cursor)

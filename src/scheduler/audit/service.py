@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
+from scheduler.db import DriverStatement
 from scheduler.models import AuditEvent
 
 
@@ -35,7 +36,8 @@ class Actor:
 
 
 SYSTEM = Actor(kind="system", label="system")
-_INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])
+# Every change writes one: see DriverStatement.
+_INSERT_EVENT = DriverStatement(insert(SQLModel.metadata.tables[AuditEvent.__tablename__]))
 
 
 def snapshot(
@@ -71,8 +73,8 @@ def record_event(
     A plain INSERT rather than an ORM object: events are never read back or changed in the
     request that writes them, and the unit of work costs several times the statement.
     """
-    session.execute(
-        _INSERT_EVENT,
+    _INSERT_EVENT.execute(
+        session.connection(),
         {
             "occurred_at": now,
             "actor": actor.label,
