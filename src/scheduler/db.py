@@ -293,6 +293,9 @@ class _Compiled:
     columns: dict[str, Callable[[Any], Any] | None]  # each result column's conversion
 
 
+_NO_KEYS: frozenset[str] = frozenset()  # a SELECT is compiled once, whatever its values
+
+
 class DriverStatement:
     """A Core statement compiled once per database and run on the driver's own cursor.
 
@@ -320,15 +323,13 @@ class DriverStatement:
         self._writes = isinstance(statement, Insert)
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
-    def _for(self, dialect: Dialect, keys: frozenset[str] = frozenset()) -> _Compiled:
+    def _for(self, dialect: Dialect, keys: frozenset[str] = _NO_KEYS) -> _Compiled:
         """Compiled for ``dialect``; an INSERT for the columns it is given (``keys``)."""
-        cache_key = (dialect.name, keys if self._writes else frozenset())
+        cache_key = (dialect.name, keys)
         compiled = self._compiled.get(cache_key)
         if compiled is None:
-            sql = (
-                self.statement.compile(dialect=dialect, column_keys=sorted(keys))
-                if self._writes
-                else self.statement.compile(dialect=dialect)
+            sql = self.statement.compile(
+                dialect=dialect, column_keys=sorted(keys) if self._writes else None
             )
             to_driver: dict[str, Callable[[Any], Any]] = {}
             for name, bind in sql.binds.items():
@@ -358,7 +359,7 @@ class DriverStatement:
         self._run(connection, values, fetch=False)
 
     def _run(self, connection: Connection, values: dict[str, Any], *, fetch: bool) -> list[Any]:
-        compiled = self._for(connection.dialect, frozenset(values))
+        compiled = self._for(connection.dialect, frozenset(values) if self._writes else _NO_KEYS)
         params = {**compiled.defaults, **values}
         for name, process in compiled.to_driver.items():
             if name in params:
