@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 
+from tests.bookings.test_bookings_api import book
 from tests.clinic_fixture import Clinic
 from tests.driver_trace import statements, traced
 
@@ -13,24 +14,14 @@ from tests.driver_trace import statements, traced
 def test_a_booking_costs_a_fixed_handful_of_statements(
     client: TestClient, desk_headers: dict[str, str], clinic: Clinic, connection: Connection
 ) -> None:
-    def book(start: str, key: str) -> int:
-        response = client.post(
-            "/api/v1/bookings",
-            json={
-                "patient_id": clinic.patient.id,
-                "appointment_type_id": clinic.infusion_id,
-                "location_id": clinic.location_id,
-                "provider_id": clinic.nurse.id,
-                "start_at": start,
-            },
-            headers={**desk_headers, "Idempotency-Key": key},
-        )
+    def book_at(start: str, key: str) -> None:
+        headers = {**desk_headers, "Idempotency-Key": key}
+        response = book(client, headers, clinic, start=start, provider_id=clinic.nurse.id)
         assert response.status_code == 201, response.text
-        return int(response.json()["id"])
 
-    book("2026-03-03T09:00:00-05:00", "warm-up")  # the auth path's caches
+    book_at("2026-03-03T09:00:00-05:00", "warm-up")  # the auth path's caches
     with traced(connection.connection.dbapi_connection) as sent:
-        book("2026-03-04T09:00:00-05:00", "measured")
+        book_at("2026-03-04T09:00:00-05:00", "measured")
     sql = [s for s in statements(sent) if "user_account" not in s]
     expected = [
         "idempotency_record.request_hash",  # a replay? (on PostgreSQL, also guards the key)

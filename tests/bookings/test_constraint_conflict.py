@@ -5,16 +5,16 @@ and not the app's own checks, finds the conflict, the front desk must still get 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
+from tests.bookings.test_bookings_api import TUESDAY_9, book
 from tests.clinic_fixture import Clinic
 from tests.factories import make_location, make_patient, make_provider
-
-START = "2026-03-03T09:00:00-05:00"
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -54,17 +54,11 @@ def test_a_chair_conflict_only_the_database_sees_is_a_409_that_writes_nothing(
     )
     audit_before = connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
 
-    response = client.post(
-        "/api/v1/bookings",
-        json={
-            "patient_id": clinic.patient.id,
-            "appointment_type_id": clinic.infusion_id,
-            "location_id": clinic.location_id,
-            "chair_id": clinic.chairs[0].id,
-            "start_at": START,
-        },
-        headers={**desk_headers, "Idempotency-Key": "desk-1"},
-    )
+    def book_chair(chair: int, key: str) -> Any:
+        headers = {**desk_headers, "Idempotency-Key": key}
+        return book(client, headers, clinic, start=TUESDAY_9, chair_id=chair)
+
+    response = book_chair(clinic.chairs[0].id, "desk-1")
 
     assert response.status_code == 409, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -85,15 +79,5 @@ def test_a_chair_conflict_only_the_database_sees_is_a_409_that_writes_nothing(
     assert keys == 0  # a retry with the same key is decided anew, not replayed as a 409
 
     # The other chair is free: the same request for it books (the service is not wedged).
-    retry = client.post(
-        "/api/v1/bookings",
-        json={
-            "patient_id": clinic.patient.id,
-            "appointment_type_id": clinic.infusion_id,
-            "location_id": clinic.location_id,
-            "chair_id": clinic.chairs[1].id,
-            "start_at": START,
-        },
-        headers={**desk_headers, "Idempotency-Key": "desk-2"},
-    )
+    retry = book_chair(clinic.chairs[1].id, "desk-2")
     assert retry.status_code == 201, retry.text
