@@ -58,7 +58,7 @@ from scheduler.availability.engine import (  # noqa: E402
     occupancy,
 )
 from scheduler.config import Settings  # noqa: E402
-from scheduler.db import build_engine  # noqa: E402
+from scheduler.db.engine import build_engine  # noqa: E402
 from scheduler.migrate import upgrade  # noqa: E402
 from scheduler.models import (  # noqa: E402
     AppointmentType,

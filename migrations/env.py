@@ -7,7 +7,7 @@ from sqlalchemy import Connection
 
 import scheduler.models  # noqa: F401 - registers every table on the metadata
 from scheduler.config import Settings
-from scheduler.db import build_engine
+from scheduler.db.engine import build_engine
 from scheduler.models.base import metadata
 
 config = context.config

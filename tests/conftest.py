@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from scheduler.config import Settings
-from scheduler.db import build_engine
+from scheduler.db.engine import build_engine
 from scheduler.kit.clock import FrozenClock
 from scheduler.main import create_app
 from scheduler.migrate import upgrade

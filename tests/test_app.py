@@ -123,7 +123,7 @@ def test_placeholder_secret_is_refused_outside_development() -> None:
 def test_transient_database_aborts_are_retried_and_others_are_not() -> None:
     from sqlalchemy.exc import DBAPIError
 
-    from scheduler.db import retry_transient
+    from scheduler.db.transaction import complete
 
     class Aborted(Exception):
         def __init__(self, sqlstate: str) -> None:
@@ -131,9 +131,13 @@ def test_transient_database_aborts_are_retried_and_others_are_not() -> None:
 
     class RecordingSession:
         rollbacks = 0
+        commits = 0
 
         def rollback(self) -> None:
             self.rollbacks += 1
+
+        def commit(self) -> None:
+            self.commits += 1
 
     attempts: list[int] = []
 
@@ -144,8 +148,8 @@ def test_transient_database_aborts_are_retried_and_others_are_not() -> None:
         return "booked"
 
     session = RecordingSession()
-    assert retry_transient(session, deadlocks_once) == "booked"  # type: ignore[arg-type]
-    assert (len(attempts), session.rollbacks) == (2, 1)
+    assert complete(session, deadlocks_once) == "booked"  # type: ignore[arg-type]
+    assert (len(attempts), session.rollbacks, session.commits) == (2, 1, 1)
 
     def constraint_violation() -> str:
         raise DBAPIError("INSERT", {}, Aborted("23P01"))
@@ -153,4 +157,4 @@ def test_transient_database_aborts_are_retried_and_others_are_not() -> None:
     import pytest
 
     with pytest.raises(DBAPIError):
-        retry_transient(RecordingSession(), constraint_violation)  # type: ignore[arg-type]
+        complete(RecordingSession(), constraint_violation)  # type: ignore[arg-type]

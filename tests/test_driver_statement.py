@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from scheduler.db import DriverStatement, UTCDateTime
+from scheduler.db.statements import DriverStatement
+from scheduler.db.types import UTCDateTime
 
 META = MetaData()
 PROBE = Table(

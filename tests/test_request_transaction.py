@@ -17,8 +17,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 
-from scheduler.db import CommitRoute, SessionDep, build_engine, build_sessionmaker
-from scheduler.errors import Conflict, install_error_handlers
+from scheduler.db.engine import build_engine, build_sessionmaker
+from scheduler.errors import Conflict
+from scheduler.http.problems import install_error_handlers
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 from tests.conftest import dispose_database, fresh_database_url, make_settings
 
 

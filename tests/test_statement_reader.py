@@ -12,7 +12,8 @@ from sqlalchemy import Engine, create_engine, literal, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from scheduler import db
-from scheduler.db import DriverStatement, StatementReader, build_engine, build_statement_engine
+from scheduler.db.engine import build_engine, build_statement_engine
+from scheduler.db.statements import DriverStatement, StatementReader
 from tests.conftest import BACKENDS, dispose_database, fresh_database_url, make_settings
 
 PID = {

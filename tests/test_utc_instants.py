@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlmodel import Session
 
-from scheduler.db import UTCDateTime, build_engine
+from scheduler.db.engine import build_engine
+from scheduler.db.types import UTCDateTime
 from tests.conftest import make_settings
 
 INSTANTS = [

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from scheduler.config import Settings, get_settings
-from scheduler.db import build_engine, build_sessionmaker
+from scheduler.db.engine import build_engine, build_sessionmaker
 from scheduler.kit.clock import SystemClock
 
 

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_storage_uri: str = "memory://"
     public_search_max_days: int = Field(default=31, ge=1, le=93)
+    # Larger request bodies are refused with 413 before they are read whole (no request of
+    # this API needs more than a few kilobytes).
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)
     sql_echo: bool = False
 
     @model_validator(mode="after")

@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from scheduler.db import open_session
-from scheduler.errors import problem_response
+from scheduler.db.engine import open_session
+from scheduler.http.problems import problem_response
 
 router = APIRouter(tags=["health"])
 

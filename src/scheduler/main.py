@@ -16,18 +16,14 @@ from sqlmodel import Session
 
 from scheduler import health
 from scheduler.config import Settings, get_settings
-from scheduler.db import (
-    StatementReader,
-    build_engine,
-    build_sessionmaker,
-    build_statement_engine,
-)
-from scheduler.errors import install_error_handlers
+from scheduler.db.engine import build_engine, build_sessionmaker, build_statement_engine
+from scheduler.db.statements import StatementReader
+from scheduler.http.body_guard import BodyGuard
+from scheduler.http.problems import install_error_handlers
+from scheduler.http.request_id import RequestId
 from scheduler.kit.clock import Clock, SystemClock
-from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
-from scheduler.kit.request_id import RequestId
 
 API_PREFIX = "/api/v1"
 
@@ -72,7 +68,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own settings, a frozen clock and a session factory."""
     settings = settings or get_settings()
-    from scheduler.feeds.router import feed_executor, feed_route
+    from scheduler.feeds.router import feed_executor
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,19 +111,15 @@ def create_app(
         app.state.sessionmaker = session_factory
 
     install_error_handlers(app)
-    app.add_middleware(NulGuard)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
 
-    # In front of everything, served without FastAPI's per-request machinery: calendar apps
-    # poll feeds all day (see feed_route); booking is the busiest write.
-    from scheduler.bookings.router import create_booking_route
+    # Calendar apps poll feeds all day: their route is tried first.
     from scheduler.feeds.router import public_router as public_feeds
 
-    app.router.routes.insert(0, feed_route())
-    app.router.routes.insert(1, create_booking_route(API_PREFIX))
-    app.include_router(health.router)
     app.include_router(public_feeds)
+    app.include_router(health.router)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
     # nested routers level by level, which cost more per request than some endpoints' work.
     for router in _api_routers():

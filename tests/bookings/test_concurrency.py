@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from scheduler.auth.security import issue_access_token
 from scheduler.bookings.schemas import BookingCreate
-from scheduler.db import build_engine
+from scheduler.db.engine import build_engine
 from scheduler.migrate import upgrade
 from scheduler.models import Booking
 from tests.conftest import TEST_SECRET, dispose_database, fresh_database_url, make_settings

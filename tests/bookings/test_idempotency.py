@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from scheduler.bookings.idempotency import Outcome, create_once
-from scheduler.db import build_engine
+from scheduler.db.engine import build_engine
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.migrate import upgrade
 from tests.conftest import dispose_database, fresh_database_url, make_settings

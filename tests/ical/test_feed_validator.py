@@ -22,7 +22,8 @@ from tests.factories import auth_headers, make_user
 from tests.ical.test_feeds_api import AFTER_DST, BEFORE_DST, book, feed_path, new_feed
 
 from scheduler.config import Settings
-from scheduler.db import build_engine, build_sessionmaker, snapshot_transaction
+from scheduler.db.engine import build_engine, build_sessionmaker
+from scheduler.db.transaction import snapshot_transaction
 from scheduler.kit.clock import FrozenClock
 from scheduler.models import User
 

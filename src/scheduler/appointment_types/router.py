@@ -11,9 +11,10 @@ from scheduler.appointment_types.schemas import (
     AppointmentTypeUpdate,
 )
 from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor
-from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
-from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.http.pagination import Page, PageParams, page_params
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 
 router = APIRouter(prefix="/appointment-types", tags=["appointment types"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]

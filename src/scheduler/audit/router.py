@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Query
 from scheduler.audit import repository
 from scheduler.auth.dependencies import Admin
 from scheduler.bookings.schemas import AuditEventRead
-from scheduler.db import CommitRoute, SessionDep
-from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.http.pagination import Page, PageParams, page_params
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 from scheduler.kit.timeutil import Instant
 
 router = APIRouter(prefix="/audit-events", tags=["audit"], route_class=CommitRoute)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
-from scheduler.db import DriverStatement
+from scheduler.db.statements import DriverStatement
 from scheduler.models import AuditEvent
 
 

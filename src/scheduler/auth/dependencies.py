@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from scheduler.audit.service import Actor
 from scheduler.auth.security import decode_access_token
 from scheduler.config import Settings
-from scheduler.db import open_session
+from scheduler.db.engine import open_session
 from scheduler.errors import Forbidden, NotAuthenticated
 from scheduler.kit.clock import Clock
 from scheduler.models import User

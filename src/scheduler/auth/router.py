@@ -14,9 +14,10 @@ from scheduler.auth.dependencies import (
     staff_accounts,
 )
 from scheduler.auth.schemas import TokenRead, UserCreate, UserRead, UserUpdate
-from scheduler.db import CommitRoute, ReadSessionDep, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
-from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.http.pagination import Page, PageParams, page_params
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.ratelimit import rate_limit
 
 router = APIRouter(tags=["auth"], route_class=CommitRoute)

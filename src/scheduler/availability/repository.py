@@ -42,7 +42,8 @@ from sqlmodel import Session, col, select
 
 from scheduler.appointment_types.schemas import MINUTES_PER_DAY
 from scheduler.availability.engine import Phase, ProviderUse
-from scheduler.db import DriverStatement, UTCDateTime
+from scheduler.db.statements import DriverStatement
+from scheduler.db.types import UTCDateTime
 from scheduler.models import (
     ACTIVE_STATUSES,
     AppointmentType,

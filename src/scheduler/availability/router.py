@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Response
 from scheduler.auth.dependencies import AnyStaff
 from scheduler.availability import service
 from scheduler.availability.schemas import ExplainRead, SlotList
-from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 from scheduler.kit.timeutil import Instant
 
 router = APIRouter(prefix="/slots", tags=["slots"], route_class=CommitRoute)

@@ -31,7 +31,7 @@ from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, selec
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from scheduler.db import DriverStatement, retry_transient
+from scheduler.db.statements import DriverStatement
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.models import IdempotencyRecord
 
@@ -79,13 +79,11 @@ def create_once(
     now: datetime,
     produce: Callable[[], tuple[int, dict[str, Any]]],
 ) -> Outcome:
-    """Run a creating POST under its ``Idempotency-Key``, retried whole on a deadlock."""
+    """Run a creating POST under its ``Idempotency-Key`` (a deadlock reruns the whole
+    request: ``db.transaction.complete``)."""
     fingerprint = request_fingerprint(path, request)
-    return retry_transient(
-        session,
-        lambda: run_idempotent(
-            session, scope=scope, key=key, fingerprint=fingerprint, now=now, produce=produce
-        ),
+    return run_idempotent(
+        session, scope=scope, key=key, fingerprint=fingerprint, now=now, produce=produce
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, insert, text, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from scheduler.db import DriverStatement
+from scheduler.db.statements import DriverStatement
 from scheduler.models import (
     AppointmentType,
     Booking,

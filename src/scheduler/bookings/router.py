@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.routing import Route
 
 from scheduler.audit.service import Actor
 from scheduler.auth.dependencies import (
@@ -32,17 +31,12 @@ from scheduler.bookings.schemas import (
     HoldRead,
     RescheduleRequest,
 )
-from scheduler.db import (
-    CommitRoute,
-    SessionDep,
-    request_transaction,
-    retry_transient,
-    run_and_commit,
-)
 from scheduler.deps import ClockDep, SettingsDep
+from scheduler.http.json_body import validated_body
+from scheduler.http.pagination import Page, PageParams, page_params
+from scheduler.http.routes import CommitRoute, DirectRoute, run_and_commit, served_by
+from scheduler.http.transaction import SessionDep, request_transaction
 from scheduler.kit.clock import Clock
-from scheduler.kit.json_body import validated_body
-from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
 from scheduler.models import Booking
 
@@ -127,12 +121,21 @@ def release_hold(hold_id: int, actor: DeskActor, session: SessionDep, clock: Clo
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
-    "/bookings",
-    response_model=BookingRead,
-    status_code=status.HTTP_201_CREATED,
-    summary="Book from a hold or directly; every rule is checked again at write time",
-)
+async def _create_booking_direct(request: Request) -> Response:
+    """``create_booking`` below, with its few parameters resolved here rather than by
+    FastAPI's dependency solving (the same checks, in the same order, with the same errors).
+
+    The front desk's busiest write: routing and dependency solving cost about a quarter of
+    a booking's CPU (benchmarks/README.md)."""
+    actor = await staff_actor(request, (ADMIN, FRONT_DESK))
+    data = await validated_body(request, BookingCreate)
+    key = request.headers.get("idempotency-key")
+    clock: Clock = request.app.state.clock
+    async with request_transaction(request, read_only=False) as session:
+        return await run_and_commit(create_booking, data, actor, session, clock, key)
+
+
+@served_by(_create_booking_direct)
 def create_booking(
     data: BookingCreate,
     actor: DeskActor,
@@ -157,26 +160,15 @@ def create_booking(
     )
 
 
-async def _create_booking_direct(request: Request) -> Response:
-    """``create_booking`` above, dispatched without FastAPI's routing and dependency solving
-    (the same checks, in the same order, with the same errors)."""
-    actor = await staff_actor(request, (ADMIN, FRONT_DESK))
-    data = await validated_body(request, BookingCreate)
-    key = request.headers.get("idempotency-key")
-    clock: Clock = request.app.state.clock
-    async with request_transaction(request, read_only=False) as session:
-        return await run_and_commit(create_booking, data, actor, session, clock, key)
-
-
-def create_booking_route(prefix: str) -> Route:
-    """``POST /bookings`` as a plain Starlette route, placed before the FastAPI routes.
-
-    The front desk's busiest write. FastAPI's routing and dependency solving cost about a
-    quarter of a booking's CPU (benchmarks/README.md), so this route resolves the endpoint's
-    few parameters itself and calls the very same function; the FastAPI route above stays
-    for the OpenAPI document, and every test of the endpoint goes through this dispatcher.
-    """
-    return Route(f"{prefix}/bookings", _create_booking_direct, methods=["POST"])
+router.add_api_route(
+    "/bookings",
+    create_booking,
+    methods=["POST"],
+    route_class_override=DirectRoute,
+    response_model=BookingRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Book from a hold or directly; every rule is checked again at write time",
+)
 
 
 @router.get("/bookings", response_model=Page[BookingRead], summary="The day list and more")
@@ -267,11 +259,8 @@ def reschedule_booking(
     clock: ClockDep,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    booking = retry_transient(
-        session,
-        lambda: service.reschedule_booking(
-            session, booking_id, data, actor=actor, now=clock.now(), if_match=if_match
-        ),
+    booking = service.reschedule_booking(
+        session, booking_id, data, actor=actor, now=clock.now(), if_match=if_match
     )
     return booking_response(booking, status_code=201)
 

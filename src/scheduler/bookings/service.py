@@ -474,7 +474,7 @@ def _require_transition(booking: Booking, action: str) -> str:
             f"Cannot {action} a booking that is {booking.status}"
             f" (allowed from: {', '.join(sorted(allowed))}).",
             code="invalid_transition",
-            extra={"status": booking.status, "action": action},
+            extra={"booking_status": booking.status, "action": action},
         )
     return target
 

@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from scheduler.db import DriverStatement, UTCDateTime
+from scheduler.db.statements import DriverStatement
+from scheduler.db.types import UTCDateTime
 from scheduler.models import (
     ACTIVE_STATUSES,
     AppointmentType,

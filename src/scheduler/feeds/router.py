@@ -9,7 +9,6 @@ from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
-from starlette.routing import Route
 
 from scheduler.auth.dependencies import (
     ADMIN,
@@ -20,11 +19,14 @@ from scheduler.auth.dependencies import (
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
-from scheduler.db import CommitRoute, SessionDep, StatementReader, snapshot_transaction
+from scheduler.db.statements import StatementReader
+from scheduler.db.transaction import snapshot_transaction
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
+from scheduler.http.routes import CommitRoute, DirectRoute, served_by
+from scheduler.http.transaction import SessionDep
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
@@ -231,10 +233,10 @@ def feed_executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(FEED_THREADS, thread_name_prefix="feeds")
 
 
-async def calendar_feed(request: Request) -> Response:
+async def _serve_calendar_feed(request: Request) -> Response:
     # Calendar clients revalidate often, so a 304 should cost little more than /healthz:
     # one trip to the feed threads for the whole request (check, maybe render), and the
-    # two parameters read directly (documented below).
+    # two parameters read directly (documented by ``calendar_feed``).
     token: str = request.path_params["token"]
     if_none_match = request.headers.get("if-none-match")
     loop = asyncio.get_running_loop()
@@ -242,32 +244,29 @@ async def calendar_feed(request: Request) -> Response:
     return await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
 
 
-def feed_route() -> Route:
-    """The feed as a plain Starlette route, placed before every FastAPI route.
-
-    It reads no body, takes no dependencies and returns a ready response, so FastAPI's
-    routing and request handling added nothing but cost (a third of a 304's CPU). The
-    FastAPI routes below stay for the OpenAPI document; requests never reach them.
-    """
-    return Route(FEED_PATH, calendar_feed, methods=["GET", "HEAD"], include_in_schema=False)
-
-
-_FEED_PARAMETERS = [
-    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
-    {"name": "if-none-match", "in": "header", "required": False, "schema": {"type": "string"}},
-]
-
-
 FEED_PATH = "/feeds/{token}.ics"
-# Documentation of feed_route, which answers GET and HEAD (calendar clients probe with it).
+
+
+@served_by(_serve_calendar_feed)
+def calendar_feed(
+    token: str, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:  # pragma: no cover - documents the route; requests go to the handler
+    """GET (and HEAD, which calendar clients probe with) a provider's or location's schedule.
+
+    The route reads no body and takes no dependencies, so FastAPI's dependency solving
+    would add nothing but cost (a third of a 304's CPU): a ``DirectRoute`` serves it with
+    ``_serve_calendar_feed``, on the feed threads."""
+    raise NotImplementedError
+
+
 public_router.add_api_route(
     FEED_PATH,
     calendar_feed,
-    methods=["GET"],
+    methods=["GET", "HEAD"],
+    route_class_override=DirectRoute,
     response_class=Response,
     summary="A provider's or location's schedule as an iCalendar subscription",
     responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}},
-    openapi_extra={"parameters": _FEED_PARAMETERS},
 )
 
 

@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from scheduler.auth.dependencies import Admin, AnyStaff, DeskActor, StaffActor
-from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
-from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.http.pagination import Page, PageParams, page_params
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 from scheduler.kit.timeutil import Instant
 from scheduler.locations import service
 from scheduler.locations.schemas import (

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from scheduler.db import UTCDateTime
+from scheduler.db.types import UTCDateTime
 from scheduler.models.base import JSONType
 
 

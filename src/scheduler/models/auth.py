@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from scheduler.db import UTCDateTime
+from scheduler.db.types import UTCDateTime
 
 
 class User(SQLModel, table=True):

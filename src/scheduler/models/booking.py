@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from scheduler.db import UTCDateTime
+from scheduler.db.types import UTCDateTime
 from scheduler.models.base import JSONType
 
 # Statuses that hold resources (chair, provider capacity, the patient's time).

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
-from scheduler.db import UTCDateTime
+from scheduler.db.types import UTCDateTime
 
 
 class Patient(SQLModel, table=True):

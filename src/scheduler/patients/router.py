@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from scheduler.auth.dependencies import AnyStaff, DeskActor, DeskStaff, StaffActor
-from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
-from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.http.pagination import Page, PageParams, page_params
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 from scheduler.patients import service
 from scheduler.patients.schemas import PatientCreate, PatientRead, PatientUpdate
 

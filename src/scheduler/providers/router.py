@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from scheduler.auth.dependencies import Admin, AnyStaff, StaffActor, ensure_own_provider
-from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
-from scheduler.kit.pagination import Page, PageParams, page_params
+from scheduler.http.pagination import Page, PageParams, page_params
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 from scheduler.kit.timeutil import Instant
 from scheduler.providers import availability_service, service
 from scheduler.providers.schemas import (

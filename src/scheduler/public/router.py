@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 
 from scheduler.audit.service import Actor
 from scheduler.bookings.idempotency import create_once
-from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
+from scheduler.http.routes import CommitRoute
+from scheduler.http.transaction import SessionDep
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.kit.timeutil import Instant
@@ -270,14 +271,11 @@ def reschedule(
     settings: SettingsDep,
     request_id: RequestIdDep,
 ) -> PublicBookingRead:
-    return retry_transient(
+    return service.reschedule(
         session,
-        lambda: service.reschedule(
-            session,
-            token,
-            data.start_at,
-            request_id=request_id,
-            now=clock.now(),
-            settings=settings,
-        ),
+        token,
+        data.start_at,
+        request_id=request_id,
+        now=clock.now(),
+        settings=settings,
     )
