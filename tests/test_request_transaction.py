@@ -16,6 +16,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from scheduler.db.engine import build_engine, build_sessionmaker
 from scheduler.errors import Conflict
@@ -23,6 +24,15 @@ from scheduler.http.problems import install_error_handlers
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
 from tests.conftest import dispose_database, fresh_database_url, make_settings
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Parent(_Base):
+    __tablename__ = "parent"
+    id: Mapped[int] = mapped_column(primary_key=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -78,6 +88,13 @@ def _app(engine: Engine, commits: list[int], endpoint_threads: list[int]) -> Fas
         )
         return {"id": child_id}
 
+    @router.post("/parents/{parent_id}/again", status_code=201)
+    def add_parent_again(parent_id: int, session: SessionDep) -> dict[str, int]:
+        # The ORM's flush fails: the session then needs a rollback before anything else.
+        session.add(Parent(id=parent_id))
+        session.flush()
+        return {"id": parent_id}
+
     app = FastAPI()
     app.state.sessionmaker = build_sessionmaker(engine)
     install_error_handlers(app)
@@ -131,3 +148,15 @@ def test_a_request_refused_after_only_reading_ends_and_frees_its_locks(engine: E
         with engine.connect() as conn:
             assert conn.execute(text("SELECT pg_try_advisory_xact_lock(4242)")).scalar_one()
     assert _count(engine, "parent") == 1
+
+
+def test_an_error_at_flush_is_answered_as_itself(engine: Engine) -> None:
+    """A flush that fails leaves the session needing a rollback; ending the request must not
+    ask it anything first (that raised PendingRollbackError, a 500 hiding the real cause)."""
+    with TestClient(_app(engine, [], []), raise_server_exceptions=False) as client:
+        assert client.post("/parents/7").status_code == 201
+        response = client.post("/parents/7/again")
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "already_exists"
+        assert client.post("/parents/8").status_code == 201
+    assert _count(engine, "parent") == 2

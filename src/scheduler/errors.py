@@ -34,6 +34,10 @@ class SchedulerError(Exception):
         self.headers = dict(headers or {})
 
 
+class BadRequest(SchedulerError):
+    """A request this API cannot read at all, such as a malformed header (400)."""
+
+
 class InvalidInput(SchedulerError):
     """Well-formed request whose values break a rule of shape (422)."""
 

@@ -116,9 +116,9 @@ def create_app(
     _install_log_redaction()
 
     # Calendar apps poll feeds all day: their route is tried first.
-    from scheduler.feeds.router import public_router as public_feeds
+    from scheduler.feeds.router import add_feed_route
 
-    app.include_router(public_feeds)
+    add_feed_route(app.router)
     app.include_router(health.router)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
     # nested routers level by level, which cost more per request than some endpoints' work.

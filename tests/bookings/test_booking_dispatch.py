@@ -1,5 +1,5 @@
-"""``POST /bookings`` is dispatched by a plain route that resolves the endpoint's parameters
-itself: it must answer malformed and unauthorised requests exactly as FastAPI's own
+"""``POST /bookings`` is a ``DirectRoute``: its handler resolves the endpoint's parameters
+itself. It must answer malformed and unauthorised requests exactly as FastAPI's own
 dispatch of the same endpoint does (one app of each kind, side by side)."""
 
 from __future__ import annotations
@@ -9,11 +9,15 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from scheduler.config import Settings
+from scheduler.http.routes import DirectRoute
 from scheduler.kit.clock import FrozenClock
+from scheduler.main import create_app
 from tests.clinic_fixture import Clinic
 from tests.factories import auth_headers, make_user
 
@@ -21,14 +25,19 @@ GOOD = "2026-03-03T09:00:00-05:00"
 
 
 @pytest.fixture
-def fastapi_only(app: FastAPI) -> Iterator[TestClient]:
-    """The same app, with the direct route taken out: FastAPI dispatches the endpoint."""
-    app.router.routes[:] = [
-        r
-        for r in app.router.routes
-        if getattr(r, "endpoint", None) is None or r.endpoint.__name__ != "_create_booking_direct"
-    ]
-    with TestClient(app, raise_server_exceptions=False) as client:
+def fastapi_only(
+    app: FastAPI,
+    settings: Settings,
+    clock: FrozenClock,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TestClient]:
+    """The same app, but every ``DirectRoute`` served by FastAPI's own request handler
+    (dependency solving, body parsing) instead of its direct handler."""
+    monkeypatch.setattr(DirectRoute, "get_route_handler", APIRoute.get_route_handler)
+    plain = create_app(settings, clock=clock, session_factory=session_factory)
+    monkeypatch.undo()
+    with TestClient(plain, raise_server_exceptions=False) as client:
         yield client
 
 
@@ -119,3 +128,18 @@ def test_a_booking_through_either_dispatch_is_the_same(
     assert documented["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "BookingCreate"
     )
+
+
+def test_every_route_is_documented_by_the_route_that_serves_it(app: FastAPI) -> None:
+    """No hand-registered Starlette route in front of a documented one: apart from the
+    documentation pages themselves, every route is a FastAPI route (its own OpenAPI entry)."""
+    from fastapi.routing import APIRoute as FastAPIRoute
+    from starlette.routing import Route
+
+    docs = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    plain = [
+        r.path
+        for r in app.router.routes
+        if isinstance(r, Route) and not isinstance(r, FastAPIRoute) and r.path not in docs
+    ]
+    assert plain == []

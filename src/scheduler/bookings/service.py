@@ -36,7 +36,8 @@ from scheduler.bookings.schemas import (
     HoldCreate,
     RescheduleRequest,
 )
-from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from scheduler.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed
+from scheduler.kit.etags import EntityTag, MalformedEntityTags, parse_if_match
 from scheduler.models import AppointmentType, Booking, Hold, Location, Series
 
 # action -> (statuses it may start from, status it leads to)
@@ -64,11 +65,23 @@ def etag_of(booking: Booking | BookingRead) -> str:
 
 
 def check_if_match(booking: Booking, if_match: str | None) -> None:
-    """Optimistic concurrency: a stale ``If-Match`` is 412; no header means "last write wins"."""
+    """Optimistic concurrency: a stale ``If-Match`` is 412; no header means "last write wins".
+
+    RFC 9110: strong comparison, so a weak tag (``W/"7.2"``) never matches; a value that is
+    not ``*`` nor a list of quoted tags (``If-Match: 3``) is a 400 saying so.
+    """
     if if_match is None:
         return
-    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" in tags or etag_of(booking) in tags:
+    try:
+        tags = parse_if_match(if_match)
+    except MalformedEntityTags:
+        raise BadRequest(
+            'If-Match must be "*" or quoted entity tags, such as the ETag this API sent '
+            f"({etag_of(booking)}); the quotes are part of the tag.",
+            code="invalid_if_match",
+        ) from None
+    current = EntityTag(etag_of(booking))
+    if tags is None or any(tag.strongly_matches(current) for tag in tags):
         return
     raise PreconditionFailed(
         f"The booking changed since you read it (now version {booking.version}); reload and retry.",

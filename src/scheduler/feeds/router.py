@@ -30,7 +30,6 @@ from scheduler.http.transaction import SessionDep
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
-public_router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
 
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 
@@ -259,15 +258,20 @@ def calendar_feed(
     raise NotImplementedError
 
 
-public_router.add_api_route(
-    FEED_PATH,
-    calendar_feed,
-    methods=["GET", "HEAD"],
-    route_class_override=DirectRoute,
-    response_class=Response,
-    summary="A provider's or location's schedule as an iCalendar subscription",
-    responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}},
-)
+def add_feed_route(router: APIRouter) -> None:
+    """Add the feed's route, tried first: calendar apps poll it all day. Added to the app's
+    own router, not included from another (an included route is matched through FastAPI's
+    inclusion context, which ``DirectRoute``'s HEAD handling does not reach)."""
+    router.add_api_route(
+        FEED_PATH,
+        calendar_feed,
+        methods=["GET"],
+        route_class_override=DirectRoute,
+        response_class=Response,
+        tags=["calendar feeds"],
+        summary="A provider's or location's schedule as an iCalendar subscription",
+        responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}},
+    )
 
 
 @router.get(

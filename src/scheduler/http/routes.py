@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from scheduler.http.transaction import complete_request
 
@@ -80,6 +82,21 @@ class DirectRoute(APIRoute):
             raise TypeError(msg)
         self.handler: Handler = handler
         super().__init__(path, endpoint, **kwargs)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """HEAD is answered wherever GET is, as Starlette's own routes do; the OpenAPI entry
+        documents GET only (one route documented under two methods would repeat its
+        operation id). The handler sees the HEAD and sends no body."""
+        match, child_scope = super().matches(scope)
+        if match is Match.PARTIAL and scope.get("method") == "HEAD" and "GET" in self.methods:
+            return Match.FULL, child_scope
+        return match, child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "HEAD" and "GET" in self.methods:
+            await self.app(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = self.handler
