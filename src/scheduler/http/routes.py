@@ -88,12 +88,16 @@ class DirectRoute(APIRoute):
         documents GET only (one route documented under two methods would repeat its
         operation id). The handler sees the HEAD and sends no body."""
         match, child_scope = super().matches(scope)
-        if match is Match.PARTIAL and scope.get("method") == "HEAD" and "GET" in self.methods:
+        if (
+            match is Match.PARTIAL
+            and scope.get("method") == "HEAD"
+            and "GET" in (self.methods or ())
+        ):
             return Match.FULL, child_scope
         return match, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("method") == "HEAD" and "GET" in self.methods:
+        if scope.get("method") == "HEAD" and "GET" in (self.methods or ()):
             await self.app(scope, receive, send)
             return
         await super().handle(scope, receive, send)
