@@ -43,7 +43,7 @@ def test_a_connection_closed_while_idle_is_replaced_before_use(
     pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dead = _kill_pooled_connection(pg_engine)
-    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # it has been idle "long enough"
+    monkeypatch.setattr(db.engine, "IDLE_PING_SECONDS", 0.0)  # it has been idle "long enough"
     assert _backend_pid(pg_engine) != dead
 
 
@@ -53,7 +53,7 @@ def test_a_busy_connection_is_not_pinged_and_a_failure_resets_the_pool(
     """Without the idle ping the dead connection is used and fails once; the failure throws
     the pool's connections away, so the very next request works again."""
     _kill_pooled_connection(pg_engine)
-    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
+    monkeypatch.setattr(db.engine, "IDLE_PING_SECONDS", 3600.0)
     with pytest.raises(OperationalError):
         _backend_pid(pg_engine)
     assert _backend_pid(pg_engine) > 0

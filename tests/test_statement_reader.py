@@ -75,14 +75,14 @@ def test_a_connection_killed_while_idle_is_pinged_and_replaced(
         with reader.connection() as connection:
             [(_, pid)] = PID["postgresql"].rows(connection, {})
         _kill(statements, pid)
-        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+        monkeypatch.setattr(db.statements, "IDLE_PING_SECONDS", 0.0)
         with reader.connection() as connection:
             [(_, replaced)] = PID["postgresql"].rows(connection, {})
         assert replaced != pid
         # Not idle long enough to be pinged: the read fails as SQLAlchemy's error, once, and
         # the broken connection is replaced for the next read.
         _kill(statements, replaced)
-        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
+        monkeypatch.setattr(db.statements, "IDLE_PING_SECONDS", 3600.0)
         with pytest.raises(OperationalError), reader.connection() as connection:
             PID["postgresql"].rows(connection, {})
         with reader.connection() as connection:

@@ -4,7 +4,7 @@ round trips to every booking (an ORM flush, a lazy load, a lookup per rule) is n
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 
 from tests.bookings.test_bookings_api import book
 from tests.clinic_fixture import Clinic
@@ -35,3 +35,23 @@ def test_a_booking_costs_a_fixed_handful_of_statements(
     assert len(sql) == len(expected), sql
     for statement, marker in zip(sql, expected, strict=True):
         assert marker in statement, (marker, statement)
+
+
+def test_every_write_of_a_booking_is_seen_by_sqlalchemys_events(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic, connection: Connection
+) -> None:
+    """No write bypasses SQLAlchemy: instrumentation listening on the engine sees each one."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(connection.engine, "before_cursor_execute", record)
+    try:
+        headers = {**desk_headers, "Idempotency-Key": "events"}
+        response = book(client, headers, clinic, provider_id=clinic.nurse.id)
+        assert response.status_code == 201, response.text
+    finally:
+        event.remove(connection.engine, "before_cursor_execute", record)
+    for table in ("booking", "audit_event", "idempotency_record"):
+        assert any(s.startswith(f"INSERT INTO {table}") for s in seen), (table, seen)

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
-from scheduler.db.statements import DriverStatement
 from scheduler.models import AuditEvent
 
 
@@ -36,8 +35,9 @@ class Actor:
 
 
 SYSTEM = Actor(kind="system", label="system")
-# Every change writes one: see DriverStatement.
-_INSERT_EVENT = DriverStatement(insert(SQLModel.metadata.tables[AuditEvent.__tablename__]))
+# A Core INSERT through the session: events are never read back or changed in the request
+# that writes them, and the ORM's unit of work would cost several times the statement.
+_INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])
 
 
 def snapshot(
@@ -68,13 +68,9 @@ def record_event(
     after: dict[str, Any] | None = None,
     reason: str = "",
 ) -> None:
-    """Insert the event now, in the caller's transaction.
-
-    A plain INSERT rather than an ORM object: events are never read back or changed in the
-    request that writes them, and the unit of work costs several times the statement.
-    """
-    _INSERT_EVENT.execute(
-        session.connection(),
+    """Insert the event now, in the caller's transaction."""
+    session.execute(
+        _INSERT_EVENT,
         {
             "occurred_at": now,
             "actor": actor.label,

@@ -31,7 +31,6 @@ from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, selec
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from scheduler.db.statements import DriverStatement
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.models import IdempotencyRecord
 
@@ -49,7 +48,7 @@ _LOCK_AND_LOOKUP = select(
     func.pg_try_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)).label("free"),
     *_RECORD,
 ).select_from(_ONE_ROW.outerjoin(_TABLE, _BY_KEY))
-_INSERT_RECORD = DriverStatement(insert(_TABLE))
+_INSERT_RECORD = insert(_TABLE)
 _IN_FLIGHT = (
     "A request with this Idempotency-Key is already being processed; retry shortly to "
     "receive its result."
@@ -124,8 +123,8 @@ def run_idempotent(
         return _replay(*existing, fingerprint=fingerprint)
     status_code, body = produce()
     try:
-        _INSERT_RECORD.execute(
-            session.connection(),
+        session.execute(
+            _INSERT_RECORD,
             {
                 **params,
                 "request_hash": fingerprint,

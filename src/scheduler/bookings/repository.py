@@ -10,7 +10,6 @@ from sqlalchemy import bindparam, func, insert, text, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from scheduler.db.statements import DriverStatement
 from scheduler.models import (
     AppointmentType,
     Booking,
@@ -78,7 +77,7 @@ _PATIENT_FLAGS = sa_select(
     _patient.c.id, _patient.c.consult_completed, _patient.c.consent_signed, _patient.c.rems_enrolled
 ).where(_patient.c.id == bindparam("id"))
 _booking = metadata.tables[Booking.__tablename__]
-_INSERT_BOOKING = DriverStatement(insert(_booking).returning(_booking.c.id))
+_INSERT_BOOKING = insert(_booking).returning(_booking.c.id)
 
 
 # The location, the type and the patient's flags in one row (None when the location or the
@@ -115,8 +114,7 @@ def patient_flags(session: Session, patient_id: int) -> PatientFlags | None:
 
 def insert_booking(session: Session, values: Mapping[str, Any]) -> int:
     """Write a new booking row (every column given) and return its id."""
-    [(booking_id,)] = _INSERT_BOOKING.rows(session.connection(), dict(values))
-    return int(booking_id)
+    return int(session.execute(_INSERT_BOOKING, dict(values)).scalar_one())
 
 
 def eligible_provider_ids(

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Connection, Engine, Insert, Select
+from sqlalchemy import CompoundSelect, Connection, Engine, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -34,14 +34,11 @@ class _Compiled:
     columns: dict[str, Callable[[Any], Any] | None]  # each result column's conversion
 
 
-_NO_KEYS: frozenset[str] = frozenset()  # a SELECT is compiled once, whatever its values
-
-
 class DriverStatement:
     """A Core statement compiled once per database and run on the driver's own cursor.
 
-    For the few statements that run on every request (the slot search's window, the feed
-    validator, a booking's inserts): SQLAlchemy's compiled-cache lookup, parameter and row
+    Only for the two reads that run on every request (the slot search's window and the
+    feed validator): SQLAlchemy's compiled-cache lookup, parameter and row
     processing and result set-up cost more there than the database's own work
     (benchmarks/README.md). The SQL, the parameter order and every conversion come from
     SQLAlchemy's own compiler and types, so values go in exactly as ``execute`` sends them;
@@ -49,40 +46,35 @@ class DriverStatement:
     conversion of a result column for the values that need one.
 
     It runs on the driver cursor of the SQLAlchemy connection, so the connection's
-    transaction (begun by ``Session.connection()``) is the statement's. SELECTs and INSERTs
-    (an INSERT marks the transaction as written, so a failed request rolls it back); no
+    transaction (begun by ``Session.connection()``) is the statement's. SELECTs only: every
+    write goes through the session, where ORM events and instrumentation see it; no
     expanding ``IN`` parameters. Cursor events do not see it; with ``echo`` it is logged
     like the rest, and a driver error is raised as SQLAlchemy's ``DBAPIError`` subclass
     (``IntegrityError`` and so on; the connection invalidated on a disconnect), as
     ``execute`` would raise it.
     """
 
-    def __init__(self, statement: Any) -> None:
-        if not isinstance(statement, Select | CompoundSelect | Insert):
-            raise TypeError("DriverStatement runs SELECTs and INSERTs only")
+    def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
+        if not isinstance(statement, Select | CompoundSelect):
+            raise TypeError("DriverStatement runs SELECTs only; writes go through the session")
         self.statement = statement
-        self._writes = isinstance(statement, Insert)
-        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _for(self, dialect: Dialect, keys: frozenset[str] = _NO_KEYS) -> _Compiled:
-        """Compiled for ``dialect``; an INSERT for the columns it is given (``keys``)."""
-        cache_key = (dialect.name, keys)
-        compiled = self._compiled.get(cache_key)
+    def _for(self, dialect: Dialect) -> _Compiled:
+        """Compiled once for ``dialect``."""
+        compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            sql = self.statement.compile(
-                dialect=dialect, column_keys=sorted(keys) if self._writes else None
-            )
+            sql = self.statement.compile(dialect=dialect)
             to_driver: dict[str, Callable[[Any], Any]] = {}
             for name, bind in sql.binds.items():
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
                     to_driver[name] = process
             columns: dict[str, Callable[[Any], Any] | None] = {}
-            if not isinstance(self.statement, Insert):
-                for column in self.statement.selected_columns:
-                    impl = column.type.dialect_impl(dialect)
-                    columns[str(column.key)] = impl.result_processor(dialect, None)
-            compiled = self._compiled[cache_key] = _Compiled(
+            for column in self.statement.selected_columns:
+                impl = column.type.dialect_impl(dialect)
+                columns[str(column.key)] = impl.result_processor(dialect, None)
+            compiled = self._compiled[dialect.name] = _Compiled(
                 sql=str(sql),
                 positions=tuple(sql.positiontup or ()) if sql.positional else None,
                 defaults={k: v for k, v in sql.params.items() if v is not None},
@@ -91,16 +83,10 @@ class DriverStatement:
             )
         return compiled
 
-    def rows(self, connection: Connection, values: dict[str, Any]) -> list[Any]:
-        """Run it and fetch every row (an INSERT's only with RETURNING)."""
-        return self._run(connection, values, fetch=True)
-
-    def execute(self, connection: Connection, values: dict[str, Any]) -> None:
-        """Run it for its effect (an INSERT)."""
-        self._run(connection, values, fetch=False)
-
-    def _run(self, connection: Connection, values: dict[str, Any], *, fetch: bool) -> list[Any]:
-        compiled = self._for(connection.dialect, frozenset(values) if self._writes else _NO_KEYS)
+    def rows(self, connection: Connection, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run it and fetch every row, as the driver's tuples in the selected columns' order
+        (``converter`` gives a column's conversion where its values need one)."""
+        compiled = self._for(connection.dialect)
         params = {**compiled.defaults, **values}
         for name, process in compiled.to_driver.items():
             if name in params:
@@ -112,14 +98,12 @@ class DriverStatement:
         )
         if connection.engine.echo:
             _sql_log.info("%s", compiled.sql)
-        if self._writes:
-            connection.info[MUST_ROLL_BACK] = True  # as the cursor event would note
         driver = connection.connection.dbapi_connection
         assert driver is not None
         cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, driver_params)
-            return list(cursor.fetchall()) if fetch else []
+            return list(cursor.fetchall())
         except connection.dialect.loaded_dbapi.Error as exc:
             connection.info[MUST_ROLL_BACK] = True  # as the handle_error event would note
             disconnected = connection.dialect.is_disconnect(exc, driver, cursor)
