@@ -50,7 +50,7 @@ def cmd_seed_demo(settings: Settings) -> None:
 def cmd_create_user(
     settings: Settings, email: str, role: str, provider_id: int | None, full_name: str
 ) -> None:
-    from scheduler.audit.service import Actor
+    from scheduler.auth.actors import Actor
     from scheduler.auth.schemas import UserCreate
     from scheduler.auth.service import create_user
     from scheduler.errors import SchedulerError

@@ -275,7 +275,7 @@ def test_a_locked_reread_sees_what_another_transaction_committed(tmp_path: Path)
     The patient's cancel reads the booking, the desk checks the patient in and commits, then
     the cancel takes the row lock: it must see "checked-in" and refuse, not cancel over it.
     """
-    from scheduler.audit.service import Actor
+    from scheduler.auth.actors import Actor
     from scheduler.bookings import service
     from scheduler.bookings.schemas import CancelRequest
     from scheduler.errors import Conflict

@@ -22,7 +22,8 @@ from scheduler.appointment_types.schemas import (
     AppointmentTypeUpdate,
     Phase,
 )
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AppointmentType
 

@@ -8,33 +8,15 @@ that did not happen. Events are never updated or deleted (no API does either).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
+from scheduler.auth.actors import Actor
 from scheduler.models import AuditEvent
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting: a staff user, a patient holding a manage link, or the system."""
-
-    kind: str  # "user", "patient", "system"
-    label: str  # e.g. "user:3", "patient-link:booking:17", "system:worker"
-    user_id: int | None = None
-    role: str | None = None
-    provider_id: int | None = None
-    request_id: str = ""
-
-    @property
-    def is_staff(self) -> bool:
-        return self.kind == "user"
-
-
-SYSTEM = Actor(kind="system", label="system")
 # A Core INSERT through the session: events are never read back or changed in the request
 # that writes them, and the ORM's unit of work would cost several times the statement.
 _INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])

@@ -1,7 +1,6 @@
 """Who is calling: bearer-token staff users and their roles.
 
-Roles: ``admin`` (everything), ``front_desk`` (bookings, patients, availability, resources),
-``provider`` (their own schedule, availability and feed tokens only).
+Roles are ``scheduler.models.enums.Role``; ``Actor`` lives in ``auth/actors.py`` (no HTTP).
 """
 
 from __future__ import annotations
@@ -18,20 +17,17 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from scheduler.audit.service import Actor
+from scheduler.auth.actors import ADMIN, FRONT_DESK, PROVIDER, Actor
 from scheduler.auth.security import decode_access_token
 from scheduler.config import Settings
 from scheduler.db.engine import open_session
 from scheduler.errors import Forbidden, NotAuthenticated
 from scheduler.kit.clock import Clock
-from scheduler.models import User
+from scheduler.models import Role, User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
-ADMIN = "admin"
-FRONT_DESK = "front_desk"
-PROVIDER = "provider"
-ALL_ROLES = (ADMIN, FRONT_DESK, PROVIDER)
+ALL_ROLES = tuple(Role)
 
 
 class StaffAccounts:
@@ -114,7 +110,7 @@ def _actor(user: User, request: Request) -> Actor:
         kind="user",
         label=f"user:{user.id}",
         user_id=user.id,
-        role=user.role,
+        role=Role(user.role),
         provider_id=user.provider_id,
         request_id=str(getattr(request.state, "request_id", "")),
     )

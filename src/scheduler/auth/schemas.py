@@ -5,7 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-Role = Literal["admin", "front_desk", "provider"]
+from scheduler.models.enums import Role
+
+__all__ = ["Role"]
 
 
 class TokenRead(BaseModel):

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.auth.schemas import UserCreate, UserUpdate
 from scheduler.auth.security import hash_password, issue_access_token, verify_password
 from scheduler.config import Settings

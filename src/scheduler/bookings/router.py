@@ -8,16 +8,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from scheduler.audit.service import Actor
-from scheduler.auth.dependencies import (
-    ADMIN,
-    FRONT_DESK,
-    PROVIDER,
-    AnyStaff,
-    DeskActor,
-    StaffActor,
-    staff_actor,
-)
+from scheduler.auth.actors import ADMIN, FRONT_DESK, PROVIDER, Actor
+from scheduler.auth.dependencies import AnyStaff, DeskActor, StaffActor, staff_actor
 from scheduler.bookings import service
 from scheduler.bookings.idempotency import create_once
 from scheduler.bookings.schemas import (

@@ -6,17 +6,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduler.kit.timeutil import Instant
+from scheduler.models.enums import BookingStatus
 
-BookingStatus = Literal[
-    "pending",
-    "booked",
-    "arrived",
-    "checked-in",
-    "fulfilled",
-    "cancelled",
-    "noshow",
-    "entered-in-error",
-]
+__all__ = ["BookingStatus"]
 
 
 class Override(BaseModel):

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.availability.engine import local_instant
 from scheduler.availability.service import load_subject
 from scheduler.bookings import repository
@@ -39,20 +40,25 @@ from scheduler.bookings.schemas import (
 from scheduler.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed
 from scheduler.kit.etags import EntityTag, MalformedEntityTags, parse_if_match
 from scheduler.models import AppointmentType, Booking, Hold, Location, Series
+from scheduler.models.enums import BookingStatus
 
 # action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "confirm": (frozenset({"pending"}), "booked"),
-    "check-in": (frozenset({"booked", "arrived"}), "checked-in"),
-    "complete": (frozenset({"checked-in", "arrived"}), "fulfilled"),
-    "no-show": (frozenset({"booked"}), "noshow"),
-    "cancel": (frozenset({"pending", "booked"}), "cancelled"),
-    "reschedule": (frozenset({"pending", "booked"}), "cancelled"),
+S = BookingStatus
+# action -> (the statuses it may start from, the status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[BookingStatus], BookingStatus]] = {
+    "confirm": (frozenset({S.PENDING}), S.BOOKED),
+    "check-in": (frozenset({S.BOOKED, S.ARRIVED}), S.CHECKED_IN),
+    "complete": (frozenset({S.CHECKED_IN, S.ARRIVED}), S.FULFILLED),
+    "no-show": (frozenset({S.BOOKED}), S.NOSHOW),
+    "cancel": (frozenset({S.PENDING, S.BOOKED}), S.CANCELLED),
+    "reschedule": (frozenset({S.PENDING, S.BOOKED}), S.CANCELLED),
     "entered-in-error": (
-        frozenset({"pending", "booked", "arrived", "checked-in"}),
-        "entered-in-error",
+        frozenset({S.PENDING, S.BOOKED, S.ARRIVED, S.CHECKED_IN}),
+        S.ENTERED_IN_ERROR,
     ),
 }
+# Statuses a patient or the front desk may still move or cancel.
+CHANGEABLE = TRANSITIONS["cancel"][0]
 _SECRET_FIELDS = frozenset({"manage_token_hash"})
 
 
@@ -221,7 +227,7 @@ def _booking_values(
     manage_token_expires_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Every column of a new booking row (``Booking``'s fields, in order, but ``id``)."""
-    status = "pending" if placement.appointment_type.requires_approval else "booked"
+    status = S.PENDING if placement.appointment_type.requires_approval else S.BOOKED
     assert placement.appointment_type.id is not None
     assert placement.location.id is not None
     return {
@@ -627,8 +633,8 @@ def reschedule_booking(
         manage_token_hash=manage_token_hash,
         manage_token_expires_at=(None if manage_grace is None else placement.end_at + manage_grace),
     )
-    if before and before.get("status") == "booked":
-        values["status"] = "booked"  # already approved: moving it needs no second approval
+    if before and before.get("status") == S.BOOKED:
+        values["status"] = S.BOOKED  # already approved: moving it needs no second approval
     return _write_booking(
         session,
         values,

@@ -10,13 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 
-from scheduler.auth.dependencies import (
-    ADMIN,
-    FRONT_DESK,
-    AnyStaff,
-    StaffActor,
-    ensure_own_provider,
-)
+from scheduler.auth.actors import ADMIN, FRONT_DESK
+from scheduler.auth.dependencies import AnyStaff, StaffActor, ensure_own_provider
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
 from scheduler.db.statements import StatementReader

@@ -24,7 +24,8 @@ import icalendar
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.config import Settings
 from scheduler.errors import NotFound
 from scheduler.feeds import repository
@@ -40,14 +41,13 @@ from scheduler.models import (
     Location,
     Provider,
 )
+from scheduler.models.enums import ACTIVE_STATUSES, BookingStatus
 
 MAX_FEED_EVENTS = 5000
+# Every active status, as a calendar event's STATUS.
 STATUS_MAP: dict[str, FeedEventStatus] = {
-    "pending": "TENTATIVE",
-    "booked": "CONFIRMED",
-    "arrived": "CONFIRMED",
-    "checked-in": "CONFIRMED",
-    "fulfilled": "CONFIRMED",
+    status: "TENTATIVE" if status == BookingStatus.PENDING else "CONFIRMED"
+    for status in ACTIVE_STATUSES
 }
 _SECRET = frozenset({"token_hash"})
 

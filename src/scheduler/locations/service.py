@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, NotFound
 from scheduler.locations import repository
 from scheduler.locations.schemas import (

@@ -5,7 +5,6 @@ from scheduler.models.auth import FeedToken, User
 from scheduler.models.base import NAMING_CONVENTION, metadata
 from scheduler.models.booking import (
     ACTIVE_STATUSES,
-    ALL_STATUSES,
     Booking,
     Hold,
     IdempotencyRecord,
@@ -22,17 +21,18 @@ from scheduler.models.clinic import (
     ProviderAppointmentType,
     ProviderLocation,
 )
+from scheduler.models.enums import BookingStatus, Role
 from scheduler.models.patient import Patient
 
 __all__ = [
     "ACTIVE_STATUSES",
-    "ALL_STATUSES",
     "NAMING_CONVENTION",
     "AppointmentType",
     "AuditEvent",
     "AvailabilityException",
     "AvailabilityRule",
     "Booking",
+    "BookingStatus",
     "Chair",
     "FeedToken",
     "Hold",
@@ -43,6 +43,7 @@ __all__ = [
     "Provider",
     "ProviderAppointmentType",
     "ProviderLocation",
+    "Role",
     "Series",
     "User",
     "metadata",

@@ -8,12 +8,13 @@ from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from scheduler.db.types import UTCDateTime
+from scheduler.models.enums import Role, one_of
 
 
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'front_desk', 'provider')", name="role_valid"),
+        CheckConstraint(one_of("role", Role), name="role_valid"),
         CheckConstraint("role <> 'provider' OR provider_id IS NOT NULL", name="provider_linked"),
     )
 

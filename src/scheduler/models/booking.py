@@ -16,10 +16,9 @@ from sqlmodel import Field, SQLModel
 
 from scheduler.db.types import UTCDateTime
 from scheduler.models.base import JSONType
+from scheduler.models.enums import ACTIVE_STATUSES, BookingStatus, one_of
 
-# Statuses that hold resources (chair, provider capacity, the patient's time).
-ACTIVE_STATUSES = ("pending", "booked", "arrived", "checked-in", "fulfilled")
-ALL_STATUSES = (*ACTIVE_STATUSES, "cancelled", "noshow", "entered-in-error")
+__all__ = ["ACTIVE_STATUSES", "Booking", "Hold", "IdempotencyRecord", "Series"]
 
 
 class Series(SQLModel, table=True):
@@ -63,11 +62,7 @@ class Booking(SQLModel, table=True):
     __tablename__ = "booking"
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="end_after_start"),
-        CheckConstraint(
-            "status IN ('pending', 'booked', 'arrived', 'checked-in', 'fulfilled', "
-            "'cancelled', 'noshow', 'entered-in-error')",
-            name="status_valid",
-        ),
+        CheckConstraint(one_of("status", BookingStatus), name="status_valid"),
         Index("ix_booking_provider_id_start_at", "provider_id", "start_at"),
         Index("ix_booking_location_id_start_at", "location_id", "start_at"),
         Index("ix_booking_chair_id_chair_start_at", "chair_id", "chair_start_at"),

@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.models import Patient
 from scheduler.patients import repository

@@ -13,7 +13,8 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AvailabilityException, AvailabilityRule
 from scheduler.providers import repository

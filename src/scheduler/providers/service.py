@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.audit.service import Actor, record_event, snapshot
+from scheduler.audit.service import record_event, snapshot
+from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import Provider
 from scheduler.providers import repository

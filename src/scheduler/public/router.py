@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from scheduler.audit.service import Actor
+from scheduler.auth.actors import Actor
 from scheduler.bookings.idempotency import create_once
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from scheduler.audit.service import Actor
+from scheduler.auth.actors import Actor
 from scheduler.availability.service import search_slots
 from scheduler.bookings import service as bookings
 from scheduler.bookings.schemas import (
@@ -390,7 +390,7 @@ def cancel(
     booking = booking_by_token(session, token, now)
     appointment_type = session.get(AppointmentType, booking.appointment_type_id)
     assert appointment_type is not None
-    if booking.status in ("pending", "booked"):
+    if booking.status in bookings.CHANGEABLE:
         _check_cutoff(booking, appointment_type.patient_cancel_cutoff_minutes, now, "cancellation")
     cancelled = bookings.cancel_booking(
         session,
@@ -415,7 +415,7 @@ def reschedule(
     """Move to a new time under the same rules as a new online booking; one booking remains."""
     booking = booking_by_token(session, token, now)
     appointment_type = _bookable_type(session, booking.appointment_type_id)
-    if booking.status in ("pending", "booked"):
+    if booking.status in bookings.CHANGEABLE:
         _check_cutoff(
             booking, appointment_type.patient_reschedule_cutoff_minutes, now, "rescheduling"
         )
