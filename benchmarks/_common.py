@@ -507,7 +507,9 @@ def staff_token(user_id: int, role: str = "front_desk", minutes: int = 120) -> s
 
 
 @contextmanager
-def servers(url: str, count: int = 1) -> Iterator[list[str]]:
+def servers(
+    url: str, count: int = 1, factory: str = "scheduler.main:create_app"
+) -> Iterator[list[str]]:
     """``count`` uvicorn processes (tests.live.running_server) on one database.
 
     They run with ``SCHEDULER_ENVIRONMENT=production`` as a deployment does (running_server
@@ -516,7 +518,9 @@ def servers(url: str, count: int = 1) -> Iterator[list[str]]:
     """
     with ExitStack() as stack:
         yield [
-            stack.enter_context(running_server(url, SCHEDULER_ENVIRONMENT="production"))
+            stack.enter_context(
+                running_server(url, factory=factory, SCHEDULER_ENVIRONMENT="production")
+            )
             for _ in range(count)
         ]
 

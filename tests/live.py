@@ -24,7 +24,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, *, log_file: Path | None = None, **env: str) -> Iterator[str]:
+def running_server(
+    database_url: str,
+    *,
+    log_file: Path | None = None,
+    factory: str = "scheduler.main:create_app",
+    **env: str,
+) -> Iterator[str]:
     """Start ``scheduler`` in its own process against ``database_url``; yield its base URL.
 
     With ``log_file`` the server logs at info level (access log included) into that file.
@@ -44,7 +50,7 @@ def running_server(database_url: str, *, log_file: Path | None = None, **env: st
             sys.executable,
             "-m",
             "uvicorn",
-            "scheduler.main:create_app",
+            factory,
             "--factory",
             "--host",
             "127.0.0.1",
