@@ -22,7 +22,7 @@ from scheduler.appointment_types.schemas import (
     AppointmentTypeUpdate,
     Phase,
 )
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, record_event, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AppointmentType
@@ -193,16 +193,13 @@ def create_appointment_type(
     values = data.model_dump(exclude=set(SHAPE_FIELDS)) | _phase_fields(phases)
     _check_consistency(values)
     appointment_type = AppointmentType(**values)
-    session.add(appointment_type)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        appointment_type,
         actor=actor,
         now=now,
         action="appointment_type.create",
         entity_type="appointment_type",
-        entity_id=appointment_type.id,
-        after=snapshot(appointment_type),
     )
     return to_read(appointment_type)
 

@@ -66,3 +66,33 @@ def record_event(
             "request_id": actor.request_id,
         },
     )
+
+
+def audited_write(
+    session: Session,
+    row: SQLModel,
+    *,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    entity_type: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+    exclude: frozenset[str] = frozenset(),
+) -> None:
+    """Write ``row`` (add and flush, so it has its id) and its audit event, in the caller's
+    transaction. ``after`` defaults to the row as written (``exclude``: secret columns)."""
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action=action,
+        entity_type=entity_type,
+        entity_id=getattr(row, "id", None),
+        before=before,
+        after=after if after is not None else snapshot(row, exclude=exclude),
+        reason=reason,
+    )

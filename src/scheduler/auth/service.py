@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.auth.schemas import UserCreate, UserUpdate
 from scheduler.auth.security import hash_password, issue_access_token, verify_password
@@ -57,15 +57,13 @@ def create_user(session: Session, data: UserCreate, *, actor: Actor, now: dateti
         provider_id=data.provider_id,
         created_at=now,
     )
-    session.add(user)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        user,
         actor=actor,
         now=now,
         action="user.create",
         entity_type="user",
-        entity_id=user.id,
         after=snapshot(user, exclude=_SECRET_FIELDS),
     )
     return user
@@ -100,15 +98,13 @@ def update_user(
     for key, value in changes.items():
         if value is not None or key == "provider_id":
             setattr(user, key, value)
-    session.add(user)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        user,
         actor=actor,
         now=now,
         action="user.update",
         entity_type="user",
-        entity_id=user.id,
         before=before,
         after=snapshot(user, exclude=_SECRET_FIELDS),
     )

@@ -24,7 +24,7 @@ import icalendar
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.config import Settings
 from scheduler.errors import NotFound
@@ -89,15 +89,13 @@ def _issue(
         created_by_user_id=actor.user_id,
         created_at=now,
     )
-    session.add(token)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        token,
         actor=actor,
         now=now,
         action=action,
         entity_type="feed_token",
-        entity_id=token.id,
         after=snapshot(token, exclude=_SECRET),
     )
     return token, secret
@@ -115,15 +113,13 @@ def revoke_token(session: Session, token_id: int, *, actor: Actor, now: datetime
     if token.revoked_at is None:
         before = snapshot(token, exclude=_SECRET)
         token.revoked_at = now
-        session.add(token)
-        session.flush()
-        record_event(
+        audited_write(
             session,
+            token,
             actor=actor,
             now=now,
             action="feed_token.revoke",
             entity_type="feed_token",
-            entity_id=token.id,
             before=before,
             after=snapshot(token, exclude=_SECRET),
         )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, record_event, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, NotFound
 from scheduler.locations import repository
@@ -176,16 +176,13 @@ def create_chair(
     if repository.chair_name_taken(session, location_id, data.name):
         raise Conflict(f"A chair named {data.name!r} already exists here.", code="already_exists")
     chair = Chair(location_id=location_id, **data.model_dump())
-    session.add(chair)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        chair,
         actor=actor,
         now=now,
         action="chair.create",
         entity_type="chair",
-        entity_id=chair.id,
-        after=snapshot(chair),
     )
     return chair
 
@@ -211,17 +208,14 @@ def update_chair(
     for key, value in changes.items():
         if value is not None:
             setattr(chair, key, value)
-    session.add(chair)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        chair,
         actor=actor,
         now=now,
         action="chair.update",
         entity_type="chair",
-        entity_id=chair.id,
         before=before,
-        after=snapshot(chair),
     )
     return chair
 
@@ -238,16 +232,13 @@ def create_closure(
         end_at=data.end_at,
         reason=data.reason,
     )
-    session.add(closure)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        closure,
         actor=actor,
         now=now,
         action="closure.create",
         entity_type="availability_exception",
-        entity_id=closure.id,
-        after=snapshot(closure),
         reason=data.reason,
     )
     return closure

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, record_event, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.models import Patient
@@ -70,16 +70,13 @@ def create_patient(
         created_at=now,
         updated_at=now,
     )
-    session.add(patient)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        patient,
         actor=actor,
         now=now,
         action="patient.create",
         entity_type="patient",
-        entity_id=patient.id,
-        after=snapshot(patient),
     )
     return patient
 

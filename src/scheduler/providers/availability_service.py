@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, record_event, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AvailabilityException, AvailabilityRule
@@ -165,16 +165,13 @@ def create_rule(
     window = RuleWindow(data.start_time, data.end_time, data.valid_from_date, data.valid_until_date)
     _check_no_overlap(session, provider_id, data.location_id, data.weekday, window)
     rule = AvailabilityRule(provider_id=provider_id, **data.model_dump(exclude={"reason"}))
-    session.add(rule)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        rule,
         actor=actor,
         now=now,
         action="availability_rule.create",
         entity_type="availability_rule",
-        entity_id=rule.id,
-        after=snapshot(rule),
         reason=data.reason,
     )
     return rule
@@ -305,16 +302,13 @@ def create_exception(
         end_at=data.end_at,
         reason=data.reason,
     )
-    session.add(exception)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        exception,
         actor=actor,
         now=now,
         action="availability_exception.create",
         entity_type="availability_exception",
-        entity_id=exception.id,
-        after=snapshot(exception),
         reason=data.reason,
     )
     return exception
