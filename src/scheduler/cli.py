@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -109,25 +111,46 @@ def cmd_create_user(
         engine.dispose()
 
 
-def cmd_backup(settings: Settings, target: Path) -> None:
+def cmd_backup(settings: Settings, target: str) -> None:
+    """Back up to the file ``target``, or to standard output when it is ``-`` (so that
+    ``docker compose exec -T api scheduler backup - > clinic.backup`` needs no shared folder)."""
     from scheduler.backup import BackupError, backup
 
     try:
-        backup(settings.database_url, target)
+        if target != "-":
+            backup(settings.database_url, Path(target))
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "backup"
+                backup(settings.database_url, path)
+                with path.open("rb") as data:
+                    shutil.copyfileobj(data, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
     except BackupError as exc:
         sys.exit(f"error: {exc}")
-    print(f"backed up to {target}")
+    print(f"backed up to {'standard output' if target == '-' else target}", file=sys.stderr)
 
 
-def cmd_restore(settings: Settings, source: Path, clean: bool) -> None:
+def cmd_restore(settings: Settings, source: str, clean: bool) -> None:
+    """Restore from the file ``source``, or from standard input when it is ``-``."""
     from scheduler.backup import BackupError, restore
 
     _ensure_sqlite_dir(settings)
     try:
-        restore(settings.database_url, source, clean=clean)
+        if source != "-":
+            restore(settings.database_url, Path(source), clean=clean)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "backup"
+                with path.open("wb") as data:
+                    shutil.copyfileobj(sys.stdin.buffer, data)
+                restore(settings.database_url, path, clean=clean)
     except BackupError as exc:
         sys.exit(f"error: {exc}")
-    print(f"restored from {source}; run `scheduler migrate` if it came from an older version")
+    print(
+        "restored; run `scheduler migrate` if the backup came from an older version",
+        file=sys.stderr,
+    )
 
 
 def cmd_serve(
@@ -190,9 +213,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     create_user.add_argument("--full-name", default="")
     create_user.add_argument("--password-stdin", action="store_true", help=password_help)
     backup = sub.add_parser("backup", help="write a consistent backup of the database to FILE")
-    backup.add_argument("file", type=Path)
+    backup.add_argument("file", help="where to write it; - for standard output")
     restore = sub.add_parser("restore", help="restore the database from a backup FILE")
-    restore.add_argument("file", type=Path)
+    restore.add_argument("file", help="the backup; - for standard input")
     restore.add_argument(
         "--clean", action="store_true", help="replace a database that already holds data"
     )

@@ -35,16 +35,19 @@ from tests.conftest import (
 from tests.factories import auth_headers, make_user
 
 
-def run_cli(url: str, cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {
+def cli_env(url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "SCHEDULER_DATABASE_URL": url,
         "SCHEDULER_ENVIRONMENT": "test",
         "SCHEDULER_SECRET_KEY": TEST_SECRET,
     }
+
+
+def run_cli(url: str, cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scheduler.cli", *args],
-        env=env,
+        env=cli_env(url),
         cwd=cwd,
         input=stdin,
         capture_output=True,
@@ -97,11 +100,30 @@ def test_backup_and_restore_round_trip(source_url: str, empty_url: str, tmp_path
     assert done.returncode == 0, done.stderr
     assert backup_file.stat().st_size > 0
     assert "password" not in done.stdout + done.stderr
+    to_stdout = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", "backup", "-"],
+        env=cli_env(source_url),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    assert to_stdout.stdout[:5] == backup_file.read_bytes()[:5]  # "SQLit" / "PGDMP"
 
     with client_for(source) as client:
         later = book(client, headers, clinic, start="2026-03-04T09:00:00-05:00").json()
 
-    restored = run_cli(empty_url, tmp_path, "restore", str(backup_file))
+    # Through standard input, as `docker compose exec -T api scheduler restore - < file` does.
+    restored = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", "restore", "-"],
+        env=cli_env(empty_url),
+        cwd=tmp_path,
+        input=backup_file.read_bytes(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert restored.returncode == 0, restored.stderr
     check(empty_url)  # the restored schema is exactly what the migrations describe
     with client_for(make_settings(empty_url)) as client:
