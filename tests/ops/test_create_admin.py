@@ -26,7 +26,7 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 def login(client: TestClient, email: str, password: str) -> int:
     answer = client.post("/api/v1/auth/token", data={"username": email, "password": password})
-    return answer.status_code
+    return int(answer.status_code)
 
 
 def test_create_admin_from_stdin_then_sign_in(database_url: str, tmp_path: Path) -> None:
