@@ -14,6 +14,7 @@ import sys
 from contextvars import ContextVar
 from typing import IO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from scheduler.config import Settings
@@ -24,9 +25,14 @@ from scheduler.kit.redact import RedactingFilter
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
-JSON_FIELDS = "{asctime}{levelname}{name}{message}{request_id}"
+JSON_FIELDS = "{levelname}{name}{message}{request_id}"
+# Uvicorn adds an ANSI-coloured copy of some messages; one copy is enough.
+_NOT_LOGGED = ("color_message",)
 # Uvicorn's loggers otherwise get handlers of their own with a different format.
-_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+# Uvicorn's access log names the raw path and query string (tokens, patient searches);
+# scheduler.access replaces it.
+_SILENCED = ("uvicorn.access",)
 
 
 class RequestIdFilter(logging.Filter):
@@ -53,7 +59,9 @@ def build_formatter(json_lines: bool) -> logging.Formatter:
         return JsonFormatter(
             JSON_FIELDS,
             style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601, UTC
+            reserved_attrs=[*RESERVED_ATTRS, *_NOT_LOGGED],
             json_ensure_ascii=False,
         )
     return logging.Formatter(TEXT_FORMAT)
@@ -75,8 +83,15 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    # Outgoing HTTP clients log whole URLs, which may carry tokens.
+    for name in _SILENCED:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = False
+    # Outgoing HTTP clients log whole URLs, which may carry tokens. Alembic describes its
+    # context each time /readyz reads the database's revision (`scheduler migrate` does not
+    # configure logging this way, so its progress lines stay).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # SQL echo would print statement parameters: patients' personal data.
     if not settings.sql_echo:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
@@ -89,3 +104,7 @@ def unconfigure_logging() -> None:
         root.removeHandler(old)
         old.close()
     root.setLevel(logging.WARNING)
+    for name in ("httpx", "alembic", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    for name in _SILENCED:
+        logging.getLogger(name).propagate = True
