@@ -19,14 +19,14 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3
 # Installs exactly what the lock files pin (hashes checked, no unpinned dependency pulled in),
 # then the project itself. Re-runs only when pyproject.toml or a lock file changed.
 $(STAMP): pyproject.toml $(LOCKS) scripts/check_lock.py
-	$(PYTHON) scripts/check_lock.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python scripts/check_lock.py
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 check-lock:
-	$(PYTHON) scripts/check_lock.py
+	$(BIN)/python scripts/check_lock.py
 
 # Deliberate dependency changes: edit pyproject.toml, then `make lock` (keeps every existing
 # pin it can) or `make lock-upgrade` (newest allowed versions of everything); commit both files.
@@ -35,7 +35,7 @@ lock:
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
 	$(UV_COMPILE) $(UV_ARGS) -o requirements.lock
 	$(UV_COMPILE) $(UV_ARGS) --extra dev --constraint requirements.lock -o requirements-dev.lock
-	$(PYTHON) scripts/check_lock.py
+	$(BIN)/python scripts/check_lock.py
 
 lock-upgrade:
 	$(MAKE) lock UV_ARGS=--upgrade

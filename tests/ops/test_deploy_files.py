@@ -237,5 +237,7 @@ def test_a_dependency_added_without_relocking_fails_loudly(tmp_path: Path) -> No
     assert any("fastapi" in p and ">=999" in p for p in found), found
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile.split("$(STAMP): ", 1)[1].splitlines()
-    assert "check_lock.py" in recipe[1], "make install must check the lock before installing"
+    install = [line for line in recipe[: recipe.index("")] if "install" in line]
+    assert "check_lock.py" in recipe[2], "make install must check the lock before installing"
+    assert all("requirements-dev.lock" in line or "-e ." in line for line in install)
     assert "--require-hashes" in makefile
