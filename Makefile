@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/ical/js/node_modules/.installed-stamp
 
-.PHONY: run test lint typecheck pytest install clean
+.PHONY: run test lint typecheck pytest install clean libical
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ $(STAMP): pyproject.toml
 $(NODE_STAMP): tests/ical/js/package.json tests/ical/js/package-lock.json
 	cd tests/ical/js && npm ci --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
+
+# libical (Evolution's parser) for the iCalendar tests: its headers through pkg-config, from
+# the system's packages (Debian: libical-dev; installed here when apt-get can).
+libical:
+	@pkg-config --exists libical 2>/dev/null || { command -v apt-get >/dev/null && \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		libical-dev pkg-config >/dev/null; } || \
+		{ echo "install libical's development files (Debian: libical-dev) for the tests"; exit 1; }
 
 install: $(STAMP)
 
@@ -32,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) libical
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -23,6 +23,7 @@ from scheduler.db import (
     build_statement_engine,
 )
 from scheduler.errors import install_error_handlers
+from scheduler.feeds.cache import FeedRenderCache
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
@@ -108,6 +109,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_uri)
+    app.state.feed_cache = FeedRenderCache(settings.feed_cache_max_bytes)
     from scheduler.auth.dependencies import StaffAccounts
 
     app.state.staff_accounts = StaffAccounts()

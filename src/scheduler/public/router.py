@@ -217,8 +217,9 @@ def view_booking(
     return service.view_booking(session, token, now=clock.now(), settings=settings)
 
 
-@router.get(
+@router.api_route(
     "/manage/{token}/calendar.ics",
+    methods=["GET", "HEAD"],  # calendar apps and link checkers probe with HEAD
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
     summary="Your booking as a calendar file",
@@ -228,9 +229,10 @@ def booking_ics(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    body = service.booking_ics(session, token, now=clock.now())
+    body = service.booking_ics(session, token, now=clock.now(), settings=settings)
     return ics_response(
         lambda: body,
         validator=None,
