@@ -22,6 +22,7 @@ from scheduler.db import (
     build_sessionmaker,
     build_statement_engine,
 )
+from scheduler.docs import install_docs
 from scheduler.errors import install_error_handlers
 from scheduler.feeds.cache import FeedRenderCache
 from scheduler.kit.clock import Clock, SystemClock
@@ -105,6 +106,8 @@ def create_app(
         summary="Scheduling backend for infusion clinics: chairs, provider capacity, "
         "online booking and private calendar feeds.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -129,6 +132,7 @@ def create_app(
     app.router.routes.insert(0, feed_route())
     app.router.routes.insert(1, create_booking_route(API_PREFIX))
     app.include_router(health.router)
+    install_docs(app)
     app.include_router(public_feeds)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
     # nested routers level by level, which cost more per request than some endpoints' work.
