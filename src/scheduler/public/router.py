@@ -12,6 +12,10 @@ from scheduler.bookings.idempotency import create_once
 from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
+from scheduler.kit.query_ids import (
+    appointment_type_id_query,
+    location_id_query,
+)
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.kit.timeutil import Instant
@@ -83,8 +87,8 @@ def find_times(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    appointment_type: Annotated[int, Query()],
-    location: Annotated[int, Query()],
+    appointment_type: Annotated[int, Depends(appointment_type_id_query)],
+    location: Annotated[int, Depends(location_id_query)],
     start: Annotated[Instant, Query()],
     end: Annotated[Instant, Query()],
 ) -> PublicSlotList:
