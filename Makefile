@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: run test lint typecheck pytest install clean lock lock-upgrade check-lock
+.PHONY: run test lint typecheck pytest install clean lock lock-upgrade check-lock libical
 
 # Installs exactly what the lock files pin (hashes checked, no unpinned dependency pulled in),
 # then the project itself. Re-runs only when pyproject.toml or a lock file changed.
@@ -44,6 +44,15 @@ $(NODE_STAMP): tests/ical/js/package.json tests/ical/js/package-lock.json
 	cd tests/ical/js && npm ci --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+# libical (Evolution's parser) for the iCalendar tests: its headers through pkg-config, from
+# the system's packages (Debian: libical-dev; installed here when apt-get can).
+libical:
+	@pkg-config --exists libical 2>/dev/null || { command -v apt-get >/dev/null && \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		libical-dev pkg-config >/dev/null; } || \
+		{ echo "install libical's development files (Debian: libical-dev) for the tests"; exit 1; }
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -56,7 +65,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) libical
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -39,10 +39,17 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The organizer of a booking's .ics (calendar apps show it, and iTIP readers such as
+    # Evolution require one): the clinic's name (default: the location's) and its address
+    # (default: public_base_url, a URI that is not a mailbox).
+    clinic_name: str = Field(default="", max_length=200)
+    clinic_email: str = Field(default="", max_length=320)
     feed_privacy: FeedPrivacy = "type_and_initials"
     feed_past_days: int = Field(default=30, ge=0, le=366)
     feed_future_days: int = Field(default=180, ge=1, le=730)
     feed_cancelled_grace_days: int = Field(default=14, ge=0, le=90)
+    # Rendered feeds kept per process (the latest version of each feed), in bytes.
+    feed_cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     show_provider_to_patients: bool = True
     public_rate_limit: str = "60/minute"
     public_write_rate_limit: str = "10/minute"

@@ -22,7 +22,9 @@ from scheduler.db import (
     build_sessionmaker,
     build_statement_engine,
 )
+from scheduler.docs import install_docs
 from scheduler.errors import install_error_handlers
+from scheduler.feeds.cache import FeedRenderCache
 from scheduler.http.access_log import AccessLog
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
@@ -108,10 +110,13 @@ def create_app(
         summary="Scheduling backend for infusion clinics: chairs, provider capacity, "
         "online booking and private calendar feeds.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_uri)
+    app.state.feed_cache = FeedRenderCache(settings.feed_cache_max_bytes)
     from scheduler.auth.dependencies import StaffAccounts
 
     app.state.staff_accounts = StaffAccounts()
@@ -132,6 +137,7 @@ def create_app(
     app.router.routes.insert(0, feed_route())
     app.router.routes.insert(1, create_booking_route(API_PREFIX))
     app.include_router(health.router)
+    install_docs(app)
     app.include_router(public_feeds)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
     # nested routers level by level, which cost more per request than some endpoints' work.
