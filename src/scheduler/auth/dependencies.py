@@ -187,7 +187,22 @@ DeskActor = Annotated[Actor, Depends(actor_with_roles(ADMIN, FRONT_DESK))]
 
 
 def ensure_own_provider(actor: Actor, provider_id: int) -> None:
-    """Providers may act on their own provider record only; desk staff and admins on any."""
+    """Providers may see and change what belongs to their own provider record only (its
+    availability, exceptions, slots and feeds); desk staff and admins any provider's.
+
+    Another provider's id is a 403: who works here is no secret (``GET /providers`` lists
+    them), their schedule is. Single records that belong to someone else (a booking, a hold,
+    a patient) are a 404 instead, the same as a missing one."""
     if actor.role == PROVIDER and actor.provider_id != provider_id:
-        msg = "Providers can only change their own schedule, availability and feeds."
+        msg = "Providers can only see and change their own schedule, availability and feeds."
         raise Forbidden(msg)
+
+
+def own_provider_filter(actor: Actor, provider_id: int | None) -> int | None:
+    """The provider a list or search is about: for a provider, themselves (asking for
+    another provider is a 403); for desk staff and admins, ``provider_id`` as given."""
+    if actor.role != PROVIDER:
+        return provider_id
+    if provider_id is not None:
+        ensure_own_provider(actor, provider_id)
+    return actor.provider_id
