@@ -160,6 +160,15 @@ def test_a_name_change_keeps_tokens(
     )
     assert renamed.status_code == 200, renamed.text
     assert renamed.json()["credentials_changed_at"] is None
+    # A null role, flag or password is "unchanged" (it was a 500 once), not a change.
+    nulls = client.patch(
+        f"/api/v1/users/{desk.id}",
+        json={"role": None, "active": None, "password": None},
+        headers=admin_headers,
+    )
+    assert nulls.status_code == 200, nulls.text
+    assert (nulls.json()["role"], nulls.json()["active"]) == ("front_desk", True)
+    assert nulls.json()["credentials_changed_at"] is None
     assert client.get(ME, headers=headers).status_code == 200
 
 
