@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.availability.engine import Reason, check_candidate, occupancy
+from scheduler.availability.engine import Reason, check_candidate, occupancy, rank_providers
 from scheduler.availability.repository import CommitmentRow
 from scheduler.availability.service import (
     REASON_TEXT,
@@ -199,7 +199,10 @@ def place(
     collected: list[Reason] = []
     chosen_provider: int | None = None
     lifted: set[str] = set()
-    for pid in [p.id for p in ctx.query.providers]:
+    # The engine's ranking, the one slot search uses: without a named provider the booking
+    # takes the provider the search offered for this start (problem reasons stay in id order).
+    ranked = rank_providers(ctx.query, start_at)
+    for pid in ranked:
         reasons = check_candidate(ctx.query, start_at, None, pid)
         own = [r for r in blocking(reasons) if r.code != "no_chair_free"]
         if not own:
@@ -208,7 +211,7 @@ def place(
             break
         collected.extend(own)
     if chosen_provider is None:
-        raise _problem(collected, ctx)
+        raise _problem(sorted(collected, key=lambda r: r.provider_id or 0), ctx)
 
     chosen_chair: int | None = None
     if needs_chair:
