@@ -248,7 +248,10 @@ def book(
     request_id: str,
     now: datetime,
     settings: Settings,
+    manage_token: str | None = None,
 ) -> PublicBookingConfirmation:
+    """Book the session's live hold for the person in ``data``. ``manage_token``: the secret
+    of the booking's manage link (a new random one when not given)."""
     hold = session.get(Hold, data.hold_id)
     if hold is None or not session_token or hold.secret_hash != hash_token(session_token):
         raise NotFound(NOT_FOUND)
@@ -271,7 +274,7 @@ def book(
     patient = match_or_create_patient(session, data.patient, now)
     assert patient.id is not None
     actor = Actor(kind="patient", label=f"patient:{patient.id}", request_id=request_id)
-    manage_token = new_token()
+    manage_token = manage_token or new_token()
     try:
         booking = bookings.create_booking(
             session,
@@ -307,6 +310,12 @@ def book(
 
 def manage_url(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/api/v1/public/manage/{token}"
+
+
+def manage_links(settings: Settings, token: str) -> dict[str, str]:
+    """The members of a confirmation that carry the manage token (never stored for replay)."""
+    url = manage_url(settings, token)
+    return {"manage_token": token, "manage_url": url, "ics_url": f"{url}/calendar.ics"}
 
 
 def booking_by_token(session: Session, token: str, now: datetime) -> Booking:
@@ -347,7 +356,7 @@ def booking_view(
         reschedule_allowed_until=(
             booking.start_at - timedelta(minutes=appointment_type.patient_reschedule_cutoff_minutes)
         ).astimezone(tz),
-        ics_url=f"{manage_url(settings, manage_token)}/calendar.ics",
+        ics_url=manage_links(settings, manage_token)["ics_url"],
     )
 
 
