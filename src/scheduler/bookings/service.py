@@ -316,11 +316,13 @@ def create_booking(
     hold_secret_hash: str | None = None,
     manage_token_hash: str | None = None,
     manage_grace: timedelta = timedelta(0),
+    same_person_ids: Sequence[int] = (),
 ) -> BookingRead:
     """Book from a live hold, or directly, enforcing every rule at write time.
 
     ``manage_token_hash``: the patient's private manage link opens this booking until
-    ``manage_grace`` after it ends.
+    ``manage_grace`` after it ends. ``same_person_ids``: other records of the same person,
+    none of which may have an overlapping visit (see ``place``).
     """
     override = data.override is not None
     if override and not actor.is_staff:
@@ -372,6 +374,7 @@ def create_booking(
         notice_from=hold.created_at if hold is not None else None,
         patient=patient,
         subject=subject,
+        same_person_ids=same_person_ids,
     )
     lifted = _override_note(placement.overridden, placement.missing)
     override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
