@@ -57,73 +57,72 @@ def _assert_original_or_in_flight(responses: list[httpx.Response]) -> str:
     return created[0].text
 
 
-def test_staff_bookings_with_one_key_answer_the_original_or_in_progress(
-    pg_race: RaceClinic,
-) -> None:
-    with running_server(pg_race.url) as first, running_server(pg_race.url) as second:
-        for round_index in range(ROUNDS):
-            body = {
-                "patient_id": pg_race.patient_ids[round_index],
-                "appointment_type_id": pg_race.type_id,
-                "location_id": pg_race.location_id,
-                "start_at": round_start(round_index).isoformat(),
-            }
-            headers = {
-                "Authorization": f"Bearer {pg_race.token}",
-                "Idempotency-Key": f"desk-{round_index}",
-            }
-            responses = _same_key_at_once([first, second], "/api/v1/bookings", body, headers)
-            _assert_original_or_in_flight(responses)
-            # Afterwards, one more retry replays the same bytes.
-            with httpx.Client(base_url=first, timeout=30) as http:
-                again = http.post("/api/v1/bookings", json=body, headers=headers)
-            assert again.status_code == 201
-            assert again.headers["Idempotent-Replayed"] == "true"
-            assert again.text == next(r.text for r in responses if r.status_code == 201)
-    with pg_race.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM booking")).scalar_one() == ROUNDS
-
-
-def test_online_bookings_with_one_key_answer_the_original_or_in_progress(
-    pg_race: RaceClinic,
-) -> None:
+def test_one_key_at_once_answers_the_original_or_in_progress(pg_race: RaceClinic) -> None:
+    """Staff bookings, then online bookings (one pair of servers: starting them is slow)."""
     with pg_race.engine.begin() as conn:
         conn.execute(text("UPDATE appointment_type SET self_schedulable = true"))
     with running_server(pg_race.url) as first, running_server(pg_race.url) as second:
-        for round_index in range(ROUNDS):
-            with httpx.Client(base_url=first, timeout=30) as http:
-                held = http.post(
-                    "/api/v1/public/holds",
-                    json={
-                        "appointment_type_id": pg_race.type_id,
-                        "location_id": pg_race.location_id,
-                        "start_at": round_start(round_index).isoformat(),
-                    },
-                )
-            assert held.status_code == 201, held.text
-            body = {
-                "hold_id": held.json()["hold_id"],
-                "patient": {
-                    "first_name": "Rosa",
-                    "last_name": "Marquez",
-                    "date_of_birth": "1990-04-12",
-                    "email": f"rosa{round_index}@example.org",
-                    "phone": "+1 555 0199",
-                },
-            }
-            headers = {
-                "X-Booking-Session": held.json()["session_token"],
-                "Idempotency-Key": f"submit-{round_index}",
-            }
-            responses = _same_key_at_once([first, second], "/api/v1/public/bookings", body, headers)
-            original = _assert_original_or_in_flight(responses)
-            token = httpx.Response(201, text=original).json()["manage_token"]
-            with httpx.Client(base_url=second, timeout=30) as http:
-                assert http.get(f"/api/v1/public/manage/{token}").status_code == 200
+        _staff_rounds(pg_race, first, second)
+        _online_rounds(pg_race, first, second)
     with pg_race.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM booking")).scalar_one() == ROUNDS
+        assert conn.execute(text("SELECT count(*) FROM booking")).scalar_one() == 2 * ROUNDS
         stored = conn.execute(text("SELECT response_body::text FROM idempotency_record")).all()
-    assert stored
+    assert len(stored) == 2 * ROUNDS
     for (body_text,) in stored:
         assert "manage" not in body_text
         assert "session_token" not in body_text
+
+
+def _staff_rounds(pg_race: RaceClinic, first: str, second: str) -> None:
+    for round_index in range(ROUNDS):
+        body = {
+            "patient_id": pg_race.patient_ids[round_index],
+            "appointment_type_id": pg_race.type_id,
+            "location_id": pg_race.location_id,
+            "start_at": round_start(round_index).isoformat(),
+        }
+        headers = {
+            "Authorization": f"Bearer {pg_race.token}",
+            "Idempotency-Key": f"desk-{round_index}",
+        }
+        responses = _same_key_at_once([first, second], "/api/v1/bookings", body, headers)
+        _assert_original_or_in_flight(responses)
+        # Afterwards, one more retry replays the same bytes.
+        with httpx.Client(base_url=first, timeout=30) as http:
+            again = http.post("/api/v1/bookings", json=body, headers=headers)
+        assert again.status_code == 201
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.text == next(r.text for r in responses if r.status_code == 201)
+
+
+def _online_rounds(pg_race: RaceClinic, first: str, second: str) -> None:
+    for round_index in range(ROUNDS, 2 * ROUNDS):
+        with httpx.Client(base_url=first, timeout=30) as http:
+            held = http.post(
+                "/api/v1/public/holds",
+                json={
+                    "appointment_type_id": pg_race.type_id,
+                    "location_id": pg_race.location_id,
+                    "start_at": round_start(round_index).isoformat(),
+                },
+            )
+        assert held.status_code == 201, held.text
+        body = {
+            "hold_id": held.json()["hold_id"],
+            "patient": {
+                "first_name": "Rosa",
+                "last_name": "Marquez",
+                "date_of_birth": "1990-04-12",
+                "email": f"rosa{round_index}@example.org",
+                "phone": "+1 555 0199",
+            },
+        }
+        headers = {
+            "X-Booking-Session": held.json()["session_token"],
+            "Idempotency-Key": f"submit-{round_index}",
+        }
+        responses = _same_key_at_once([first, second], "/api/v1/public/bookings", body, headers)
+        original = _assert_original_or_in_flight(responses)
+        token = httpx.Response(201, text=original).json()["manage_token"]
+        with httpx.Client(base_url=second, timeout=30) as http:
+            assert http.get(f"/api/v1/public/manage/{token}").status_code == 200

@@ -195,7 +195,9 @@ def book(
     key = idempotency_key if token else None
     scope = _idempotency_scope(token or "")
     manage_token = (
-        derived_token(settings.secret_key, "manage-token", scope, key)
+        # The hold too: a hold is booked at most once, so an expired key reused later for
+        # another hold never derives a token a booking already has.
+        derived_token(settings.secret_key, "manage-token", scope, key, str(data.hold_id))
         if key is not None
         else new_token()
     )
