@@ -18,6 +18,7 @@ from scheduler.config import Settings
 from scheduler.kit.clock import FrozenClock
 from scheduler.main import create_app
 from scheduler.models import Booking, Patient
+from scheduler.public.service import TIME_TAKEN
 from tests.bookings.test_bookings_api import book
 from tests.clinic_fixture import WEEKDAYS_9_TO_5, Clinic
 from tests.factories import make_provider
@@ -166,3 +167,42 @@ def test_public_refusals_never_name_a_hidden_provider(
         for name in (nurse.name, nurse.display_name):
             assert name not in body
         assert "provider" not in body.lower()
+
+
+def test_rescheduling_onto_the_persons_other_visit_is_refused_like_a_taken_time(
+    client: TestClient, consult_online: Clinic, db: Session, desk_headers: dict[str, str]
+) -> None:
+    make_provider(
+        db,
+        name="Second Nurse",
+        locations=(consult_online.location,),
+        types=(consult_online.consult,),
+        weekly=WEEKDAYS_9_TO_5,
+    )
+    on_file = consult_online.patient
+    staff = book(
+        client,
+        desk_headers,
+        consult_online,
+        start=THURSDAY_9,
+        type_id=consult_online.consult.id,
+        patient_id=on_file.id,
+    )
+    assert staff.status_code == 201, staff.text
+    online = hold_and_book(
+        client, consult_online, consult_online.consult.id or 0, FRIDAY_9, details_of(on_file)
+    )
+    assert online.status_code == 201, online.text
+    moved = client.post(
+        f"{PUBLIC}/manage/{online.json()['manage_token']}/reschedule",
+        json={"start_at": THURSDAY_930},
+    )
+    assert moved.status_code == 409, moved.text
+    assert moved.json()["code"] == "slot_unavailable"
+    assert moved.json()["detail"] == TIME_TAKEN
+    # A time free for the person still moves.
+    ok = client.post(
+        f"{PUBLIC}/manage/{online.json()['manage_token']}/reschedule",
+        json={"start_at": "2026-03-05T11:00:00-05:00"},
+    )
+    assert ok.status_code == 200, ok.text

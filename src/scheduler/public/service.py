@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
@@ -268,6 +268,22 @@ def release_hold(
     bookings.release_hold(session, hold_id, actor=actor, now=now)
 
 
+def _same_person_ids(
+    session: Session, email: str, date_of_birth: date, *, besides: int | None = None
+) -> list[int]:
+    """Ids of the unmerged records with this (lower-case) e-mail and date of birth."""
+    rows = session.exec(
+        select(Patient.id)
+        .where(
+            func.lower(Patient.email) == email,
+            Patient.date_of_birth == date_of_birth,
+            col(Patient.merged_into_id).is_(None),
+        )
+        .order_by(col(Patient.id))
+    ).all()
+    return [r for r in rows if r is not None and r != besides]
+
+
 def create_online_patient(
     session: Session, details: PatientDetails, now: datetime
 ) -> tuple[Patient, list[int]]:
@@ -279,19 +295,7 @@ def create_online_patient(
     concurrent bookings by one person see each other's record.
     """
     email = str(details.email).strip().lower()
-    matched = [
-        patient_id
-        for patient_id in session.exec(
-            select(Patient.id)
-            .where(
-                func.lower(Patient.email) == email,
-                Patient.date_of_birth == details.date_of_birth,
-                col(Patient.merged_into_id).is_(None),
-            )
-            .order_by(col(Patient.id))
-        ).all()
-        if patient_id is not None
-    ]
+    matched = _same_person_ids(session, email, details.date_of_birth)
     patient = Patient(
         first_name=details.first_name.strip(),
         last_name=details.last_name.strip(),
@@ -482,8 +486,14 @@ def reschedule(
     now: datetime,
     settings: Settings,
 ) -> PublicBookingRead:
-    """Move to a new time under the same rules as a new online booking; one booking remains."""
+    """Move to a new time under the same rules as a new online booking; one booking remains.
+    Like a booking, it may not overlap a visit on another record of the same person."""
     booking = booking_by_token(session, token, now)
+    patient = session.get(Patient, booking.patient_id)
+    assert patient is not None
+    email = patient.email.strip().lower()
+    lock_person(session, email, patient.date_of_birth)
+    same_person = _same_person_ids(session, email, patient.date_of_birth, besides=patient.id)
     appointment_type = _bookable_type(session, booking.appointment_type_id)
     if booking.status in ("pending", "booked"):
         _check_cutoff(
@@ -498,5 +508,6 @@ def reschedule(
             now=now,
             if_match=None,
             cancelled_by="patient",
+            same_person_ids=same_person,
         )
     return booking_view(session, moved, manage_token=token, settings=settings)
