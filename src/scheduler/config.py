@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The development default; refused (as is any short key) outside development.
@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default_factory=lambda: f"sqlite:///{Path('var/scheduler.db').resolve()}",
     )
+    # Used when SCHEDULER_DATABASE_URL is not given and a host is: the URL is built from these
+    # parts with the password URL-escaped, so any character is safe in it (docker compose).
+    database_host: str | None = None
+    database_port: int = Field(default=5432, ge=1, le=65535)
+    database_name: str = "scheduler"
+    database_user: str = "scheduler"
+    database_password: SecretStr = SecretStr("")
     secret_key: str = PLACEHOLDER_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
@@ -51,6 +58,25 @@ class Settings(BaseSettings):
     rate_limit_storage_uri: str = "memory://"
     public_search_max_days: int = Field(default=31, ge=1, le=93)
     sql_echo: bool = False
+    # "auto": JSON lines in production, readable text otherwise.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _database_url_from_parts(self) -> Self:
+        """``database_host`` and friends make the URL unless a URL was given explicitly."""
+        if self.database_host and "database_url" not in self.model_fields_set:
+            from sqlalchemy import URL
+
+            self.database_url = URL.create(
+                "postgresql+psycopg",
+                username=self.database_user,
+                password=self.database_password.get_secret_value() or None,
+                host=self.database_host,
+                port=self.database_port,
+                database=self.database_name,
+            ).render_as_string(hide_password=False)
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

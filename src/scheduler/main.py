@@ -23,11 +23,13 @@ from scheduler.db import (
     build_statement_engine,
 )
 from scheduler.errors import install_error_handlers
+from scheduler.http.access_log import AccessLog
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
 from scheduler.kit.request_id import RequestId
+from scheduler.logging_config import configure_logging
 
 API_PREFIX = "/api/v1"
 
@@ -72,6 +74,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own settings, a frozen clock and a session factory."""
     settings = settings or get_settings()
+    if settings.environment != "test":  # tests capture logs their own way
+        configure_logging(settings)
     from scheduler.feeds.router import feed_executor, feed_route
 
     @asynccontextmanager
@@ -116,6 +120,7 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(NulGuard)
+    app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
 
