@@ -32,6 +32,7 @@ from scheduler.bookings.schemas import (
     HoldRead,
     RescheduleRequest,
 )
+from scheduler.config import Settings
 from scheduler.db import (
     CommitRoute,
     SessionDep,
@@ -73,9 +74,19 @@ def _idempotent_response(
     data: BaseModel,
     now: datetime,
     produce: Callable[[], tuple[int, dict[str, Any]]],
+    ttl: timedelta,
+    shape: type[BaseModel],
 ) -> JSONResponse:
     outcome = create_once(
-        session, scope=actor.label, key=key, path=path, request=data, now=now, produce=produce
+        session,
+        scope=actor.label,
+        key=key,
+        path=path,
+        request=data,
+        now=now,
+        produce=produce,
+        ttl=ttl,
+        shape=shape,
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if "version" in outcome.body and "id" in outcome.body:
@@ -114,6 +125,8 @@ def create_hold(
         data=data,
         now=now,
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        shape=HoldRead,
     )
 
 
@@ -139,6 +152,7 @@ def create_booking(
     actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     now = clock.now()
@@ -155,6 +169,8 @@ def create_booking(
         data=data,
         now=now,
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        shape=BookingRead,
     )
 
 
@@ -165,8 +181,9 @@ async def _create_booking_direct(request: Request) -> Response:
     data = await validated_body(request, BookingCreate)
     key = request.headers.get("idempotency-key")
     clock: Clock = request.app.state.clock
+    settings: Settings = request.app.state.settings
     async with request_transaction(request, read_only=False) as session:
-        return await run_and_commit(create_booking, data, actor, session, clock, key)
+        return await run_and_commit(create_booking, data, actor, session, clock, settings, key)
 
 
 def create_booking_route(prefix: str) -> Route:
