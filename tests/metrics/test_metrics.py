@@ -6,7 +6,9 @@ before the action with one taken after it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from tests.conftest import make_settings
 TOKEN = "metrics-token-for-tests-0123456789"
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
 TUESDAY_9 = "2026-03-03T09:00:00-05:00"
+ROOT = Path(__file__).resolve().parents[2]
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -231,3 +234,38 @@ def test_several_processes_are_summed_in_multiprocess_mode(tmp_path: Path) -> No
     ).stdout
     samples = parse(out)
     assert value(samples, "scheduler_bookings_created_total", source="front_desk") == 2
+
+
+SERIES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+
+
+def test_the_example_dashboard_queries_only_metrics_the_service_exposes(
+    metered: TestClient,
+) -> None:
+    text, _ = scrape(metered)
+    # The series PromQL can name: a family is described even before its first sample.
+    exposed = {
+        family.name + suffix
+        for family in text_string_to_metric_families(text)
+        for suffix in SERIES.get(family.type, ("",))
+    }
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bscheduler_\w+", target["expr"])
+    }
+    expected = {
+        "scheduler_http_requests_total",
+        "scheduler_http_request_duration_seconds_bucket",
+        "scheduler_bookings_created_total",
+        "scheduler_conflicts_total",
+        "scheduler_holds_created_total",
+        "scheduler_slot_search_duration_seconds_bucket",
+        "scheduler_feed_responses_total",
+        "scheduler_db_pool_connections_in_use",
+        "scheduler_db_pool_size",
+    }
+    assert queried == expected
+    assert queried <= exposed, f"not exposed: {queried - exposed}"
