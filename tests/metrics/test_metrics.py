@@ -30,6 +30,13 @@ from tests.conftest import make_settings
 TOKEN = "metrics-token-for-tests-0123456789"
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
 TUESDAY_9 = "2026-03-03T09:00:00-05:00"
+NEWCOMER = {
+    "first_name": "Rosa",
+    "last_name": "Marquez",
+    "date_of_birth": "1990-04-12",
+    "email": "rosa.marquez@example.org",
+    "phone": "+1 555 0199",
+}
 ROOT = Path(__file__).resolve().parents[2]
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -193,6 +200,55 @@ def test_holds_and_slot_searches_are_counted(
     assert value(after, name, audience="staff") - value(before, name, audience="staff") == 1
     name = "scheduler_holds_created_total"
     assert value(after, name, audience="staff") - value(before, name, audience="staff") == 1
+
+
+def test_an_online_booking_counts_its_search_hold_and_booking_and_hides_the_manage_token(
+    metered: TestClient, clinic: Clinic, db: Session
+) -> None:
+    clinic.consult.self_schedulable = True
+    db.add(clinic.consult)
+    db.commit()
+    public = "/api/v1/public"
+    _, before = scrape(metered)
+    times = metered.get(
+        f"{public}/slots",
+        params={
+            "appointment_type": clinic.consult.id,
+            "location": clinic.location_id,
+            "start": "2026-03-05T00:00:00-05:00",
+            "end": "2026-03-06T00:00:00-05:00",
+        },
+    )
+    assert times.status_code == 200, times.text
+    held = metered.post(
+        f"{public}/holds",
+        json={
+            "appointment_type_id": clinic.consult.id,
+            "location_id": clinic.location_id,
+            "start_at": times.json()["items"][0]["start_at"],
+        },
+    )
+    assert held.status_code == 201, held.text
+    booked = metered.post(
+        f"{public}/bookings",
+        json={"hold_id": held.json()["hold_id"], "patient": NEWCOMER},
+        headers={"X-Booking-Session": held.json()["session_token"]},
+    )
+    assert booked.status_code == 201, booked.text
+    manage = booked.json()["manage_token"]
+    assert metered.get(f"{public}/manage/{manage}").status_code == 200
+    text, after = scrape(metered)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("scheduler_slot_search_duration_seconds_count", audience="public") == 1
+    assert delta("scheduler_holds_created_total", audience="public") == 1
+    assert delta("scheduler_bookings_created_total", source="online") == 1
+    routes = {labels for (name, labels) in after if name == "scheduler_http_requests_total"}
+    assert any(("route", f"{public}/manage/{{token}}") in labels for labels in routes), routes
+    for secret in (manage, held.json()["session_token"], NEWCOMER["email"], "Marquez"):
+        assert secret not in text
 
 
 def test_pool_use_is_read_from_the_engine_at_scrape_time(database_url: str) -> None:
