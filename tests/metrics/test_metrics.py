@@ -144,6 +144,23 @@ def test_a_booking_and_a_conflict_are_counted_by_source_code_and_route_template(
     assert f"/api/v1/bookings/{booking_id}" not in text  # the template, never the path
 
 
+def test_unknown_paths_and_invented_methods_add_no_label_values(metered: TestClient) -> None:
+    _, before = scrape(metered)
+    secret = "zz-no-such-path-a1b2c3"
+    assert metered.get(f"/{secret}").status_code == 404
+    assert metered.request("BREW", "/api/v1/bookings").status_code in (404, 405)
+    text, after = scrape(metered)
+    unmatched = {"route": "(no route)", "method": "GET", "status": "404"}
+    name = "scheduler_http_requests_total"
+    assert value(after, name, **unmatched) - value(before, name, **unmatched) == 1
+    assert secret not in text
+    assert "BREW" not in text
+    invented = [
+        labels for (sample, labels) in after if sample == name and ("method", "other") in labels
+    ]
+    assert invented
+
+
 def test_feed_responses_count_200_and_304_and_never_show_the_token(
     metered: TestClient, desk_headers: dict[str, str], clinic: Clinic
 ) -> None:
