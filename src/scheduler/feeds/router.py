@@ -27,7 +27,7 @@ from scheduler.errors import Forbidden
 from scheduler.feeds import service
 from scheduler.feeds.cache import RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
-from scheduler.kit.metrics import FEED_RESPONSES
+from scheduler.kit.metrics import count_feed_response
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
@@ -245,7 +245,7 @@ async def calendar_feed(request: Request) -> Response:
     loop = asyncio.get_running_loop()
     executor: ThreadPoolExecutor = request.app.state.feed_executor
     response = await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
-    FEED_RESPONSES.labels(str(response.status_code)).inc()
+    count_feed_response(response.status_code)
     return response
 
 
