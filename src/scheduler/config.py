@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # "auto": JSON lines in production, readable text otherwise.
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Bearer token that GET /metrics requires; unset: /metrics answers 404.
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _database_url_from_parts(self) -> Self:

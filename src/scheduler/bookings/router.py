@@ -44,6 +44,7 @@ from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.kit.clock import Clock
 from scheduler.kit.json_body import validated_body
+from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
 from scheduler.models import Booking
@@ -115,6 +116,7 @@ def create_hold(
         hold = service.create_hold(
             session, data, actor=actor, now=now, ttl=timedelta(minutes=settings.hold_minutes)
         )
+        HOLDS_CREATED.labels("staff").inc()
         return 201, HoldRead.model_validate(hold).model_dump(mode="json")
 
     return _idempotent_response(
@@ -159,6 +161,7 @@ def create_booking(
 
     def produce() -> tuple[int, dict[str, Any]]:
         booking = service.create_booking(session, data, actor=actor, now=now)
+        BOOKINGS_CREATED.labels(booking.source).inc()
         return 201, booking.model_dump(mode="json")
 
     return _idempotent_response(

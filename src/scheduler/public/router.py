@@ -13,6 +13,7 @@ from scheduler.bookings.idempotency import create_once
 from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
+from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED, SLOT_SEARCH_DURATION
 from scheduler.kit.query_ids import (
     appointment_type_id_query,
     location_id_query,
@@ -93,15 +94,16 @@ def find_times(
     start: Annotated[Instant, Query()],
     end: Annotated[Instant, Query()],
 ) -> PublicSlotList:
-    return service.find_times(
-        session,
-        location_id=location,
-        appointment_type_id=appointment_type,
-        start_at=start,
-        end_at=end,
-        now=clock.now(),
-        settings=settings,
-    )
+    with SLOT_SEARCH_DURATION.labels("public").time():
+        return service.find_times(
+            session,
+            location_id=location,
+            appointment_type_id=appointment_type,
+            start_at=start,
+            end_at=end,
+            now=clock.now(),
+            settings=settings,
+        )
 
 
 @router.post(
@@ -128,6 +130,7 @@ def place_hold(
         hold = service.place_hold(
             session, data, session_token=token, actor=actor, now=clock.now(), settings=settings
         )
+        HOLDS_CREATED.labels("public").inc()
         return status.HTTP_201_CREATED, hold.model_dump(mode="json")
 
     outcome = create_once(
@@ -216,6 +219,7 @@ def book(
             settings=settings,
             manage_token=manage_token,
         )
+        BOOKINGS_CREATED.labels("online").inc()
         return status.HTTP_201_CREATED, confirmation.model_dump(mode="json")
 
     outcome = create_once(
