@@ -22,6 +22,7 @@ from scheduler.feeds.cache import FeedRenderCache
 from scheduler.http.access_log import AccessLog
 from scheduler.http.body_guard import BodyGuard
 from scheduler.http.docs import install_docs
+from scheduler.http.metrics import RequestMetrics, metrics_route
 from scheduler.http.problems import install_error_handlers
 from scheduler.http.request_id import RequestId
 from scheduler.kit.clock import Clock, SystemClock
@@ -121,6 +122,7 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
@@ -130,6 +132,7 @@ def create_app(
 
     add_feed_route(app.router)
     app.include_router(health.router)
+    app.router.routes.append(metrics_route())
     install_docs(app)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
     # nested routers level by level, which cost more per request than some endpoints' work.

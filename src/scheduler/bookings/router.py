@@ -23,12 +23,15 @@ from scheduler.bookings.schemas import (
     HoldRead,
     RescheduleRequest,
 )
+from scheduler.config import Settings
 from scheduler.deps import ClockDep, SettingsDep
+from scheduler.errors import Forbidden
 from scheduler.http.json_body import validated_body
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute, DirectRoute, run_and_commit, served_by
 from scheduler.http.transaction import SessionDep, request_transaction
 from scheduler.kit.clock import Clock
+from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED
 from scheduler.kit.timeutil import Instant
 from scheduler.models import Booking
 
@@ -58,9 +61,19 @@ def _idempotent_response(
     data: BaseModel,
     now: datetime,
     produce: Callable[[], tuple[int, dict[str, Any]]],
+    ttl: timedelta,
+    shape: type[BaseModel],
 ) -> JSONResponse:
     outcome = create_once(
-        session, scope=actor.label, key=key, path=path, request=data, now=now, produce=produce
+        session,
+        scope=actor.label,
+        key=key,
+        path=path,
+        request=data,
+        now=now,
+        produce=produce,
+        ttl=ttl,
+        shape=shape,
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if "version" in outcome.body and "id" in outcome.body:
@@ -89,6 +102,7 @@ def create_hold(
         hold = service.create_hold(
             session, data, actor=actor, now=now, ttl=timedelta(minutes=settings.hold_minutes)
         )
+        HOLDS_CREATED.labels("staff").inc()
         return 201, HoldRead.model_validate(hold).model_dump(mode="json")
 
     return _idempotent_response(
@@ -99,6 +113,8 @@ def create_hold(
         data=data,
         now=now,
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        shape=HoldRead,
     )
 
 
@@ -123,8 +139,9 @@ async def _create_booking_direct(request: Request) -> Response:
     data = await validated_body(request, BookingCreate)
     key = request.headers.get("idempotency-key")
     clock: Clock = request.app.state.clock
+    settings: Settings = request.app.state.settings
     async with request_transaction(request, read_only=False) as session:
-        return await run_and_commit(create_booking, data, actor, session, clock, key)
+        return await run_and_commit(create_booking, data, actor, session, clock, settings, key)
 
 
 @served_by(_create_booking_direct)
@@ -133,12 +150,14 @@ def create_booking(
     actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     now = clock.now()
 
     def produce() -> tuple[int, dict[str, Any]]:
         booking = service.create_booking(session, data, actor=actor, now=now)
+        BOOKINGS_CREATED.labels(booking.source).inc()
         return 201, booking.model_dump(mode="json")
 
     return _idempotent_response(
@@ -149,6 +168,8 @@ def create_booking(
         data=data,
         now=now,
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        shape=BookingRead,
     )
 
 
@@ -184,6 +205,8 @@ def list_bookings(
 ) -> Page[BookingRead]:
     if day is not None:
         start, end = service.local_day_window(session, day, location_id)
+    if user.role == PROVIDER and provider_id not in (None, user.provider_id):
+        raise Forbidden("Providers can only see their own schedule.")
     if user.role == PROVIDER:
         provider_id = user.provider_id  # providers see their own schedule only
     rows, total = service.list_bookings(

@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scheduler.errors import SchedulerError
+from scheduler.kit.metrics import CONFLICTS
 from scheduler.kit.redact import redact_path
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def problem_response(
     body = problem_body(
         status=status, code=code, title=title, detail=detail, instance=instance, extra=extra
     )
+    if status == 409:
+        CONFLICTS.labels(code).inc()
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
