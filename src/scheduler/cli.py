@@ -1,4 +1,5 @@
-"""The ``scheduler`` command: serve, migrate, seed-demo, create-user, dev (all three first)."""
+"""The ``scheduler`` command: serve, migrate, seed-demo, create-user, worker, dev (migrate,
+seed, serve)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,29 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> None:
     )
 
 
+def cmd_worker(settings: Settings, *, healthcheck: bool, once: bool) -> None:
+    import logging
+
+    from scheduler.worker.runner import Worker
+    from scheduler.worker.runner import healthcheck as heartbeat_fresh
+
+    if healthcheck:
+        sys.exit(0 if heartbeat_fresh(settings) else 1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _ensure_sqlite_dir(settings)
+    engine = build_engine(settings)
+    try:
+        worker = Worker(settings, session_factory=build_sessionmaker(engine))
+        if once:
+            worker.run_jobs()
+            while worker.send_due():
+                pass
+        else:
+            worker.run_forever()
+    finally:
+        engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scheduler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     create_user.add_argument("--role", required=True, choices=["admin", "front_desk", "provider"])
     create_user.add_argument("--provider-id", type=int, default=None)
     create_user.add_argument("--full-name", default="")
+    worker = sub.add_parser("worker", help="send messages and run the periodic jobs")
+    worker.add_argument(
+        "--healthcheck", action="store_true", help="exit 0 when a worker's heartbeat is fresh"
+    )
+    worker.add_argument("--once", action="store_true", help="run the jobs, drain due messages")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -123,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         cmd_serve(settings, args.host, args.port, 1)
     elif args.command == "create-user":
         cmd_create_user(settings, args.email, args.role, args.provider_id, args.full_name)
+    elif args.command == "worker":
+        cmd_worker(settings, healthcheck=args.healthcheck, once=args.once)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from scheduler.bookings.schemas import (
 )
 from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from scheduler.models import AppointmentType, Booking, Hold, Location, Series
+from scheduler.notifications import outbox
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -261,6 +262,7 @@ def _write_booking(
     building and flushing an ORM object cost several times the statement (benchmarks/).
     """
     row = {"id": repository.insert_booking(session, values), **values}
+    outbox.booking_written(session, row, now=now)
     record_event(
         session,
         actor=actor,
@@ -447,6 +449,7 @@ def _record_change(
     _bump(booking, now)
     session.add(booking)
     session.flush()
+    outbox.booking_changed(session, booking, action=action, now=now)
     record_event(
         session,
         actor=actor,
