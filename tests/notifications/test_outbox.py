@@ -121,20 +121,25 @@ def test_a_rolled_back_booking_leaves_no_message(
 ) -> None:
     assert prepared.patient.id is not None
     before = len(db.exec(select(Notification)).all())
-    with pytest.raises(RuntimeError), session_factory() as session, session.begin():
-        create_booking(
-            session,
-            BookingCreate(
-                patient_id=prepared.patient.id,
-                appointment_type_id=prepared.infusion_id,
-                location_id=prepared.location_id,
-                start_at=datetime.fromisoformat(THURSDAY_10),
-            ),
-            actor=Actor(kind="system", label="system:test"),
-            now=clock.now(),
-        )
-        assert len(session.exec(select(Notification)).all()) == before + 4
-        raise RuntimeError("the request failed after the booking was written")
+
+    def failing_request() -> None:
+        with session_factory() as session, session.begin():
+            create_booking(
+                session,
+                BookingCreate(
+                    patient_id=prepared.patient.id or 0,
+                    appointment_type_id=prepared.infusion_id,
+                    location_id=prepared.location_id,
+                    start_at=datetime.fromisoformat(THURSDAY_10),
+                ),
+                actor=Actor(kind="system", label="system:test"),
+                now=clock.now(),
+            )
+            assert len(session.exec(select(Notification)).all()) == before + 4
+            raise RuntimeError("the request failed after the booking was written")
+
+    with pytest.raises(RuntimeError):
+        failing_request()
     db.expire_all()
     assert len(db.exec(select(Notification)).all()) == before
 

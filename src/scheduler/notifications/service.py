@@ -17,6 +17,7 @@ from scheduler.bookings.service import get_booking_for
 from scheduler.errors import Conflict, NotFound
 from scheduler.kit.secrets import hash_token
 from scheduler.models import Booking, Notification, NotificationLink, ReminderOptOut
+from scheduler.notifications.delivery import LINK_GRACE
 from scheduler.notifications.outbox import new_message_id, policy_of, queued_for
 
 REMINDER_KINDS = frozenset({"reminder", "instructions"})
@@ -70,11 +71,11 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
 
 def booking_for_link(session: Session, token: str, now: datetime) -> Booking | None:
     """The booking a message's manage link opens (the latest of its reschedules), or None
-    for an unknown or expired link."""
+    for an unknown or expired link: a link works until a day after the visit it now opens."""
     link = session.exec(
         select(NotificationLink).where(NotificationLink.token_hash == hash_token(token))
     ).first()
-    if link is None or link.expires_at <= now:
+    if link is None:
         return None
     booking = session.get(Booking, link.booking_id)
     for _ in range(MAX_RESCHEDULE_HOPS):
@@ -88,6 +89,8 @@ def booking_for_link(session: Session, token: str, now: datetime) -> Booking | N
         if successor is None:
             break
         booking = successor
+    if booking is None or now >= max(link.expires_at, booking.end_at + LINK_GRACE):
+        return None
     return booking
 
 
