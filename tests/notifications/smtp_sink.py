@@ -30,6 +30,7 @@ class Sink:
         self.messages: list[EmailMessage] = []
         self.mode = "accept"
         self.hang_seconds = 2.0
+        self.delay_seconds = 0.0  # every message, in any mode: a slow server
         self.lock = threading.Lock()
 
     async def handle_RCPT(
@@ -45,6 +46,8 @@ class Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.mode == "hang":
             await asyncio.sleep(self.hang_seconds)
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         message = message_from_bytes(envelope.content, policy=default)
         assert isinstance(message, EmailMessage)
         with self.lock:

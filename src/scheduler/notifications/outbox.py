@@ -13,7 +13,8 @@ What they queue:
   ``pending`` (awaiting approval): nothing until staff confirm it;
 - a reschedule or cancellation withdraws the old booking's messages not yet sent;
 - cancelled: a cancellation message (whoever cancelled);
-- checked-in, completed, no-show, entered in error: the unsent ones are withdrawn.
+- checked-in, completed, no-show: unsent reminders are withdrawn; entered in error: every
+  unsent message is.
 
 The policy (offsets, quiet hours) comes from ``session.info[POLICY_KEY]``, which the app,
 the worker and the CLI set on their session factories (``install_policy``); without one the
@@ -98,8 +99,16 @@ def booking_changed(session: Session, booking: Booking, *, action: str, now: dat
     elif action == "cancel":
         withdraw(session, booking.id, now=now, reason="the visit was cancelled")
         _insert(session, [_row(session, booking.id, "cancellation", now, now)])
-    elif action in ("check-in", "complete", "no-show", "entered-in-error"):
-        withdraw(session, booking.id, now=now, reason=f"the visit is {booking.status}")
+    elif action in ("check-in", "complete", "no-show"):
+        withdraw(
+            session,
+            booking.id,
+            now=now,
+            reason=f"the visit is {booking.status}",
+            kinds=_TIMED_KINDS,
+        )
+    elif action == "entered-in-error":
+        withdraw(session, booking.id, now=now, reason="the booking was entered in error")
 
 
 def withdraw(
