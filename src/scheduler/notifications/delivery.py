@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from scheduler.config import Settings
 from scheduler.feeds.service import patient_instructions, render_booking_ics
@@ -34,6 +34,7 @@ from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import (
     AppointmentType,
     Booking,
+    Chair,
     Location,
     Notification,
     NotificationLink,
@@ -99,17 +100,27 @@ def claim(
             updated_at=now,
         )
     )
-    claimed: list[Claimed] = []
-    for row in rows:
-        notification = session.get(Notification, row.id)
-        assert notification is not None
-        session.refresh(notification)
-        claimed.append(_prepare(session, notification, now=now, settings=settings))
-    return claimed
+    notifications = session.execute(
+        select(Notification)
+        .where(col(Notification.id).in_(ids))
+        .order_by(col(Notification.due_at), col(Notification.id))
+        .execution_options(populate_existing=True)
+    ).scalars()
+    # The session's identity map holds rows weakly: keeping them here lets the messages of
+    # one visit (or clinic) share one load of the booking, patient, location, type, chair.
+    keep: list[object] = []
+    return [
+        _prepare(session, n, now=now, settings=settings, keep=keep) for n in notifications
+    ]
 
 
 def _prepare(
-    session: Session, notification: Notification, *, now: datetime, settings: Settings
+    session: Session,
+    notification: Notification,
+    *,
+    now: datetime,
+    settings: Settings,
+    keep: list[object],
 ) -> Claimed:
     assert notification.id is not None
     ident, attempts = notification.id, notification.attempts
@@ -127,6 +138,8 @@ def _prepare(
     assert patient is not None
     assert location is not None
     assert appointment_type is not None
+    chair = session.get(Chair, booking.chair_id) if booking.chair_id is not None else None
+    keep.extend((booking, patient, location, appointment_type, chair))
     if not patient.email:
         return Claimed(ident, attempts, None, ("failed", "no e-mail address on file"))
     token = new_token()
