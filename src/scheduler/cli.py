@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlmodel import Session
 
@@ -114,6 +115,29 @@ def cmd_worker(settings: Settings, *, healthcheck: bool, once: bool) -> None:
         engine.dispose()
 
 
+@contextmanager
+def _background_worker(settings: Settings) -> Iterator[None]:
+    """``scheduler dev``: the worker in a thread of the same process, so a new user sees the
+    messages a patient would get (``.eml`` files under the data directory) without a second
+    command."""
+    import threading
+
+    from scheduler.worker.runner import Worker
+
+    engine = build_engine(settings)
+    worker = Worker(settings, session_factory=build_sessionmaker(engine))
+    thread = threading.Thread(
+        target=worker.run_forever, kwargs={"handle_signals": False}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        worker.stopping.set()
+        thread.join(timeout=10)
+        engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scheduler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "dev":
         cmd_migrate(settings, "head")
         cmd_seed_demo(settings)
-        cmd_serve(settings, args.host, args.port, 1)
+        with _background_worker(settings):
+            cmd_serve(settings, args.host, args.port, 1)
     elif args.command == "create-user":
         cmd_create_user(settings, args.email, args.role, args.provider_id, args.full_name)
     elif args.command == "worker":

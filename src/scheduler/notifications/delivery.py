@@ -109,9 +109,7 @@ def claim(
     # The session's identity map holds rows weakly: keeping them here lets the messages of
     # one visit (or clinic) share one load of the booking, patient, location, type, chair.
     keep: list[object] = []
-    return [
-        _prepare(session, n, now=now, settings=settings, keep=keep) for n in notifications
-    ]
+    return [_prepare(session, n, now=now, settings=settings, keep=keep) for n in notifications]
 
 
 def _prepare(

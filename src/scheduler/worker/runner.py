@@ -164,8 +164,11 @@ class Worker:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    def run_forever(self) -> None:
-        self._install_signals()
+    def run_forever(self, *, handle_signals: bool = True) -> None:
+        """Loop until ``stopping`` is set (by SIGTERM/SIGINT when ``handle_signals``, which
+        only the main thread may do)."""
+        if handle_signals:
+            self._install_signals()
         log.info("worker %s started", self.worker_id)
         try:
             while not self.stopping.is_set():
