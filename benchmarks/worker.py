@@ -54,19 +54,19 @@ def seed(url: str) -> int:
         clinic = make_clinic(db)
         db.commit()
         assert clinic.patient.id is not None
-        with db.begin():
-            booking = create_booking(
-                db,
-                BookingCreate(
-                    patient_id=clinic.patient.id,
-                    appointment_type_id=clinic.infusion_id,
-                    location_id=clinic.location_id,
-                    start_at=next_tuesday_10(),
-                ),
-                actor=Actor(kind="system", label="system:bench"),
-                now=datetime.now(UTC),
-            )
-            db.execute(text("UPDATE notification SET status = 'withdrawn'"))
+        booking = create_booking(
+            db,
+            BookingCreate(
+                patient_id=clinic.patient.id,
+                appointment_type_id=clinic.infusion_id,
+                location_id=clinic.location_id,
+                start_at=next_tuesday_10(),
+            ),
+            actor=Actor(kind="system", label="system:bench"),
+            now=datetime.now(UTC),
+        )
+        db.execute(text("UPDATE notification SET status = 'withdrawn'"))
+        db.commit()
     engine.dispose()
     assert booking.id is not None
     return booking.id
@@ -114,24 +114,24 @@ def main() -> None:
     common.banner(f"worker throughput: {args.messages} messages, {WORKERS} workers, PostgreSQL")
     print(common.machine_line())
     print(f"PostgreSQL {common.postgres_version()}")
-    port = free_port()
-    sink = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-c",
-            "aiosmtpd.handlers.Sink",
-            "-l",
-            f"127.0.0.1:{port}",
-        ]
-    )
     with (
         common.fresh_database("postgresql", "notify_worker") as url,
         tempfile.TemporaryDirectory(prefix="bench_worker_") as data_dir,
     ):
         booking_id = seed(url)
+        port = free_port()
+        sink = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-c",
+                "aiosmtpd.handlers.Sink",
+                "-l",
+                f"127.0.0.1:{port}",
+            ]
+        )
         env = {
             **os.environ,
             "SCHEDULER_DATABASE_URL": url,
@@ -155,7 +155,10 @@ def main() -> None:
         ]
         try:
             beat = Path(data_dir) / "worker-heartbeat"
+            deadline = time.monotonic() + 120
             while not beat.exists():
+                if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                    raise SystemExit("the workers did not start")
                 time.sleep(0.1)
             time.sleep(2)  # both started and idle
             queue(url, booking_id, args.messages)
