@@ -192,7 +192,7 @@ def build_transport(settings: Settings) -> Transport:
             port=settings.smtp_port,
             security=settings.smtp_security,
             username=settings.smtp_username,
-            password=settings.smtp_password,
+            password=settings.smtp_password.get_secret_value(),
             timeout=settings.smtp_timeout_seconds,
         )
     return FileTransport(settings.data_dir / "outbox")
