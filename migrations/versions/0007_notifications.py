@@ -6,7 +6,7 @@
 - ``reminder_opt_out``: patients who asked for no more reminders.
 
 Revision ID: 0007_notifications
-Revises: 0003_booking_indexes
+Revises: 0005_credentials_changed
 Create Date: 2026-12-06 02:03:14.937428+00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import scheduler.db
 
 revision: str = "0007_notifications"
-down_revision: str | None = "0003_booking_indexes"
+down_revision: str | None = "0005_credentials_changed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -172,7 +172,7 @@ def _prepare(
     subject, text, html = render(context, override_dir=settings.mail_template_dir)
     attachments: tuple[Attachment, ...] = ()
     if notification.kind in ICS_KINDS:
-        ics = render_booking_ics(session, booking)
+        ics = render_booking_ics(session, booking, settings=settings)
         method = "CANCEL" if notification.kind == "cancellation" else "PUBLISH"
         attachments = (Attachment("appointment.ics", "text/calendar", ics, {"method": method}),)
     sender = settings.mail_location_senders.get(booking.location_id)
