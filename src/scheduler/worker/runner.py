@@ -172,7 +172,7 @@ class Worker:
         log.info("worker %s started", self.worker_id)
         try:
             while not self.stopping.is_set():
-                self.beat()
+                self._safely(self.beat)  # an unwritable data dir shows in --healthcheck
                 now = self.clock.now()
                 if self._jobs_due_at is None or now >= self._jobs_due_at:
                     self._safely(self.run_jobs)
