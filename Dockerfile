@@ -28,7 +28,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && python -m pip uninstall --yes pip \
     && groupadd --system --gid 10001 scheduler \
-    && useradd --system --uid 10001 --gid scheduler --home-dir /app --shell /usr/sbin/nologin scheduler
+    && useradd --system --uid 10001 --gid scheduler --home-dir /app --shell /usr/sbin/nologin scheduler \
+    && mkdir -p /app/var && chown scheduler:scheduler /app/var
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY migrations ./migrations

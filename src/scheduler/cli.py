@@ -1,5 +1,5 @@
 """The ``scheduler`` command: serve, migrate, create-admin, create-user, backup, restore,
-seed-demo, and dev (migrate, seed the demo clinic, serve)."""
+worker, seed-demo, and dev (migrate, seed the demo clinic, serve, with a worker thread)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlmodel import Session
@@ -177,6 +178,52 @@ def cmd_serve(
     )
 
 
+def cmd_worker(settings: Settings, *, healthcheck: bool, once: bool) -> None:
+    import logging
+
+    from scheduler.worker.runner import Worker
+    from scheduler.worker.runner import healthcheck as heartbeat_fresh
+
+    if healthcheck:
+        sys.exit(0 if heartbeat_fresh(settings) else 1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _ensure_sqlite_dir(settings)
+    engine = build_engine(settings)
+    try:
+        worker = Worker(settings, session_factory=build_sessionmaker(engine))
+        if once:
+            worker.run_jobs()
+            while worker.send_due():
+                pass
+        else:
+            worker.run_forever()
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _background_worker(settings: Settings) -> Iterator[None]:
+    """``scheduler dev``: the worker in a thread of the same process, so a new user sees the
+    messages a patient would get (``.eml`` files under the data directory) without a second
+    command."""
+    import threading
+
+    from scheduler.worker.runner import Worker
+
+    engine = build_engine(settings)
+    worker = Worker(settings, session_factory=build_sessionmaker(engine))
+    thread = threading.Thread(
+        target=worker.run_forever, kwargs={"handle_signals": False}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        worker.stopping.set()
+        thread.join(timeout=10)
+        engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scheduler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +259,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     create_user.add_argument("--provider-id", type=int, default=None)
     create_user.add_argument("--full-name", default="")
     create_user.add_argument("--password-stdin", action="store_true", help=password_help)
+    worker = sub.add_parser("worker", help="send messages and run the periodic jobs")
+    worker.add_argument(
+        "--healthcheck", action="store_true", help="exit 0 when a worker's heartbeat is fresh"
+    )
+    worker.add_argument("--once", action="store_true", help="run the jobs, drain due messages")
     backup = sub.add_parser("backup", help="write a consistent backup of the database to FILE")
     backup.add_argument("file", help="where to write it; - for standard output")
     restore = sub.add_parser("restore", help="restore the database from a backup FILE")
@@ -231,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "dev":
         cmd_migrate(settings, "head")
         cmd_seed_demo(settings)
-        cmd_serve(settings, args.host, args.port, 1)
+        with _background_worker(settings):
+            cmd_serve(settings, args.host, args.port, 1)
+    elif args.command == "worker":
+        cmd_worker(settings, healthcheck=args.healthcheck, once=args.once)
     elif args.command == "create-user":
         cmd_create_user(
             settings,

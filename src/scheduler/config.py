@@ -6,17 +6,27 @@ Nothing here runs at import time: ``get_settings()`` builds a ``Settings`` when 
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The development default; refused (as is any short key) outside development.
 PLACEHOLDER_SECRET = "insecure-development-secret-change-me-0000"  # noqa: S105
 
 FeedPrivacy = Literal["type_only", "type_and_initials"]
+MailTransport = Literal["file", "smtp"]
+SmtpSecurity = Literal["none", "starttls", "tls"]
+
+
+class LocationSender(BaseModel):
+    """A location's own sender: its address in From and where replies go."""
+
+    from_address: str = ""
+    reply_to: str = ""
 
 
 class Settings(BaseSettings):
@@ -68,6 +78,37 @@ class Settings(BaseSettings):
     # this API needs more than a few kilobytes).
     max_body_bytes: int = Field(default=1_000_000, ge=1_024)
     sql_echo: bool = False
+    # Where the service keeps files: the development database's neighbours, `.eml` files of
+    # the file transport (outbox/), the worker's heartbeat.
+    data_dir: Path = Field(default_factory=lambda: Path("var").resolve())
+    # Messages to patients (notifications/ and the worker).
+    mail_transport: MailTransport = "file"
+    mail_from: str = "Infusion Scheduler <no-reply@localhost>"
+    mail_reply_to: str = ""
+    # Per location id: {"1": {"from_address": "...", "reply_to": "..."}}
+    mail_location_senders: dict[int, LocationSender] = Field(default_factory=dict)
+    mail_template_dir: Path | None = None
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: SmtpSecurity = "none"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    reminder_offsets_hours: list[int] = Field(default_factory=lambda: [48, 24])
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    # When the day-before instructions (fasting, driver) go out, local time.
+    instructions_local_time: time = time(18, 0)
+    # Minutes after a visit's end before a `booked` visit becomes a no-show; unset: the end
+    # of the clinic's local day.
+    noshow_grace_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    notification_max_attempts: int = Field(default=5, ge=1, le=50)
+    notification_retry_base_seconds: float = Field(default=30.0, gt=0, le=3600)
+    worker_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    worker_batch_size: int = Field(default=20, ge=1, le=1000)
+    worker_lease_seconds: int = Field(default=120, ge=5, le=3600)
+    worker_heartbeat_max_age_seconds: int = Field(default=120, ge=5, le=3600)
+    idempotency_max_age_hours: int = Field(default=24, ge=1, le=24 * 30)
     # "auto": JSON lines in production, readable text otherwise.
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -47,6 +47,8 @@ def _api_routers() -> list[APIRouter]:
     from scheduler.bookings.router import router as bookings
     from scheduler.feeds.router import router as feeds
     from scheduler.locations.router import router as locations
+    from scheduler.notifications.router import public_router as public_notifications
+    from scheduler.notifications.router import router as notifications
     from scheduler.patients.router import router as patients
     from scheduler.providers.router import router as providers
     from scheduler.public.router import router as public
@@ -62,6 +64,8 @@ def _api_routers() -> list[APIRouter]:
         providers,
         appointment_types,
         audit,
+        notifications,
+        public_notifications,
     ]
 
 
@@ -87,6 +91,7 @@ def create_app(
         if session_factory is None:
             engine = build_engine(settings)
             app.state.sessionmaker = build_sessionmaker(engine)
+            _install_notification_policy(app.state.sessionmaker, settings)
             statements = build_statement_engine(settings, engine)
             app.state.statement_reader = StatementReader(statements)
             engines = list({engine, statements})
@@ -119,6 +124,7 @@ def create_app(
     app.state.staff_accounts = StaffAccounts()
     if session_factory is not None:
         app.state.sessionmaker = session_factory
+        _install_notification_policy(session_factory, settings)
 
     install_error_handlers(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
@@ -144,6 +150,14 @@ def create_app(
         return RedirectResponse("/docs")
 
     return app
+
+
+def _install_notification_policy(factory: sessionmaker[Session], settings: Settings) -> None:
+    """Booking changes queue their messages by the configured offsets and quiet hours."""
+    from scheduler.notifications.outbox import install_policy
+    from scheduler.notifications.policy import NotificationPolicy
+
+    install_policy(factory, NotificationPolicy.from_settings(settings))
 
 
 def _tune_garbage_collector() -> None:

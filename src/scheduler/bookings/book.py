@@ -38,6 +38,7 @@ from scheduler.bookings.schemas import (
 )
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AppointmentType, Hold, Location, Series
+from scheduler.notifications import outbox
 
 
 def new_ical_uid() -> str:
@@ -116,6 +117,7 @@ def write_booking(
     building and flushing an ORM object cost several times the statement (benchmarks/).
     """
     row = {"id": repository.insert_booking(session, values), **values}
+    outbox.booking_written(session, row, now=now)
     record_event(
         session,
         actor=actor,

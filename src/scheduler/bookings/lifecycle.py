@@ -33,6 +33,7 @@ from scheduler.errors import BadRequest, Conflict, InvalidInput, NotFound, Preco
 from scheduler.kit.etags import EntityTag, MalformedEntityTags, parse_if_match
 from scheduler.models import AppointmentType, Booking
 from scheduler.models.enums import BookingStatus
+from scheduler.notifications import outbox
 
 # action -> (statuses it may start from, status it leads to)
 S = BookingStatus
@@ -147,6 +148,7 @@ def record_change(
     bump(booking, now)
     session.add(booking)
     session.flush()
+    outbox.booking_changed(session, booking, action=action, now=now)
     record_event(
         session,
         actor=actor,

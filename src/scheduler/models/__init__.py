@@ -22,6 +22,7 @@ from scheduler.models.clinic import (
     ProviderLocation,
 )
 from scheduler.models.enums import BookingStatus, Role
+from scheduler.models.notification import Notification, NotificationLink, ReminderOptOut
 from scheduler.models.patient import Patient
 
 __all__ = [
@@ -39,10 +40,13 @@ __all__ = [
     "IdempotencyRecord",
     "Location",
     "LocationHours",
+    "Notification",
+    "NotificationLink",
     "Patient",
     "Provider",
     "ProviderAppointmentType",
     "ProviderLocation",
+    "ReminderOptOut",
     "Role",
     "Series",
     "User",

@@ -45,6 +45,7 @@ from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.feeds.service import patient_instructions, render_booking_ics
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import AppointmentType, Booking, Hold, Location, Patient, Provider
+from scheduler.notifications import service as notifications
 from scheduler.public.schemas import (
     PatientDetails,
     PublicAppointmentType,
@@ -386,7 +387,9 @@ def manage_links(settings: Settings, token: str) -> dict[str, str]:
 def booking_by_token(session: Session, token: str, now: datetime) -> Booking:
     booking = session.exec(
         select(Booking).where(Booking.manage_token_hash == hash_token(token))
-    ).first()
+    ).first() or notifications.booking_for_link(session, token, now)
+    if booking is not None and booking.manage_token_hash is None:
+        return booking  # a message's link: its own expiry was checked
     if (
         booking is None
         or booking.manage_token_expires_at is None

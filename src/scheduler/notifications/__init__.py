@@ -1,0 +1,1 @@
+"""Messages to patients: the outbox, their content, and how they travel (transports)."""

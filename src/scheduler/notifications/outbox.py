@@ -1,0 +1,203 @@
+"""The outbox: the messages a booking change causes, written in the change's transaction.
+
+A rolled-back change therefore leaves no message, and a committed one always has its
+messages. The booking service calls two hooks, one line each:
+
+- ``booking_written`` after a new booking row (created, or the new half of a reschedule);
+- ``booking_changed`` after any change to an existing one (confirm, cancel, no-show, ...).
+
+What they queue:
+
+- ``booked`` when written: a confirmation (or, for the new half of a reschedule, a
+  "rescheduled" message), then reminders and the day-before instructions (``policy``);
+  ``pending`` (awaiting approval): nothing until staff confirm it;
+- a reschedule or cancellation withdraws the old booking's messages not yet sent;
+- cancelled: a cancellation message (whoever cancelled);
+- checked-in, completed, no-show: unsent reminders are withdrawn; entered in error: every
+  unsent message is.
+
+The policy (offsets, quiet hours) comes from ``session.info[POLICY_KEY]``, which the app,
+the worker and the CLI set on their session factories (``install_policy``); without one the
+defaults apply. No personal data is written here: a message names its booking and kind only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, SQLModel, col
+
+from scheduler.models import AppointmentType, Booking, Location, Notification
+from scheduler.notifications.policy import NotificationPolicy, scheduled_messages
+
+POLICY_KEY = "scheduler.notification_policy"
+_DEFAULT_POLICY = NotificationPolicy()
+_TABLE = SQLModel.metadata.tables[Notification.__tablename__]
+_INSERT = insert(_TABLE)
+# Kinds withdrawn when the visit no longer needs them.
+_TIMED_KINDS = ("reminder", "instructions")
+
+
+def install_policy(factory: sessionmaker[Any], policy: NotificationPolicy) -> None:
+    """Every session of ``factory`` schedules messages by ``policy``."""
+    info = dict(factory.kw.get("info") or {})
+    info[POLICY_KEY] = policy
+    factory.configure(info=info)
+
+
+def policy_of(session: Session) -> NotificationPolicy:
+    policy = session.info.get(POLICY_KEY)
+    return policy if isinstance(policy, NotificationPolicy) else _DEFAULT_POLICY
+
+
+def new_message_id(policy: NotificationPolicy) -> str:
+    return f"<{secrets.token_hex(16)}@{policy.message_id_domain}>"
+
+
+def booking_written(session: Session, row: Mapping[str, Any], *, now: datetime) -> None:
+    """Queue the messages of a booking just inserted (``row``: its column values and id)."""
+    booking_id = int(row["id"])
+    previous = row.get("rescheduled_from_id")
+    if previous is not None:
+        withdraw(session, int(previous), now=now, reason="the visit was rescheduled")
+    status = row["status"]
+    if status != "booked" and previous is None:
+        return
+    kind = "rescheduled" if previous is not None else "confirmation"
+    _queue(
+        session,
+        booking_id=booking_id,
+        kind=kind,
+        start_at=row["start_at"],
+        location_id=row["location_id"],
+        appointment_type_id=row["appointment_type_id"],
+        with_reminders=status == "booked",
+        now=now,
+    )
+
+
+def booking_changed(session: Session, booking: Booking, *, action: str, now: datetime) -> None:
+    """Queue or withdraw messages after ``action`` changed ``booking``."""
+    assert booking.id is not None
+    if action == "confirm":
+        _queue(
+            session,
+            booking_id=booking.id,
+            kind="confirmation",
+            start_at=booking.start_at,
+            location_id=booking.location_id,
+            appointment_type_id=booking.appointment_type_id,
+            with_reminders=True,
+            now=now,
+        )
+    elif action == "cancel":
+        withdraw(session, booking.id, now=now, reason="the visit was cancelled")
+        _insert(session, [_row(session, booking.id, "cancellation", now, now)])
+    elif action in ("check-in", "complete", "no-show"):
+        withdraw(
+            session,
+            booking.id,
+            now=now,
+            reason=f"the visit is {booking.status}",
+            kinds=_TIMED_KINDS,
+        )
+    elif action == "entered-in-error":
+        withdraw(session, booking.id, now=now, reason="the booking was entered in error")
+
+
+def withdraw(
+    session: Session,
+    booking_id: int,
+    *,
+    now: datetime,
+    reason: str,
+    kinds: tuple[str, ...] | None = None,
+) -> None:
+    """Withdraw the booking's messages not yet sent (all kinds unless ``kinds``)."""
+    condition = [_TABLE.c.booking_id == booking_id, _TABLE.c.status == "queued"]
+    if kinds is not None:
+        condition.append(_TABLE.c.kind.in_(kinds))
+    session.execute(
+        update(_TABLE)
+        .where(*condition)
+        .values(status="withdrawn", last_error=reason, lease_until=None, updated_at=now)
+    )
+
+
+def _queue(
+    session: Session,
+    *,
+    booking_id: int,
+    kind: str,
+    start_at: datetime,
+    location_id: int,
+    appointment_type_id: int,
+    with_reminders: bool,
+    now: datetime,
+) -> None:
+    rows = [_row(session, booking_id, kind, now, now)]
+    if with_reminders:
+        # Usually in the identity map already (the booking's checks loaded them).
+        location = session.get(Location, location_id)
+        appointment_type = session.get(AppointmentType, appointment_type_id)
+        assert location is not None
+        assert appointment_type is not None
+        instructions = bool(
+            appointment_type.fasting_hours
+            or appointment_type.clear_liquids_hours
+            or appointment_type.driver_required
+        )
+        for later_kind, due_at in scheduled_messages(
+            start_at=start_at,
+            tz=ZoneInfo(location.timezone),
+            now=now,
+            policy=policy_of(session),
+            with_instructions=instructions,
+        ):
+            rows.append(_row(session, booking_id, later_kind, due_at, now))
+    _insert(session, rows)
+
+
+def _row(
+    session: Session, booking_id: int, kind: str, due_at: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "booking_id": booking_id,
+        "kind": kind,
+        "channel": "email",
+        "status": "queued",
+        "due_at": due_at,
+        "attempts": 0,
+        "last_error": "",
+        "message_id": new_message_id(policy_of(session)),
+        "lease_until": None,
+        "claimed_by": "",
+        "sent_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One statement for all of a change's messages (a multi-row VALUES): the booking is the
+    busiest write, and each round trip counts (tests/bookings/test_booking_statements.py)."""
+    session.execute(_INSERT.values(rows))
+
+
+def queued_for(session: Session, booking_id: int) -> list[Notification]:
+    """The booking's messages, oldest first (tests and the staff view)."""
+    from sqlmodel import select
+
+    return list(
+        session.exec(
+            select(Notification)
+            .where(Notification.booking_id == booking_id)
+            .order_by(col(Notification.due_at), col(Notification.id))
+        ).all()
+    )

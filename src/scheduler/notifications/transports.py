@@ -1,0 +1,198 @@
+"""How messages travel. ``Transport`` is the interface; e-mail over SMTP and to ``.eml``
+files are the two kinds today (an SMS transport would take the same ``OutgoingMessage`` and
+use its ``text``).
+
+Failures are ``DeliveryError``: the worker retries them with backoff and marks the message
+failed after the last attempt, with ``str(error)`` as the reason staff see (never the
+message's content or address).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Protocol
+
+from scheduler.config import Settings
+
+log = logging.getLogger("scheduler.notifications")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "text/calendar"
+    data: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One rendered message. ``message_id`` is stable across resends after a crash."""
+
+    to: str
+    sender: str
+    reply_to: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    attachments: tuple[Attachment, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def as_email(self) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = self.to
+        if self.reply_to:
+            mail["Reply-To"] = self.reply_to
+        mail["Subject"] = self.subject
+        mail["Message-ID"] = self.message_id
+        mail["Date"] = formatdate(localtime=False, usegmt=True)
+        for name, value in self.headers.items():
+            mail[name] = value
+        mail.set_content(self.text)
+        mail.add_alternative(self.html, subtype="html")
+        for attachment in self.attachments:
+            maintype, subtype = attachment.content_type.split("/", 1)
+            mail.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment.filename,
+                params=attachment.params,
+            )
+        return mail
+
+
+class DeliveryError(Exception):
+    """The transport could not deliver the message now (refused, timed out, unreachable)."""
+
+
+class Transport(Protocol):
+    def send(self, message: OutgoingMessage) -> None:
+        """Deliver or raise ``DeliveryError``."""
+
+    def close(self) -> None: ...
+
+
+class FileTransport:
+    """Writes each message as ``<data_dir>/outbox/<id>.eml``: what the patient would get.
+
+    For development and ``make run``; the log line names the file only (no address, no
+    subject: both could identify a patient).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, message: OutgoingMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = message.message_id.strip("<>").replace("/", "_").replace("@", "_at_")
+        path = self.directory / f"{name}.eml"
+        try:
+            path.write_bytes(message.as_email().as_bytes())
+        except OSError as exc:
+            raise DeliveryError(f"cannot write {path.name}: {exc.strerror}") from exc
+        log.info("message written to %s", path)
+
+    def close(self) -> None:
+        return None
+
+
+class SmtpTransport:
+    """SMTP with the standard library's ``smtplib``: plain, STARTTLS or implicit TLS, with
+    optional login. One connection is kept open for a batch and reopened when it drops."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: str = "none",
+        username: str = "",
+        password: str = "",
+        timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password, self.timeout = username, password, timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.security == "tls":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.security == "starttls":
+                smtp.starttls(context=context)
+        if self.username:
+            smtp.login(self.username, self.password)
+        return smtp
+
+    def send(self, message: OutgoingMessage) -> None:
+        mail = message.as_email()
+        for attempt in (1, 2):
+            try:
+                if self._smtp is None:
+                    self._smtp = self._connect()
+                self._smtp.send_message(mail)
+                return
+            except smtplib.SMTPServerDisconnected as exc:
+                self._drop()
+                if attempt == 2:
+                    raise DeliveryError(f"SMTP server disconnected: {_reply(str(exc))}") from exc
+            except smtplib.SMTPResponseException as exc:
+                self._drop()
+                raise DeliveryError(f"SMTP {exc.smtp_code}: {_reply(exc.smtp_error)}") from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                self._drop()
+                codes = sorted({code for code, _ in exc.recipients.values()})
+                raise DeliveryError(f"SMTP refused the recipient ({codes})") from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise DeliveryError(f"SMTP: {type(exc).__name__}: {_reply(str(exc))}") from exc
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+_ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
+
+
+def _reply(error: bytes | str) -> str:
+    """The server's reply, without any address in it (staff see it; logs may too)."""
+    text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+    return _ADDRESS.sub("<address>", text)[:200]
+
+
+def build_transport(settings: Settings) -> Transport:
+    if settings.mail_transport == "smtp":
+        return SmtpTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            timeout=settings.smtp_timeout_seconds,
+        )
+    return FileTransport(settings.data_dir / "outbox")

@@ -1,0 +1,1 @@
+"""The background process: sends due messages and runs the periodic jobs."""

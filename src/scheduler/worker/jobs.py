@@ -1,0 +1,108 @@
+"""Periodic jobs of the worker. Each is safe with several workers running.
+
+On PostgreSQL a job first takes a transaction-scoped advisory lock named after it
+(``pg_try_advisory_xact_lock``): a worker that cannot take it skips the round, another
+worker is doing the same work. SQLite runs one worker, and serializes writers anyway.
+Each job also re-checks every row under its own lock, so even two runs in a row change a
+row once.
+
+- ``release_expired_holds``: holds past ``expires_at`` that were neither booked nor released
+  are marked released (they stopped blocking at ``expires_at`` already).
+- ``mark_noshows``: ``booked`` visits (never checked in) whose grace has passed become
+  ``noshow``, through the booking service (audited as done by ``system:worker``). The grace
+  is ``noshow_grace_minutes`` after the end, or by default the end of the clinic's local day
+  of the visit; a visit that has not ended is never touched.
+- ``purge_idempotency_records``: records older than ``idempotency_max_age_hours``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session, SQLModel, col
+
+from scheduler.auth.actors import Actor
+from scheduler.availability.engine import local_instant
+from scheduler.errors import Conflict
+from scheduler.models import Booking, Hold, IdempotencyRecord, Location
+
+WORKER_ACTOR = Actor(kind="system", label="system:worker")
+NOSHOW_BATCH = 500
+
+
+def take_job_lock(session: Session, name: str) -> bool:
+    """Whether this transaction may run job ``name`` now (always on SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = zlib.crc32(f"scheduler.job.{name}".encode())
+    return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+
+
+def release_expired_holds(session: Session, *, now: datetime) -> int:
+    if not take_job_lock(session, "holds"):
+        return 0
+    table = SQLModel.metadata.tables[Hold.__tablename__]
+    result = session.execute(
+        update(table)
+        .where(
+            table.c.released_at.is_(None),
+            table.c.consumed_at.is_(None),
+            table.c.expires_at <= now,
+        )
+        .values(released_at=table.c.expires_at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def noshow_deadline(end_at: datetime, tz: ZoneInfo, grace_minutes: int | None) -> datetime:
+    """When a visit still ``booked`` becomes a no-show: ``grace_minutes`` after its end, or
+    the end of the clinic's local day it ends on (the next local midnight)."""
+    if grace_minutes is not None:
+        return end_at + timedelta(minutes=grace_minutes)
+    day = end_at.astimezone(tz).date()
+    return local_instant(day + timedelta(days=1), time(0), tz)
+
+
+def mark_noshows(session: Session, *, now: datetime, grace_minutes: int | None) -> list[int]:
+    """Mark the overdue ``booked`` visits as no-shows; their ids."""
+    from scheduler.bookings.service import transition
+
+    if not take_job_lock(session, "noshow"):
+        return []
+    candidates = session.exec(
+        select(Booking.id, Booking.end_at, Location.timezone)  # type: ignore[call-overload]
+        .join(Location, col(Location.id) == col(Booking.location_id))
+        .where(Booking.status == "booked", col(Booking.end_at) <= now)
+        .order_by(col(Booking.end_at))
+        .limit(NOSHOW_BATCH)
+    ).all()
+    marked: list[int] = []
+    for booking_id, end_at, zone in candidates:
+        if now < noshow_deadline(end_at, ZoneInfo(zone), grace_minutes):
+            continue
+        try:
+            with session.begin_nested():
+                transition(
+                    session,
+                    booking_id,
+                    "no-show",
+                    actor=WORKER_ACTOR,
+                    now=now,
+                    if_match=None,
+                    reason="not checked in by the end of the grace period",
+                )
+        except Conflict:
+            continue  # changed meanwhile (checked in, cancelled): not a no-show
+        marked.append(booking_id)
+    return marked
+
+
+def purge_idempotency_records(session: Session, *, now: datetime, max_age: timedelta) -> int:
+    if not take_job_lock(session, "idempotency"):
+        return 0
+    table = SQLModel.metadata.tables[IdempotencyRecord.__tablename__]
+    result = session.execute(delete(table).where(table.c.created_at < now - max_age))
+    return int(getattr(result, "rowcount", 0) or 0)

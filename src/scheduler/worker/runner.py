@@ -1,0 +1,202 @@
+"""``scheduler worker``: send due messages, run the periodic jobs, report a heartbeat.
+
+One loop: a batch of due messages (see ``notifications/delivery.py``), the periodic jobs
+when their interval has passed (``worker/jobs.py``), a heartbeat file; then a short sleep
+when there was nothing to do. SIGTERM or SIGINT stops it cleanly: the message being sent is
+finished and recorded, the rest of the batch is given back at once (not left to the lease).
+
+Several workers may run against one PostgreSQL; SQLite supports one.
+``scheduler worker --healthcheck`` exits 0 while the heartbeat file under the data directory
+is fresh (what the compose file's health check runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from scheduler.config import Settings
+from scheduler.kit.clock import Clock, SystemClock
+from scheduler.notifications import delivery
+from scheduler.notifications.outbox import install_policy
+from scheduler.notifications.policy import NotificationPolicy
+from scheduler.notifications.transports import DeliveryError, Transport, build_transport
+from scheduler.worker import jobs
+
+log = logging.getLogger("scheduler.worker")
+HEARTBEAT_FILE = "worker-heartbeat"
+JOB_INTERVAL = timedelta(seconds=60)
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    return settings.data_dir / HEARTBEAT_FILE
+
+
+def healthcheck(settings: Settings, *, now: float | None = None) -> bool:
+    """Whether a worker beat recently enough (``worker_heartbeat_max_age_seconds``)."""
+    try:
+        beat = heartbeat_path(settings).stat().st_mtime
+    except OSError:
+        return False
+    age = (time.time() if now is None else now) - beat
+    return age <= settings.worker_heartbeat_max_age_seconds
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session_factory: sessionmaker[Session],
+        clock: Clock | None = None,
+        transport: Transport | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = session_factory
+        install_policy(session_factory, NotificationPolicy.from_settings(settings))
+        self.clock = clock or SystemClock()
+        self.transport = transport or build_transport(settings)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+        self._jobs_due_at: datetime | None = None
+
+    # --- one transaction at a time ---------------------------------------------------------
+
+    def _transaction(self, work: Callable[[Session], Any]) -> Any:
+        with self.factory() as session, session.begin():
+            return work(session)
+
+    def send_due(self) -> int:
+        """Claim one batch, send it, record each result. How many were claimed."""
+        now = self.clock.now()
+        claimed: list[delivery.Claimed] = self._transaction(
+            lambda s: delivery.claim(
+                s,
+                worker_id=self.worker_id,
+                now=now,
+                limit=self.settings.worker_batch_size,
+                lease=timedelta(seconds=self.settings.worker_lease_seconds),
+                settings=self.settings,
+            )
+        )
+        for index, item in enumerate(claimed):
+            if self.stopping.is_set():
+                self._release([c.id for c in claimed[index:]])
+                break
+            self._deliver(item)
+        return len(claimed)
+
+    def _release(self, ids: list[int]) -> None:
+        with self.factory() as session, session.begin():
+            delivery.release(session, ids, worker_id=self.worker_id, now=self.clock.now())
+
+    def _deliver(self, item: delivery.Claimed) -> None:
+        if item.message is None:
+            assert item.outcome is not None
+            status, reason = item.outcome
+            self._transaction(
+                lambda s: delivery.mark_not_sent(
+                    s, item.id, status, reason, worker_id=self.worker_id, now=self.clock.now()
+                )
+            )
+            return
+        try:
+            self.transport.send(item.message)
+        except DeliveryError as exc:
+            error = str(exc)
+            status = self._transaction(
+                lambda s: delivery.mark_failed_attempt(
+                    s,
+                    item.id,
+                    item.attempts,
+                    error,
+                    worker_id=self.worker_id,
+                    now=self.clock.now(),
+                    max_attempts=self.settings.notification_max_attempts,
+                    retry_base_seconds=self.settings.notification_retry_base_seconds,
+                )
+            )
+            log.warning("message %s not delivered (%s): %s", item.id, status, error)
+            return
+        self._transaction(
+            lambda s: delivery.mark_sent(s, item.id, worker_id=self.worker_id, now=self.clock.now())
+        )
+
+    def run_jobs(self) -> None:
+        """Each periodic job in its own transaction."""
+        now = self.clock.now()
+        released = self._transaction(lambda s: jobs.release_expired_holds(s, now=now))
+        marked = self._transaction(
+            lambda s: jobs.mark_noshows(
+                s, now=now, grace_minutes=self.settings.noshow_grace_minutes
+            )
+        )
+        purged = self._transaction(
+            lambda s: jobs.purge_idempotency_records(
+                s, now=now, max_age=timedelta(hours=self.settings.idempotency_max_age_hours)
+            )
+        )
+        if released or marked or purged:
+            log.info(
+                "jobs: %d holds released, %d no-shows, %d idempotency records purged",
+                released,
+                len(marked),
+                purged,
+            )
+
+    def beat(self) -> None:
+        path = heartbeat_path(self.settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(datetime.now(UTC).isoformat())
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run_forever(self, *, handle_signals: bool = True) -> None:
+        """Loop until ``stopping`` is set (by SIGTERM/SIGINT when ``handle_signals``, which
+        only the main thread may do)."""
+        if handle_signals:
+            self._install_signals()
+        log.info("worker %s started", self.worker_id)
+        try:
+            while not self.stopping.is_set():
+                self._safely(self.beat)  # an unwritable data dir shows in --healthcheck
+                now = self.clock.now()
+                if self._jobs_due_at is None or now >= self._jobs_due_at:
+                    self._safely(self.run_jobs)
+                    self._jobs_due_at = now + JOB_INTERVAL
+                busy = self._safely(self.send_due)
+                if not busy:
+                    self.stopping.wait(self.settings.worker_poll_seconds)
+        finally:
+            self.transport.close()
+            log.info("worker %s stopped", self.worker_id)
+
+    def _safely(self, work: Callable[[], Any]) -> Any:
+        """A failing round (database restarting, say) is logged and retried next round."""
+        try:
+            return work()
+        except Exception:
+            log.exception("worker round failed; retrying")
+            self.stopping.wait(self.settings.worker_poll_seconds)
+            return 0
+
+    def _install_signals(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("worker %s: signal %d, stopping", self.worker_id, signum)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
