@@ -1,0 +1,543 @@
+"""The day board as plain data: a location's day laid out on a grid of real time.
+
+PURE: no session, no clock reads, no FastAPI. The caller passes the zone, the local date, the
+chairs, providers, bookings and holds of that day, and ``now``; the result is what the page
+draws, so every rule about positions, phases, lanes and load lives (and is tested) here.
+
+Rules and edge cases:
+
+- The day runs from the first instant of the local date to the first instant of the next one,
+  in real time: 24 hours, or 23 on a spring-forward day and 25 on a fall-back day (e.g.
+  America/Denver 2027-03-14 and 2027-11-07). The grid is drawn in real time, so a 100-minute
+  visit is always equally wide, even across a DST change; the hour labels are local wall-clock
+  times, so 02:00 is missing on a spring-forward day and 01:00 appears twice on a fall-back day
+  (the second one named with its zone abbreviation).
+- Positions are minutes from the start of the day. The page's grid has one track per
+  ``TRACK_MINUTES`` (5); a position between tracks is rounded to the nearest track (the text of
+  the block still says the exact times). ``start_column`` is in 15-minute columns.
+- A chair row's blocks come from bookings and holds with that chair: the block spans the chair's
+  busy time (turnover included). Chair-less visits (consultations) sit in their provider's lane.
+- Blocks that overlap in one row (a cancelled visit under its replacement, say) are stacked in
+  sub-lanes, first-fit by start time, so none hides another.
+- Phases are shaded by kind: ``hands-on`` (hands_on / exclusive), ``monitored`` (monitor),
+  ``recovery`` (none), then ``turnover`` (the chair's cleaning buffer). A chair-less visit's
+  only shading is ``consultation``.
+- Provider load: for each 15-minute column, the most units of the provider's capacity in use at
+  any instant of that column (an ``exclusive`` phase takes all of them), counting active
+  bookings and holds; more than ``max_concurrent_patients`` is flagged ``over``.
+- ``now`` is drawn only when it falls inside the day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+TRACK_MINUTES = 5
+COLUMN_MINUTES = 15
+TRACKS_PER_COLUMN = COLUMN_MINUTES // TRACK_MINUTES
+
+# Statuses whose visit still takes the chair and the provider (models.booking.ACTIVE_STATUSES).
+ACTIVE_STATUSES = frozenset({"pending", "booked", "arrived", "checked-in", "fulfilled"})
+
+# What a receptionist reads on a block: the status in words (never colour alone).
+STATUS_LABELS: Mapping[str, str] = {
+    "pending": "awaiting approval",
+    "booked": "booked",
+    "arrived": "arrived",
+    "checked-in": "in chair",
+    "fulfilled": "done",
+    "cancelled": "cancelled",
+    "noshow": "no-show",
+    "entered-in-error": "entered in error",
+    "hold": "hold",
+}
+
+PHASE_KINDS: Mapping[str, str] = {
+    "hands_on": "hands-on",
+    "exclusive": "hands-on",
+    "monitor": "monitored",
+    "none": "recovery",
+}
+
+
+# ---------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class ChairIn:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ProviderIn:
+    id: int
+    name: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class VisitIn:
+    """A booking (``hold=False``) or a hold, with its phases snapshot as stored."""
+
+    id: int
+    start_at: datetime
+    end_at: datetime
+    phases: Sequence[Mapping[str, Any]]
+    turnover_minutes: int
+    chair_id: int | None
+    provider_id: int
+    status: str
+    type_name: str
+    patient_name: str = ""
+    hold: bool = False
+
+
+# --------------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Column:
+    """One 15-minute column of real time, labelled with its local wall-clock start."""
+
+    index: int
+    start_at: datetime
+    label: str  # "07:15"
+    hour_start: bool
+
+
+@dataclass(frozen=True)
+class HourMark:
+    """An hour label over the grid; ``track`` is its 1-based first track."""
+
+    label: str  # "01:00", "01:00 MST" for the repeated hour of a fall-back day
+    track: int
+    tracks: int
+    start_at: datetime
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A shaded part of a block, in tracks relative to the block's own first track (1-based)."""
+
+    kind: str  # hands-on | monitored | recovery | turnover | consultation
+    track: int
+    tracks: int
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Block:
+    id: int
+    hold: bool
+    status: str
+    status_label: str
+    patient_name: str
+    type_name: str
+    provider_name: str
+    start_at: datetime
+    end_at: datetime
+    start_label: str
+    end_label: str
+    start_minute: int  # minutes from the start of the day
+    minutes: int  # the block's whole width (chair time incl. turnover, or the visit)
+    track: int  # 1-based first track
+    tracks: int
+    lane: int = 0  # sub-lane within the row when blocks overlap
+    segments: tuple[Segment, ...] = ()
+    active: bool = True
+
+    @property
+    def start_column(self) -> float:
+        return self.start_minute / COLUMN_MINUTES
+
+    @property
+    def span_columns(self) -> float:
+        return self.minutes / COLUMN_MINUTES
+
+    @property
+    def greyed(self) -> bool:
+        return self.status in ("noshow", "cancelled", "entered-in-error")
+
+    @property
+    def struck(self) -> bool:
+        return self.status in ("cancelled", "entered-in-error")
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    label: str
+    blocks: tuple[Block, ...]
+    lanes: int
+
+
+@dataclass(frozen=True)
+class LoadCell:
+    index: int
+    units: int
+    over: bool
+
+
+@dataclass(frozen=True)
+class LoadStrip:
+    provider_id: int
+    provider_name: str
+    capacity: int
+    cells: tuple[LoadCell, ...]
+
+    @property
+    def peak(self) -> int:
+        return max((c.units for c in self.cells), default=0)
+
+    @property
+    def over(self) -> bool:
+        return any(c.over for c in self.cells)
+
+
+@dataclass(frozen=True)
+class Board:
+    zone: str
+    day: date
+    start_at: datetime
+    end_at: datetime
+    zone_label: str  # "MST, UTC−07:00" or "MST → MDT" on a change day
+    columns: tuple[Column, ...]
+    hours: tuple[HourMark, ...]
+    chair_rows: tuple[Row, ...]
+    provider_lanes: tuple[Row, ...]
+    load_strips: tuple[LoadStrip, ...]
+    now_minute: int | None
+    now_label: str | None
+    unplaced: tuple[Block, ...] = field(default=())  # a chair that is no longer on the board
+
+    @property
+    def total_minutes(self) -> int:
+        return int((self.end_at - self.start_at) / timedelta(minutes=1))
+
+    @property
+    def hours_count(self) -> int:
+        return self.total_minutes // 60
+
+    @property
+    def tracks(self) -> int:
+        return math.ceil(self.total_minutes / TRACK_MINUTES)
+
+    @property
+    def now_track(self) -> int | None:
+        if self.now_minute is None:
+            return None
+        return min(self.now_minute // TRACK_MINUTES + 1, self.tracks)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def day_bounds(zone: str, day: date) -> tuple[datetime, datetime]:
+    """The first instant of ``day`` and of the next day in ``zone``, as UTC instants.
+
+    Midnight is taken with ``fold=0``: where midnight does not exist (a zone that springs
+    forward at 00:00) that is the instant of the change, which is the first instant of the day.
+    """
+    tz = ZoneInfo(zone)
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def _minutes(delta: timedelta) -> float:
+    return delta / timedelta(minutes=1)
+
+
+def _track(minute: float) -> int:
+    """The 1-based track a position falls on, rounded to the nearest track boundary."""
+    return round(minute / TRACK_MINUTES) + 1
+
+
+def _span(start_minute: float, minutes: float) -> int:
+    return max(1, _track(start_minute + minutes) - _track(start_minute))
+
+
+def _hm(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%H:%M")
+
+
+def _offset_text(at: datetime) -> str:
+    offset = at.utcoffset() or timedelta(0)
+    sign = "+" if offset >= timedelta(0) else "\u2212"
+    total = abs(int(offset.total_seconds())) // 60
+    return f"UTC{sign}{total // 60:02d}:{total % 60:02d}"
+
+
+def zone_label(zone: str, start_at: datetime, end_at: datetime) -> str:
+    """The zone in the header: its abbreviation and offset, or both sides of a change."""
+    tz = ZoneInfo(zone)
+    first = start_at.astimezone(tz)
+    last = (end_at - timedelta(minutes=1)).astimezone(tz)
+    if first.utcoffset() == last.utcoffset():
+        return f"{first.tzname()}, {_offset_text(first)}"
+    return f"{first.tzname()} ({_offset_text(first)}) \u2192 {last.tzname()} ({_offset_text(last)})"
+
+
+def _columns(start_at: datetime, end_at: datetime, tz: ZoneInfo) -> tuple[Column, ...]:
+    out: list[Column] = []
+    at, index = start_at, 0
+    while at < end_at:
+        local = at.astimezone(tz)
+        out.append(Column(index, at, local.strftime("%H:%M"), local.minute == 0))
+        at += timedelta(minutes=COLUMN_MINUTES)
+        index += 1
+    return tuple(out)
+
+
+def _hours(start_at: datetime, end_at: datetime, tz: ZoneInfo) -> tuple[HourMark, ...]:
+    """One mark per local hour that starts inside the day, in real-time order."""
+    marks: list[tuple[datetime, str]] = []
+    seen: set[str] = set()
+    at = start_at
+    while at < end_at:
+        local = at.astimezone(tz)
+        if local.minute == 0 or at == start_at:
+            label = local.strftime("%H:%M")
+            # The repeated hour of a fall-back day is named by its zone so it reads as real.
+            marks.append((at, f"{label} {local.tzname()}" if label in seen else label))
+            seen.add(label)
+        at += timedelta(minutes=TRACK_MINUTES)
+    total = _minutes(end_at - start_at)
+    out: list[HourMark] = []
+    for i, (at, label) in enumerate(marks):
+        start_minute = _minutes(at - start_at)
+        next_minute = _minutes(marks[i + 1][0] - start_at) if i + 1 < len(marks) else total
+        track = _track(start_minute)
+        out.append(HourMark(label, track, max(1, _track(next_minute) - track), at))
+    return tuple(out)
+
+
+def _segments(visit: VisitIn, block_start: datetime, chair: bool) -> tuple[Segment, ...]:
+    """The visit's phases, then turnover, as tracks relative to the block's first track."""
+    out: list[Segment] = []
+    base = _minutes(block_start - visit.start_at)  # <= 0: how far the block starts before
+    at = -base
+    phases = list(visit.phases) or [
+        {
+            "minutes": int(_minutes(visit.end_at - visit.start_at)),
+            "uses_chair": chair,
+            "provider_use": "monitor" if chair else "exclusive",
+        }
+    ]
+    for phase in phases:
+        minutes = int(phase.get("minutes", 0))
+        if minutes <= 0:
+            continue
+        use = str(phase.get("provider_use", "none"))
+        kind = PHASE_KINDS.get(use, "recovery") if chair else "consultation"
+        out.append(Segment(kind, _track(at), _span(at, minutes), minutes))
+        at += minutes
+    if chair and visit.turnover_minutes > 0:
+        out.append(
+            Segment(
+                "turnover",
+                _track(at),
+                _span(at, visit.turnover_minutes),
+                visit.turnover_minutes,
+            )
+        )
+    return tuple(out)
+
+
+def _block(
+    visit: VisitIn,
+    *,
+    day_start: datetime,
+    tz: ZoneInfo,
+    provider_name: str,
+    chair: bool,
+) -> Block:
+    block_start = visit.start_at
+    block_end = visit.end_at
+    if chair:
+        block_end = visit.end_at + timedelta(minutes=max(visit.turnover_minutes, 0))
+    start_minute = _minutes(block_start - day_start)
+    minutes = _minutes(block_end - block_start)
+    status = "hold" if visit.hold else visit.status
+    return Block(
+        id=visit.id,
+        hold=visit.hold,
+        status=status,
+        status_label=STATUS_LABELS.get(status, status),
+        patient_name="" if visit.hold else visit.patient_name,
+        type_name=visit.type_name,
+        provider_name=provider_name,
+        start_at=visit.start_at,
+        end_at=visit.end_at,
+        start_label=_hm(visit.start_at, tz),
+        end_label=_hm(visit.end_at, tz),
+        start_minute=int(start_minute),
+        minutes=int(minutes),
+        track=_track(start_minute),
+        tracks=_span(start_minute, minutes),
+        segments=_segments(visit, block_start, chair),
+        active=visit.hold or visit.status in ACTIVE_STATUSES,
+    )
+
+
+def _clip(block: Block, tracks: int) -> Block:
+    """Keep a block that starts before or ends after the day inside the grid."""
+    first = max(block.track, 1)
+    last = min(block.track + block.tracks, tracks + 1)  # exclusive
+    if first == block.track and last == block.track + block.tracks:
+        return block
+    width = max(1, last - first)
+    shift = first - block.track
+    segments = []
+    for s in block.segments:
+        lo = max(s.track - shift, 1)
+        hi = min(s.track - shift + s.tracks, width + 1)
+        if hi > lo:
+            segments.append(replace(s, track=lo, tracks=hi - lo))
+    return replace(block, track=first, tracks=width, segments=tuple(segments))
+
+
+def _stack(blocks: Sequence[Block]) -> tuple[tuple[Block, ...], int]:
+    """First-fit sub-lanes: active blocks first (they keep lane 0), then by start."""
+    ordered = sorted(blocks, key=lambda b: (not b.active, b.track, b.id))
+    lane_ends: list[int] = []
+    out: list[Block] = []
+    for block in ordered:
+        for lane, end in enumerate(lane_ends):
+            if block.track >= end:
+                lane_ends[lane] = block.track + block.tracks
+                out.append(replace(block, lane=lane))
+                break
+        else:
+            lane_ends.append(block.track + block.tracks)
+            out.append(replace(block, lane=len(lane_ends) - 1))
+    out.sort(key=lambda b: (b.track, b.lane, b.id))
+    return tuple(out), max(1, len(lane_ends))
+
+
+def _provider_units(visit: VisitIn, capacity: int) -> list[tuple[datetime, datetime, int]]:
+    """The spans in which the visit takes some of its provider's capacity, and how much."""
+    out: list[tuple[datetime, datetime, int]] = []
+    at = visit.start_at
+    phases = list(visit.phases) or [
+        {
+            "minutes": int(_minutes(visit.end_at - visit.start_at)),
+            "provider_use": "monitor" if visit.chair_id is not None else "exclusive",
+        }
+    ]
+    for phase in phases:
+        end = at + timedelta(minutes=int(phase.get("minutes", 0)))
+        use = phase.get("provider_use", "none")
+        if use in ("hands_on", "monitor"):
+            out.append((at, end, 1))
+        elif use == "exclusive":
+            out.append((at, end, capacity))
+        at = end
+    return out
+
+
+def _load_strip(
+    provider: ProviderIn, visits: Sequence[VisitIn], columns: Sequence[Column], end_at: datetime
+) -> LoadStrip:
+    spans = [
+        span
+        for visit in visits
+        if visit.provider_id == provider.id and (visit.hold or visit.status in ACTIVE_STATUSES)
+        for span in _provider_units(visit, provider.capacity)
+    ]
+    cells: list[LoadCell] = []
+    for column in columns:
+        lo = column.start_at
+        hi = min(lo + timedelta(minutes=COLUMN_MINUTES), end_at)
+        inside = [(max(s, lo), min(e, hi), u) for s, e, u in spans if s < hi and e > lo]
+        # The most units in use at any instant of the column: check every span start in it.
+        points = {s for s, _, _ in inside}
+        units = max((sum(u for s, e, u in inside if s <= p < e) for p in points), default=0)
+        cells.append(LoadCell(column.index, units, units > provider.capacity))
+    return LoadStrip(provider.id, provider.name, provider.capacity, tuple(cells))
+
+
+# ------------------------------------------------------------------------------------ entry
+
+
+def lay_out_day(
+    *,
+    zone: str,
+    day: date,
+    chairs: Sequence[ChairIn],
+    providers: Sequence[ProviderIn],
+    visits: Sequence[VisitIn],
+    now: datetime,
+) -> Board:
+    """Lay out one location's local ``day``; see the module docstring for the rules.
+
+    ``chairs`` and ``providers`` are in display order. ``visits`` are the day's bookings and
+    holds (any that overlap the day; the caller filters expired holds). A visit whose chair is
+    not in ``chairs`` (a chair retired since) is returned in ``unplaced``.
+    """
+    tz = ZoneInfo(zone)
+    start_at, end_at = day_bounds(zone, day)
+    columns = _columns(start_at, end_at, tz)
+    tracks = math.ceil(_minutes(end_at - start_at) / TRACK_MINUTES)
+    names = {p.id: p.name for p in providers}
+    chair_ids = {c.id for c in chairs}
+
+    by_chair: dict[int, list[Block]] = {c.id: [] for c in chairs}
+    by_provider: dict[int, list[Block]] = {}
+    unplaced: list[Block] = []
+    for visit in sorted(visits, key=lambda v: (v.start_at, v.id)):
+        chair = visit.chair_id is not None
+        block = _block(
+            visit,
+            day_start=start_at,
+            tz=tz,
+            provider_name=names.get(visit.provider_id, ""),
+            chair=chair,
+        )
+        block = _clip(block, tracks)
+        if visit.chair_id is None:
+            by_provider.setdefault(visit.provider_id, []).append(block)
+        elif visit.chair_id in chair_ids:
+            by_chair[visit.chair_id].append(block)
+        else:
+            unplaced.append(block)
+
+    chair_rows = []
+    for chair_in in chairs:
+        blocks, lanes = _stack(by_chair[chair_in.id])
+        chair_rows.append(Row(chair_in.id, chair_in.name, blocks, lanes))
+    lanes_out = []
+    for provider in providers:
+        if provider.id in by_provider:
+            blocks, lanes = _stack(by_provider.pop(provider.id))
+            lanes_out.append(Row(provider.id, provider.name, blocks, lanes))
+    for provider_id, rest in by_provider.items():  # a provider no longer at this location
+        blocks, lanes = _stack(rest)
+        lanes_out.append(Row(provider_id, names.get(provider_id, ""), blocks, lanes))
+
+    strips = tuple(_load_strip(p, visits, columns, end_at) for p in providers)
+    now_minute = now_label = None
+    if start_at <= now < end_at:
+        now_minute = int(_minutes(now - start_at))
+        now_label = _hm(now, tz)
+    return Board(
+        zone=zone,
+        day=day,
+        start_at=start_at,
+        end_at=end_at,
+        zone_label=zone_label(zone, start_at, end_at),
+        columns=columns,
+        hours=_hours(start_at, end_at, tz),
+        chair_rows=tuple(chair_rows),
+        provider_lanes=tuple(lanes_out),
+        load_strips=strips,
+        now_minute=now_minute,
+        now_label=now_label,
+        unplaced=tuple(unplaced),
+    )
