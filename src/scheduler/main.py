@@ -115,6 +115,9 @@ def create_app(
         app.state.sessionmaker = session_factory
 
     install_error_handlers(app)
+    from scheduler.web.install import install_web
+
+    install_web(app, settings)
     app.add_middleware(NulGuard)
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()

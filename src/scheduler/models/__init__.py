@@ -23,6 +23,7 @@ from scheduler.models.clinic import (
     ProviderLocation,
 )
 from scheduler.models.patient import Patient
+from scheduler.models.web import WebSession
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -45,5 +46,6 @@ __all__ = [
     "ProviderLocation",
     "Series",
     "User",
+    "WebSession",
     "metadata",
 ]
