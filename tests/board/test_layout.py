@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -286,3 +286,28 @@ def test_day_bounds_of_a_zone_that_skips_midnight() -> None:
     start, end = day_bounds("America/Havana", date(2024, 3, 10))
     assert (end - start) == timedelta(hours=23)
     assert start.astimezone(ZoneInfo("America/Havana")).hour == 1
+
+
+def test_hours_outside_opening_and_visits_are_compact() -> None:
+    b = lay_out_day(
+        zone=DENVER,
+        day=DAY,
+        chairs=CHAIRS,
+        providers=(NURSE,),
+        visits=[visit(1, local(DAY, 19, 30))],  # after closing
+        now=local(DAY, 3),
+        opening=[(time(8), time(17, 30))],
+    )
+    wide = [h.label for h in b.hours if not h.compact]
+    assert wide == [f"{h:02d}:00" for h in (8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 20, 21)]
+    assert [(r.tracks, r.compact) for r in b.track_runs] == [
+        (8 * 12, True),
+        (10 * 12, False),
+        (12, True),
+        (3 * 12, False),
+        (2 * 12, True),
+    ]
+    # Without opening hours: 07:00-19:00 by default.
+    default = board([])
+    assert next(h.label for h in default.hours if not h.compact) == "07:00"
+    assert [h.label for h in default.hours if not h.compact][-1] == "18:00"

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 TRACK_MINUTES = 5
 COLUMN_MINUTES = 15
 TRACKS_PER_COLUMN = COLUMN_MINUTES // TRACK_MINUTES
+DEFAULT_OPENING = (time(7), time(19))
 
 # Statuses whose visit still takes the chair and the provider (models.booking.ACTIVE_STATUSES).
 ACTIVE_STATUSES = frozenset({"pending", "booked", "arrived", "checked-in", "fulfilled"})
@@ -113,12 +114,25 @@ class Column:
 
 @dataclass(frozen=True)
 class HourMark:
-    """An hour label over the grid; ``track`` is its 1-based first track."""
+    """An hour label over the grid; ``track`` is its 1-based first track.
+
+    ``compact`` hours (outside the opening hours, with no visit) are drawn narrow, so the
+    whole real day fits on a screen while the working hours stay readable.
+    """
 
     label: str  # "01:00", "01:00 MST" for the repeated hour of a fall-back day
     track: int
     tracks: int
     start_at: datetime
+    compact: bool = False
+
+
+@dataclass(frozen=True)
+class TrackRun:
+    """Consecutive tracks drawn at one width (for the page's grid template)."""
+
+    tracks: int
+    compact: bool
 
 
 @dataclass(frozen=True)
@@ -227,6 +241,16 @@ class Board:
     @property
     def tracks(self) -> int:
         return math.ceil(self.total_minutes / TRACK_MINUTES)
+
+    @property
+    def track_runs(self) -> tuple[TrackRun, ...]:
+        runs: list[TrackRun] = []
+        for hour in self.hours:
+            if runs and runs[-1].compact == hour.compact:
+                runs[-1] = TrackRun(runs[-1].tracks + hour.tracks, hour.compact)
+            else:
+                runs.append(TrackRun(hour.tracks, hour.compact))
+        return tuple(runs)
 
     @property
     def now_track(self) -> int | None:
@@ -463,6 +487,29 @@ def _load_strip(
     return LoadStrip(provider.id, provider.name, provider.capacity, tuple(cells))
 
 
+def _busy_ranges(
+    day: date,
+    tz: ZoneInfo,
+    start_at: datetime,
+    opening: Sequence[tuple[time, time]],
+    rows: Sequence[Sequence[Block] | Row],
+) -> list[tuple[int, int]]:
+    """Track ranges [first, last) drawn wide: the opening hours and every block."""
+    out: list[tuple[int, int]] = []
+    for open_time, close_time in opening or [DEFAULT_OPENING]:
+        lo = datetime.combine(day, open_time, tzinfo=tz).astimezone(UTC)
+        hi = datetime.combine(day, close_time, tzinfo=tz).astimezone(UTC)
+        out.append((_track(_minutes(lo - start_at)), _track(_minutes(hi - start_at))))
+    for row in rows:
+        blocks = row.blocks if isinstance(row, Row) else row
+        out.extend((b.track, b.track + b.tracks) for b in blocks)
+    return out
+
+
+def _meets(ranges: Sequence[tuple[int, int]], first: int, last: int) -> bool:
+    return any(lo < last and hi > first for lo, hi in ranges)
+
+
 # ------------------------------------------------------------------------------------ entry
 
 
@@ -474,8 +521,12 @@ def lay_out_day(
     providers: Sequence[ProviderIn],
     visits: Sequence[VisitIn],
     now: datetime,
+    opening: Sequence[tuple[time, time]] = (),
 ) -> Board:
     """Lay out one location's local ``day``; see the module docstring for the rules.
+
+    ``opening`` is the location's opening hours that day (local wall-clock ranges); hours
+    outside them (07:00-19:00 when there are none) and without any visit are ``compact``.
 
     ``chairs`` and ``providers`` are in display order. ``visits`` are the day's bookings and
     holds (any that overlap the day; the caller filters expired holds). A visit whose chair is
@@ -522,6 +573,7 @@ def lay_out_day(
         lanes_out.append(Row(provider_id, names.get(provider_id, ""), blocks, lanes))
 
     strips = tuple(_load_strip(p, visits, columns, end_at) for p in providers)
+    busy = _busy_ranges(day, tz, start_at, opening, [*by_chair.values(), *lanes_out])
     now_minute = now_label = None
     if start_at <= now < end_at:
         now_minute = int(_minutes(now - start_at))
@@ -533,7 +585,10 @@ def lay_out_day(
         end_at=end_at,
         zone_label=zone_label(zone, start_at, end_at),
         columns=columns,
-        hours=_hours(start_at, end_at, tz),
+        hours=tuple(
+            replace(h, compact=not _meets(busy, h.track, h.track + h.tracks))
+            for h in _hours(start_at, end_at, tz)
+        ),
         chair_rows=tuple(chair_rows),
         provider_lanes=tuple(lanes_out),
         load_strips=strips,

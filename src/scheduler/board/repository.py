@@ -10,7 +10,7 @@ and the end condition then removes the few that finished earlier.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, or_, union
@@ -23,6 +23,7 @@ from scheduler.models import (
     Chair,
     Hold,
     Location,
+    LocationHours,
     Patient,
     Provider,
     ProviderLocation,
@@ -36,6 +37,11 @@ class LocationRow(NamedTuple):
     id: int
     name: str
     timezone: str
+    # Opening hours: (weekday, open_time, close_time), local wall-clock times.
+    hours: tuple[tuple[int, time, time], ...] = ()
+
+    def opening_on(self, weekday: int) -> list[tuple[time, time]]:
+        return [(o, c) for d, o, c in self.hours if d == weekday]
 
 
 class ChairRow(NamedTuple):
@@ -77,12 +83,32 @@ class HoldRow(NamedTuple):
 
 
 def active_locations(session: Session) -> list[LocationRow]:
-    rows = session.exec(
-        select(Location.id, Location.name, Location.timezone)
+    """Every active location by name, with its opening hours (one statement: outer join)."""
+    rows = session.execute(
+        sa_select(
+            col(Location.id),
+            col(Location.name),
+            col(Location.timezone),
+            col(LocationHours.weekday),
+            col(LocationHours.open_time),
+            col(LocationHours.close_time),
+        )
+        .outerjoin(LocationHours, col(LocationHours.location_id) == col(Location.id))
         .where(col(Location.active).is_(True))
-        .order_by(func.lower(Location.name), col(Location.id))
+        .order_by(
+            func.lower(Location.name),
+            col(Location.id),
+            col(LocationHours.weekday),
+            col(LocationHours.open_time),
+        )
     ).all()
-    return [LocationRow(int(i or 0), n, z) for i, n, z in rows]
+    out: dict[int, LocationRow] = {}
+    for location_id, name, zone, weekday, open_time, close_time in rows:
+        found = out.setdefault(location_id, LocationRow(location_id, name, zone))
+        if weekday is not None:
+            hours = (*found.hours, (weekday, open_time, close_time))
+            out[location_id] = found._replace(hours=hours)
+    return list(out.values())
 
 
 def chairs_of(session: Session, location_id: int) -> list[ChairRow]:

@@ -123,6 +123,7 @@ def day_board(
         ],
         visits=visits,
         now=now,
+        opening=location.opening_on(day.weekday()),
     )
     return DayBoard(locations, location, day, today, board)
 
