@@ -77,6 +77,7 @@ def test_board_places_bookings_holds_and_consultations(db: Session, clinic: Clin
     )
 
     page = day_board(db, location_id=clinic.location_id, day=DAY, now=NOW)
+    assert page is not None
     board = page.board
     assert page.location.name == "Downtown"
     assert board.zone == "America/New_York"
@@ -99,12 +100,14 @@ def test_board_places_bookings_holds_and_consultations(db: Session, clinic: Clin
     with_cancelled = day_board(
         db, location_id=clinic.location_id, day=DAY, now=NOW, include_cancelled=True
     )
+    assert with_cancelled is not None
     assert [b.status for b in with_cancelled.board.chair_rows[0].blocks] == ["cancelled", "hold"]
 
 
 def test_without_a_date_the_board_is_today_in_the_clinics_zone(db: Session, clinic: Clinic) -> None:
     late_evening = datetime(2026, 3, 3, 3, 30, tzinfo=UTC)  # still 2 March in New York
     page = day_board(db, location_id=None, day=None, now=late_evening)
+    assert page is not None
     assert page.day == page.today == date(2026, 3, 2)
     assert page.board.now_label == "22:30"
 
@@ -135,5 +138,6 @@ def test_a_fixed_number_of_statements_whatever_the_bookings(
     db.expire_all()
     with counted(connection) as sent:
         page = day_board(db, location_id=location_id, day=DAY, now=NOW)
+    assert page is not None
     assert sum(len(r.blocks) for r in page.board.chair_rows) == bookings
     assert len(sent) == 5, sent

@@ -214,3 +214,34 @@ def holds_between(
         .order_by(col(Hold.start_at), col(Hold.id))
     ).all()
     return [HoldRow(*row) for row in rows]
+
+
+class ChairTimeRow(NamedTuple):
+    chair_id: int
+    start_at: datetime
+    end_at: datetime
+
+
+def chair_time_between(
+    session: Session,
+    location_id: int,
+    start_at: datetime,
+    end_at: datetime,
+    statuses: Sequence[str],
+) -> list[ChairTimeRow]:
+    """The chair time (turnover included) of the location's bookings meeting the window."""
+    starts = func.coalesce(Booking.chair_start_at, Booking.start_at)
+    ends = func.coalesce(Booking.chair_end_at, Booking.end_at)
+    rows = session.execute(
+        sa_select(col(Booking.chair_id), starts, ends)
+        .where(
+            col(Booking.location_id) == location_id,
+            col(Booking.chair_id).is_not(None),
+            col(Booking.start_at) < end_at,
+            col(Booking.start_at) > start_at - LONGEST_VISIT,
+            ends > start_at,
+            col(Booking.status).in_(list(statuses)),
+        )
+        .order_by(col(Booking.start_at), col(Booking.id))
+    ).all()
+    return [ChairTimeRow(int(c or 0), s, e) for c, s, e in rows]

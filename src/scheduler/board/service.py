@@ -8,7 +8,7 @@ asked, since a cancelled visit sits under the booking that replaced it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -24,6 +24,7 @@ from scheduler.board.layout import (
     lay_out_day,
 )
 from scheduler.board.repository import LocationRow
+from scheduler.board.week import BusySpan, Week, lay_out_week, week_bounds
 from scheduler.errors import NotFound
 
 SHOWN_STATUSES = (*sorted(ACTIVE_STATUSES), "noshow")
@@ -47,12 +48,11 @@ class DayBoard:
         return self.day + timedelta(days=1)
 
 
-def pick_location(locations: list[LocationRow], location_id: int | None) -> LocationRow:
-    """The asked-for location, or the first one (by name) when none is asked for."""
-    if not locations:
-        raise NotFound("There is no active location yet: add one in the settings.")
+def pick_location(locations: list[LocationRow], location_id: int | None) -> LocationRow | None:
+    """The asked-for location, or the first one (by name) when none is asked for; None when
+    there is no location at all yet (and none was asked for)."""
     if location_id is None:
-        return locations[0]
+        return locations[0] if locations else None
     for location in locations:
         if location.id == location_id:
             return location
@@ -70,10 +70,13 @@ def day_board(
     day: date | None,
     now: datetime,
     include_cancelled: bool = False,
-) -> DayBoard:
-    """A location's local ``day`` (today in its zone when None) in five SELECTs."""
+) -> DayBoard | None:
+    """A location's local ``day`` (today in its zone when None) in five SELECTs; None when
+    the clinic has no active location yet."""
     locations = repository.active_locations(session)
     location = pick_location(locations, location_id)
+    if location is None:
+        return None
     today = local_today(location.timezone, now)
     day = day or today
     start_at, end_at = day_bounds(location.timezone, day)
@@ -132,3 +135,48 @@ def _provider_name(display_name: str, credentials: str) -> str:
     if credentials and credentials not in display_name:
         return f"{display_name}, {credentials}"
     return display_name
+
+
+@dataclass(frozen=True)
+class WeekBoard:
+    locations: list[LocationRow]
+    location: LocationRow
+    day: date
+    today: date
+    week: Week
+
+
+def week_board(
+    session: Session, *, location_id: int | None, day: date | None, now: datetime
+) -> WeekBoard | None:
+    """Chair occupancy of the location's week around ``day``, in three SELECTs; None when
+    the clinic has no active location yet."""
+    locations = repository.active_locations(session)
+    location = pick_location(locations, location_id)
+    if location is None:
+        return None
+    today = local_today(location.timezone, now)
+    day = day or today
+    start_at, end_at = week_bounds(location.timezone, day)
+    chairs = repository.chairs_of(session, location.id)
+    spans = repository.chair_time_between(
+        session, location.id, start_at, end_at, sorted(ACTIVE_STATUSES)
+    )
+    tz = ZoneInfo(location.timezone)
+    visits: dict[date, int] = {}
+    for span in spans:
+        local_day = span.start_at.astimezone(tz).date()
+        visits[local_day] = visits.get(local_day, 0) + 1
+    opening: dict[int, list[tuple[time, time]]] = {}
+    for weekday, open_time, close_time in location.hours:
+        opening.setdefault(weekday, []).append((open_time, close_time))
+    week = lay_out_week(
+        zone=location.timezone,
+        day=day,
+        chairs=len(chairs),
+        opening=opening,
+        busy=[BusySpan(s.chair_id, s.start_at, s.end_at) for s in spans],
+        visits_by_day=visits,
+        today=today,
+    )
+    return WeekBoard(locations, location, day, today, week)

@@ -10,15 +10,13 @@ from limits import parse
 
 from scheduler.auth import service as auth_service
 from scheduler.auth.dependencies import PROVIDER
-from scheduler.db import ReadSessionDep, SessionDep
+from scheduler.db import SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import NotAuthenticated
 from scheduler.kit.ratelimit import RateLimiter, TooManyRequests, client_address
-from scheduler.locations import service as locations_service
 from scheduler.web import sessions
 from scheduler.web.deps import (
     SESSION_COOKIE,
-    DeskPage,
     ProviderPage,
     safe_next,
     session_cookie_secure,
@@ -121,13 +119,6 @@ def logout(request: Request, db: SessionDep, settings: SettingsDep, clock: Clock
         samesite="lax",
     )
     return response
-
-
-@router.get("/")
-def home(request: Request, staff: DeskPage, db: ReadSessionDep) -> Response:
-    """Placeholder start page (the day board replaces it): the clinic's locations."""
-    locations, _ = locations_service.list_locations(db, active=True, limit=100, offset=0)
-    return render(request, "home.html", {"locations": locations, "staff": staff})
 
 
 @router.get("")
