@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/ical/js/node_modules/.installed-stamp
+WEB_NODE_STAMP := tests/web/js/node_modules/.installed-stamp
 
-.PHONY: run test lint typecheck pytest install clean
+.PHONY: run test lint typecheck pytest install install-web-js clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,13 @@ $(STAMP): pyproject.toml
 $(NODE_STAMP): tests/ical/js/package.json tests/ical/js/package-lock.json
 	cd tests/ical/js && npm ci --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
+
+# axe-core for the browser tests' accessibility checks (pinned by its lock file).
+$(WEB_NODE_STAMP): tests/web/js/package.json tests/web/js/package-lock.json
+	cd tests/web/js && npm ci --silent --no-audit --no-fund
+	touch $(WEB_NODE_STAMP)
+
+install-web-js: $(WEB_NODE_STAMP)
 
 install: $(STAMP)
 
@@ -32,10 +40,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) $(WEB_NODE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) var tests/ical/js/node_modules
+	rm -rf $(VENV) var tests/ical/js/node_modules tests/web/js/node_modules test-artifacts
