@@ -30,7 +30,7 @@ def test_sign_in_opens_the_start_page(page: Page, site: Site) -> None:
     screenshot(page, "login")
     sign_in(page, site)
     expect(page).to_have_url(site.url("/admin/"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Locations")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Front Range Infusion Clinic")
     expect(page.get_by_role("banner")).to_contain_text("front desk")
     expect(page.get_by_role("link", name="Day board")).to_have_attribute("aria-current", "page")
     assert_accessible(page)
