@@ -27,8 +27,15 @@ def _ids(site: Site) -> dict[str, Any]:
                 text("SELECT id FROM chair WHERE name = 'Chair 3' AND location_id = :l"),
                 {"l": location_id},
             ).scalar_one()
+            chair1 = conn.execute(
+                text("SELECT id FROM chair WHERE name = 'Chair 1' AND location_id = :l"),
+                {"l": location_id},
+            ).scalar_one()
             type_id = conn.execute(
                 text("SELECT id FROM appointment_type WHERE code = 'ketamine-infusion'")
+            ).scalar_one()
+            consult_id = conn.execute(
+                text("SELECT id FROM appointment_type WHERE code = 'consult'")
             ).scalar_one()
             patient = conn.execute(
                 text(
@@ -42,7 +49,9 @@ def _ids(site: Site) -> dict[str, Any]:
     return {
         "location": location_id,
         "chair": chair_id,
+        "chair1": chair1,
         "type": type_id,
+        "consult": consult_id,
         "patient": patient[0],
         "name": f"{patient[1]} {patient[2]}",
     }
@@ -73,7 +82,30 @@ def booked(site: Site) -> dict[str, Any]:
         headers=site.api_token(),
     )
     assert response.status_code == 201, response.text
-    return {**ids, "day": day, "booking": response.json()["id"]}
+    booking_id = response.json()["id"]
+    consult = httpx.post(
+        site.url("/api/v1/bookings"),
+        json={
+            "patient_id": ids["patient"],
+            "appointment_type_id": ids["consult"],
+            "location_id": ids["location"],
+            "start_at": datetime.combine(day, time(14, 0), tzinfo=DENVER).isoformat(),
+        },
+        headers=site.api_token(),
+    )
+    assert consult.status_code == 201, consult.text
+    hold = httpx.post(
+        site.url("/api/v1/holds"),
+        json={
+            "appointment_type_id": ids["type"],
+            "location_id": ids["location"],
+            "chair_id": ids["chair1"],
+            "start_at": datetime.combine(day, time(8, 30), tzinfo=DENVER).isoformat(),
+        },
+        headers=site.api_token(),
+    )
+    assert hold.status_code == 201, hold.text
+    return {**ids, "day": day, "booking": booking_id, "consult_booking": consult.json()["id"]}
 
 
 def test_the_board_shows_a_booking_in_its_chair_at_its_time(
