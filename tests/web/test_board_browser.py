@@ -185,3 +185,30 @@ def test_week_view(page: Page, site: Site, booked: dict[str, Any]) -> None:
     screenshot(page, "week")
     row.get_by_role("link").click()
     expect(page.get_by_label("Date")).to_have_value(booked["day"].isoformat())
+
+
+def test_the_board_refreshes_itself_with_a_new_booking(
+    page: Page, site: Site, booked: dict[str, Any]
+) -> None:
+    day = booked["day"] + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    page.clock.install()
+    sign_in(page, site)
+    page.goto(site.url(f"/admin/board?location={booked['location']}&date={day}"))
+    chair = page.get_by_role("group", name="Chair 3", exact=True)
+    expect(chair.get_by_role("link")).to_have_count(0)
+    response = httpx.post(
+        site.url("/api/v1/bookings"),
+        json={
+            "patient_id": booked["patient"],
+            "appointment_type_id": booked["type"],
+            "location_id": booked["location"],
+            "chair_id": booked["chair"],
+            "start_at": datetime.combine(day, time(9, 0), tzinfo=DENVER).isoformat(),
+        },
+        headers=site.api_token(),
+    )
+    assert response.status_code == 201, response.text
+    page.clock.run_for(31_000)
+    expect(chair.get_by_role("link", name=booked["name"])).to_be_visible()
