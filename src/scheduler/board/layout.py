@@ -143,9 +143,11 @@ class Segment:
     track: int
     tracks: int
     minutes: int
+    left: float = 0.0  # percent of the block's width, for the page
+    width: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Block:
     id: int
     hold: bool
@@ -288,7 +290,8 @@ def _span(start_minute: float, minutes: float) -> int:
 
 
 def _hm(at: datetime, tz: ZoneInfo) -> str:
-    return at.astimezone(tz).strftime("%H:%M")
+    local = at.astimezone(tz)
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def _offset_text(at: datetime) -> str:
@@ -313,7 +316,7 @@ def _columns(start_at: datetime, end_at: datetime, tz: ZoneInfo) -> tuple[Column
     at, index = start_at, 0
     while at < end_at:
         local = at.astimezone(tz)
-        out.append(Column(index, at, local.strftime("%H:%M"), local.minute == 0))
+        out.append(Column(index, at, f"{local.hour:02d}:{local.minute:02d}", local.minute == 0))
         at += timedelta(minutes=COLUMN_MINUTES)
         index += 1
     return tuple(out)
@@ -327,11 +330,11 @@ def _hours(start_at: datetime, end_at: datetime, tz: ZoneInfo) -> tuple[HourMark
     while at < end_at:
         local = at.astimezone(tz)
         if local.minute == 0 or at == start_at:
-            label = local.strftime("%H:%M")
+            label = f"{local.hour:02d}:{local.minute:02d}"
             # The repeated hour of a fall-back day is named by its zone so it reads as real.
             marks.append((at, f"{label} {local.tzname()}" if label in seen else label))
             seen.add(label)
-        at += timedelta(minutes=TRACK_MINUTES)
+        at += timedelta(minutes=COLUMN_MINUTES)  # every zone's offset is whole quarter hours
     total = _minutes(end_at - start_at)
     out: list[HourMark] = []
     for i, (at, label) in enumerate(marks):
@@ -436,11 +439,13 @@ def _stack(blocks: Sequence[Block]) -> tuple[tuple[Block, ...], int]:
         for lane, end in enumerate(lane_ends):
             if block.track >= end:
                 lane_ends[lane] = block.track + block.tracks
-                out.append(replace(block, lane=lane))
+                block.lane = lane
+                out.append(block)
                 break
         else:
             lane_ends.append(block.track + block.tracks)
-            out.append(replace(block, lane=len(lane_ends) - 1))
+            block.lane = len(lane_ends) - 1
+            out.append(block)
     out.sort(key=lambda b: (b.track, b.lane, b.id))
     return tuple(out), max(1, len(lane_ends))
 
@@ -563,6 +568,17 @@ def lay_out_day(
             chair=chair,
         )
         block = _clip(block, tracks)
+        block.segments = tuple(
+            Segment(
+                x.kind,
+                x.track,
+                x.tracks,
+                x.minutes,
+                round(100 * (x.track - 1) / block.tracks, 3),
+                round(100 * x.tracks / block.tracks, 3),
+            )
+            for x in block.segments
+        )
         if visit.chair_id is None:
             by_provider.setdefault(visit.provider_id, []).append(block)
         elif visit.chair_id in chair_ids:

@@ -13,21 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, or_, union
+from sqlalchemy import and_, bindparam, func, or_
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from scheduler.models import (
-    AppointmentType,
-    Booking,
-    Chair,
-    Hold,
-    Location,
-    LocationHours,
-    Patient,
-    Provider,
-    ProviderLocation,
-)
+from scheduler.models import Booking, metadata
 
 # A visit is shorter than this (types are validated well below it); it bounds the index scan.
 LONGEST_VISIT = timedelta(days=1)
@@ -82,28 +72,135 @@ class HoldRow(NamedTuple):
     type_name: str
 
 
+_location = metadata.tables["location"]
+_hours = metadata.tables["location_hours"]
+_chair = metadata.tables["chair"]
+_provider = metadata.tables["provider"]
+_provider_location = metadata.tables["provider_location"]
+_booking = metadata.tables["booking"]
+_hold = metadata.tables["hold"]
+_type = metadata.tables["appointment_type"]
+_patient = metadata.tables["patient"]
+
+# The board's statements are built once (Core, bound parameters) and compiled once per
+# dialect by SQLAlchemy's cache: a board is read on every refresh of every front desk.
+_LOCATIONS = (
+    sa_select(
+        _location.c.id,
+        _location.c.name,
+        _location.c.timezone,
+        _hours.c.weekday,
+        _hours.c.open_time,
+        _hours.c.close_time,
+    )
+    .select_from(_location.outerjoin(_hours, _hours.c.location_id == _location.c.id))
+    .where(_location.c.active.is_(True))
+    .order_by(func.lower(_location.c.name), _location.c.id, _hours.c.weekday, _hours.c.open_time)
+)
+
+_CHAIRS = (
+    sa_select(_chair.c.id, _chair.c.name)
+    .where(_chair.c.location_id == bindparam("location_id"), _chair.c.active.is_(True))
+    .order_by(_chair.c.position, _chair.c.name, _chair.c.id)
+)
+
+# Visits that start before the window ends and less than a day before it starts.
+_VISITING = sa_select(_booking.c.provider_id).where(
+    _booking.c.location_id == bindparam("location_id"),
+    _booking.c.start_at < bindparam("end_at"),
+    _booking.c.start_at > bindparam("scan_from"),
+)
+_PROVIDERS = (
+    sa_select(
+        _provider.c.id,
+        _provider.c.display_name,
+        _provider.c.credentials,
+        _provider.c.max_concurrent_patients,
+    )
+    .where(
+        or_(
+            and_(
+                _provider.c.active.is_(True),
+                _provider.c.id.in_(
+                    sa_select(_provider_location.c.provider_id).where(
+                        _provider_location.c.location_id == bindparam("location_id")
+                    )
+                ),
+            ),
+            _provider.c.id.in_(_VISITING),
+        )
+    )
+    .order_by(func.lower(_provider.c.display_name), _provider.c.id)
+)
+
+_BOOKINGS = (
+    sa_select(
+        _booking.c.id,
+        _booking.c.start_at,
+        _booking.c.end_at,
+        _booking.c.chair_end_at,
+        _booking.c.phases,
+        _booking.c.turnover_minutes,
+        _booking.c.chair_id,
+        _booking.c.provider_id,
+        _booking.c.status,
+        _type.c.name,
+        _patient.c.first_name,
+        _patient.c.last_name,
+    )
+    .select_from(
+        _booking.join(_type, _type.c.id == _booking.c.appointment_type_id).join(
+            _patient, _patient.c.id == _booking.c.patient_id
+        )
+    )
+    .where(
+        _booking.c.location_id == bindparam("location_id"),
+        _booking.c.start_at < bindparam("end_at"),
+        _booking.c.start_at > bindparam("scan_from"),
+        func.coalesce(_booking.c.chair_end_at, _booking.c.end_at) > bindparam("start_at"),
+        _booking.c.status.in_(bindparam("statuses", expanding=True)),
+    )
+    .order_by(_booking.c.start_at, _booking.c.id)
+)
+
+_HOLDS = (
+    sa_select(
+        _hold.c.id,
+        _hold.c.start_at,
+        _hold.c.end_at,
+        _hold.c.phases,
+        _hold.c.turnover_minutes,
+        _hold.c.chair_id,
+        _hold.c.provider_id,
+        _type.c.name,
+    )
+    .select_from(_hold.join(_type, _type.c.id == _hold.c.appointment_type_id))
+    .where(
+        _hold.c.location_id == bindparam("location_id"),
+        _hold.c.start_at < bindparam("end_at"),
+        _hold.c.start_at > bindparam("scan_from"),
+        func.coalesce(_hold.c.chair_end_at, _hold.c.end_at) > bindparam("start_at"),
+        _hold.c.expires_at > bindparam("now"),
+        _hold.c.released_at.is_(None),
+        _hold.c.consumed_at.is_(None),
+    )
+    .order_by(_hold.c.start_at, _hold.c.id)
+)
+
+
+def _window(location_id: int, start_at: datetime, end_at: datetime) -> dict[str, Any]:
+    return {
+        "location_id": location_id,
+        "start_at": start_at,
+        "end_at": end_at,
+        "scan_from": start_at - LONGEST_VISIT,
+    }
+
+
 def active_locations(session: Session) -> list[LocationRow]:
     """Every active location by name, with its opening hours (one statement: outer join)."""
-    rows = session.execute(
-        sa_select(
-            col(Location.id),
-            col(Location.name),
-            col(Location.timezone),
-            col(LocationHours.weekday),
-            col(LocationHours.open_time),
-            col(LocationHours.close_time),
-        )
-        .outerjoin(LocationHours, col(LocationHours.location_id) == col(Location.id))
-        .where(col(Location.active).is_(True))
-        .order_by(
-            func.lower(Location.name),
-            col(Location.id),
-            col(LocationHours.weekday),
-            col(LocationHours.open_time),
-        )
-    ).all()
     out: dict[int, LocationRow] = {}
-    for location_id, name, zone, weekday, open_time, close_time in rows:
+    for location_id, name, zone, weekday, open_time, close_time in session.execute(_LOCATIONS):
         found = out.setdefault(location_id, LocationRow(location_id, name, zone))
         if weekday is not None:
             hours = (*found.hours, (weekday, open_time, close_time))
@@ -112,39 +209,18 @@ def active_locations(session: Session) -> list[LocationRow]:
 
 
 def chairs_of(session: Session, location_id: int) -> list[ChairRow]:
-    rows = session.exec(
-        select(Chair.id, Chair.name)
-        .where(Chair.location_id == location_id, col(Chair.active).is_(True))
-        .order_by(col(Chair.position), col(Chair.name), col(Chair.id))
-    ).all()
-    return [ChairRow(int(i or 0), n) for i, n in rows]
+    """The location's active chairs in board order (position, then name)."""
+    rows = session.execute(_CHAIRS, {"location_id": location_id})
+    return [ChairRow(i, n) for i, n in rows]
 
 
 def providers_of(
     session: Session, location_id: int, start_at: datetime, end_at: datetime
 ) -> list[ProviderRow]:
-    """The location's active providers, plus anyone with a visit there in the window."""
-    at_location: Select[tuple[int]] = sa_select(
-        col(ProviderLocation.provider_id).label("pid")
-    ).where(col(ProviderLocation.location_id) == location_id)
-    visiting: Select[tuple[int]] = sa_select(col(Booking.provider_id).label("pid")).where(
-        col(Booking.location_id) == location_id,
-        col(Booking.start_at) < end_at,
-        col(Booking.start_at) > start_at - LONGEST_VISIT,
-    )
-    ids = union(at_location, visiting).subquery()
-    rows = session.exec(
-        select(
-            Provider.id,
-            Provider.display_name,
-            Provider.credentials,
-            Provider.max_concurrent_patients,
-        )
-        .where(col(Provider.id).in_(sa_select(ids.c.pid)))
-        .where(or_(col(Provider.active).is_(True), col(Provider.id).in_(visiting)))
-        .order_by(func.lower(Provider.display_name), col(Provider.id))
-    ).all()
-    return [ProviderRow(int(i or 0), n, c, m) for i, n, c, m in rows]
+    """The location's active providers, plus anyone with a visit there in the window (a
+    provider since moved or retired still has a lane for what they did)."""
+    rows = session.execute(_PROVIDERS, _window(location_id, start_at, end_at))
+    return [ProviderRow(*row) for row in rows]
 
 
 def bookings_between(
@@ -155,65 +231,16 @@ def bookings_between(
     statuses: Sequence[str],
 ) -> list[VisitRow]:
     """Bookings of the location in ``statuses`` whose time (turnover included) meets the window."""
-    ends = func.coalesce(Booking.chair_end_at, Booking.end_at)
-    rows = session.execute(
-        sa_select(
-            col(Booking.id),
-            col(Booking.start_at),
-            col(Booking.end_at),
-            col(Booking.chair_end_at),
-            col(Booking.phases),
-            col(Booking.turnover_minutes),
-            col(Booking.chair_id),
-            col(Booking.provider_id),
-            col(Booking.status),
-            col(AppointmentType.name),
-            col(Patient.first_name),
-            col(Patient.last_name),
-        )
-        .join(AppointmentType, col(AppointmentType.id) == Booking.appointment_type_id)
-        .join(Patient, col(Patient.id) == Booking.patient_id)
-        .where(
-            col(Booking.location_id) == location_id,
-            col(Booking.start_at) < end_at,
-            col(Booking.start_at) > start_at - LONGEST_VISIT,
-            ends > start_at,
-            col(Booking.status).in_(list(statuses)),
-        )
-        .order_by(col(Booking.start_at), col(Booking.id))
-    ).all()
-    return [VisitRow(*row) for row in rows]
+    params = _window(location_id, start_at, end_at) | {"statuses": list(statuses)}
+    return [VisitRow(*row) for row in session.execute(_BOOKINGS, params)]
 
 
 def holds_between(
     session: Session, location_id: int, start_at: datetime, end_at: datetime, now: datetime
 ) -> list[HoldRow]:
     """Live holds (not expired, released or consumed) of the location meeting the window."""
-    ends = func.coalesce(Hold.chair_end_at, Hold.end_at)
-    rows = session.execute(
-        sa_select(
-            col(Hold.id),
-            col(Hold.start_at),
-            col(Hold.end_at),
-            col(Hold.phases),
-            col(Hold.turnover_minutes),
-            col(Hold.chair_id),
-            col(Hold.provider_id),
-            col(AppointmentType.name),
-        )
-        .join(AppointmentType, col(AppointmentType.id) == Hold.appointment_type_id)
-        .where(
-            col(Hold.location_id) == location_id,
-            col(Hold.start_at) < end_at,
-            col(Hold.start_at) > start_at - LONGEST_VISIT,
-            ends > start_at,
-            col(Hold.expires_at) > now,
-            col(Hold.released_at).is_(None),
-            col(Hold.consumed_at).is_(None),
-        )
-        .order_by(col(Hold.start_at), col(Hold.id))
-    ).all()
-    return [HoldRow(*row) for row in rows]
+    params = _window(location_id, start_at, end_at) | {"now": now}
+    return [HoldRow(*row) for row in session.execute(_HOLDS, params)]
 
 
 class ChairTimeRow(NamedTuple):
