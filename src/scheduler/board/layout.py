@@ -475,11 +475,10 @@ def _load_strip(
     provider: ProviderIn, visits: Sequence[VisitIn], columns: int, start_at: datetime
 ) -> LoadStrip:
     """The most units in use at any instant of each column: one sweep over the changes, in
-    whole seconds from the start of the day (integers: far cheaper than instants)."""
+    whole seconds from the start of the day (integers: far cheaper than instants).
+    ``visits`` are the provider's visits that take capacity (active bookings and holds)."""
     changes: dict[int, int] = {}
     for visit in visits:
-        if visit.provider_id != provider.id or not (visit.hold or visit.status in ACTIVE_STATUSES):
-            continue
         for start, end, units in _provider_units(visit, provider.capacity):
             lo = int((start - start_at).total_seconds())
             hi = int((end - start_at).total_seconds())
@@ -599,7 +598,11 @@ def lay_out_day(
         blocks, lanes = _stack(rest)
         lanes_out.append(Row(provider_id, names.get(provider_id, ""), blocks, lanes))
 
-    strips = tuple(_load_strip(p, visits, len(columns), start_at) for p in providers)
+    loads: dict[int, list[VisitIn]] = {}
+    for visit in visits:
+        if visit.hold or visit.status in ACTIVE_STATUSES:
+            loads.setdefault(visit.provider_id, []).append(visit)
+    strips = tuple(_load_strip(p, loads.get(p.id, []), len(columns), start_at) for p in providers)
     busy = _busy_ranges(day, tz, start_at, opening, [*by_chair.values(), *lanes_out])
     now_minute = now_label = None
     if start_at <= now < end_at:
