@@ -11,12 +11,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from scheduler.migrate import upgrade
 from tests.conftest import dispose_database, fresh_database_url
 from tests.live import running_server
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Site, seed_demo_clinic
+
+
+@pytest.fixture
+def browser(app: FastAPI) -> Iterator[TestClient]:
+    """An in-process client that keeps cookies like a browser (https: the session cookie is
+    Secure outside development) and shows redirects instead of following them."""
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
+    ) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,9 @@ limits and account changes exactly, by moving the app's clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -19,43 +17,7 @@ from scheduler.kit.clock import FrozenClock
 from scheduler.models import User, WebSession
 from scheduler.web.router import SIGN_IN_FAILED
 from tests.factories import STAFF_PASSWORD, make_provider, make_user
-
-CSRF_INPUT = re.compile(r'name="csrftoken" value="([^"]+)"')
-
-
-@pytest.fixture
-def browser(app: FastAPI) -> Iterator[TestClient]:
-    # https: the session cookie is Secure outside development.
-    with TestClient(
-        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
-    ) as client:
-        yield client
-
-
-def csrf_of(client: TestClient, path: str = "/admin/login") -> str:
-    page = client.get(path)
-    found = CSRF_INPUT.search(page.text)
-    assert found, page.text
-    return found.group(1)
-
-
-def sign_in(client: TestClient, email: str, password: str = STAFF_PASSWORD) -> None:
-    token = csrf_of(client)
-    response = client.post(
-        "/admin/login", data={"email": email, "password": password, "csrftoken": token}
-    )
-    assert response.status_code == 303, response.text
-
-
-def sign_out(client: TestClient) -> None:
-    token = csrf_of(client, "/admin/")
-    response = client.post("/admin/logout", data={"csrftoken": token})
-    assert response.status_code == 303
-
-
-def is_signed_out(response: object) -> bool:
-    location = getattr(response, "headers", {}).get("location", "")
-    return getattr(response, "status_code", 0) == 303 and location.startswith("/admin/login")
+from tests.web.inprocess import csrf_of, is_signed_out, sign_in, sign_out
 
 
 @pytest.fixture

@@ -10,12 +10,14 @@ from limits import parse
 
 from scheduler.auth import service as auth_service
 from scheduler.auth.dependencies import PROVIDER
+from scheduler.bookings import service as bookings_service
 from scheduler.db import ReadSessionDep, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
-from scheduler.errors import NotAuthenticated
+from scheduler.errors import Conflict, NotAuthenticated, PreconditionFailed
 from scheduler.kit.ratelimit import RateLimiter, TooManyRequests, client_address
 from scheduler.locations import service as locations_service
 from scheduler.web import sessions
+from scheduler.web import today as today_service
 from scheduler.web.deps import (
     SESSION_COOKIE,
     DeskPage,
@@ -24,7 +26,7 @@ from scheduler.web.deps import (
     session_cookie_secure,
     signed_in,
 )
-from scheduler.web.templating import FormErrors, render
+from scheduler.web.templating import FormErrors, flash, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -139,3 +141,53 @@ async def home_without_slash() -> Response:
 def my_schedule(request: Request, staff: ProviderPage) -> Response:
     """Placeholder start page of a provider (their own day and week come here)."""
     return render(request, "my_schedule.html", {"staff": staff})
+
+
+@router.get("/today")
+def today(
+    request: Request,
+    staff: DeskPage,
+    db: ReadSessionDep,
+    clock: ClockDep,
+    location_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """Today's arrivals at a location, with one-click check-in."""
+    view = today_service.arrivals_today(db, location_id, now=clock.now())
+    return render(request, "today.html", {"view": view, "staff": staff})
+
+
+@router.post("/bookings/{booking_id}/check-in")
+def check_in(
+    request: Request,
+    booking_id: int,
+    staff: DeskPage,
+    db: SessionDep,
+    clock: ClockDep,
+    version: Annotated[int, Form(ge=1)],
+    location_id: Annotated[int, Form(ge=1)],
+) -> Response:
+    """Check a patient in from the arrivals list. The form carries the version the page
+    showed: when someone changed the booking meanwhile nothing is done and the list, shown
+    again, says so and shows the booking's current state."""
+    try:
+        booking = bookings_service.transition(
+            db,
+            booking_id,
+            "check-in",
+            actor=staff.actor,
+            now=clock.now(),
+            if_match=f'"{booking_id}.{version}"',
+        )
+    except PreconditionFailed:
+        flash(
+            request,
+            db,
+            "Someone else changed this booking while you were looking, so it was not checked "
+            "in. The list below shows its current state.",
+        )
+    except Conflict as exc:
+        flash(request, db, f"Not checked in: {exc.detail}")
+    else:
+        label = today_service.STATUS_LABELS.get(booking.status, booking.status)
+        flash(request, db, f"Booking {booking.id} is now {label.lower()}.")
+    return RedirectResponse(f"/admin/today?location_id={location_id}", status_code=303)
