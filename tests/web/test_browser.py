@@ -4,6 +4,7 @@ photographed at 1280x800 and 768x1024."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -157,3 +158,13 @@ def test_pages_send_the_security_headers(page: Page, site: Site) -> None:
     # The page's own stylesheet and script load under that policy.
     assert page.evaluate("() => getComputedStyle(document.body).margin") == "0px"
     assert page.evaluate("() => document.styleSheets.length") >= 1
+
+
+def test_today_lists_the_location_and_names_its_zone(page: Page, site: Site) -> None:
+    sign_in(page, site)
+    page.get_by_role("link", name="Today", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Today's arrivals")
+    expect(page.get_by_label("Location")).to_have_value(re.compile(r"\d+"))
+    expect(page.get_by_text(re.compile(r"times in America/Denver \(M[SD]T"))).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "today")
