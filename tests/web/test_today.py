@@ -87,7 +87,7 @@ def test_check_in_moves_the_booking_and_says_so(
     assert response.status_code == 303
     assert response.headers["location"] == today
     page = browser.get(today)
-    assert f"Booking {first_id} is now checked in." in page.text
+    assert f"{clinic.patient.first_name} {clinic.patient.last_name} is checked in." in page.text
     rows = _rows(page.text)
     assert "Checked in" in rows[0]
     assert "is-late" not in rows[0]
@@ -100,7 +100,7 @@ def test_check_in_moves_the_booking_and_says_so(
     ).one()
     assert event.actor_user_id == desk.id
     # The flash shows once.
-    assert f"Booking {first_id} is now" not in browser.get(today).text
+    assert "is checked in." not in browser.get(today).text
 
 
 def test_a_stale_check_in_changes_nothing_and_says_why(

@@ -10,10 +10,9 @@ from limits import parse
 
 from scheduler.auth import service as auth_service
 from scheduler.auth.dependencies import PROVIDER
-from scheduler.bookings import service as bookings_service
 from scheduler.db import ReadSessionDep, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
-from scheduler.errors import Conflict, NotAuthenticated, PreconditionFailed
+from scheduler.errors import NotAuthenticated
 from scheduler.kit.ratelimit import RateLimiter, TooManyRequests, client_address
 from scheduler.locations import service as locations_service
 from scheduler.web import sessions
@@ -169,25 +168,8 @@ def check_in(
     """Check a patient in from the arrivals list. The form carries the version the page
     showed: when someone changed the booking meanwhile nothing is done and the list, shown
     again, says so and shows the booking's current state."""
-    try:
-        booking = bookings_service.transition(
-            db,
-            booking_id,
-            "check-in",
-            actor=staff.actor,
-            now=clock.now(),
-            if_match=f'"{booking_id}.{version}"',
-        )
-    except PreconditionFailed:
-        flash(
-            request,
-            db,
-            "Someone else changed this booking while you were looking, so it was not checked "
-            "in. The list below shows its current state.",
-        )
-    except Conflict as exc:
-        flash(request, db, f"Not checked in: {exc.detail}")
-    else:
-        label = today_service.STATUS_LABELS.get(booking.status, booking.status)
-        flash(request, db, f"Booking {booking.id} is now {label.lower()}.")
+    message = today_service.check_in(
+        db, booking_id, version=version, actor=staff.actor, now=clock.now()
+    )
+    flash(request, db, message)
     return RedirectResponse(f"/admin/today?location_id={location_id}", status_code=303)

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from scheduler.audit.service import Actor
 from scheduler.bookings import service as bookings_service
 from scheduler.bookings.service import TRANSITIONS
-from scheduler.errors import NotFound
+from scheduler.errors import Conflict, NotFound, PreconditionFailed
 from scheduler.kit.timeutil import to_local
-from scheduler.models import Location
+from scheduler.models import Location, Patient
 from scheduler.web import repository
 
 STATUS_LABELS = {
@@ -118,3 +119,36 @@ def arrivals_today(session: Session, location_id: int | None, *, now: datetime) 
     return TodayView(
         location=location, locations=locations, day=day, zone_label=zone_label, arrivals=rows
     )
+
+
+STALE = (
+    "Someone else changed this booking while you were looking, so nothing was done. "
+    "The list below shows its current state."
+)
+
+
+def check_in(
+    session: Session, booking_id: int, *, version: int, actor: Actor, now: datetime
+) -> str:
+    """Check a patient in from the arrivals list; return what to tell the receptionist.
+
+    ``version`` is the one the page showed: when the booking changed since (someone checked
+    the patient in, cancelled or moved the visit), nothing is written and the message says
+    so. A transition the booking's status does not allow is explained the same way.
+    """
+    try:
+        booking = bookings_service.transition(
+            session,
+            booking_id,
+            "check-in",
+            actor=actor,
+            now=now,
+            if_match=f'"{booking_id}.{version}"',
+        )
+    except PreconditionFailed:
+        return STALE
+    except Conflict as exc:
+        return f"Not checked in: {exc.detail}"
+    patient = session.get(Patient, booking.patient_id)
+    who = f"{patient.first_name} {patient.last_name}" if patient else f"Booking {booking_id}"
+    return f"{who} is checked in."
