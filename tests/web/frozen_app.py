@@ -2,7 +2,8 @@
 
 ``SCHEDULER_TEST_NOW`` (ISO 8601 with an offset) is the instant the server's clock shows for
 its whole life, so a browser test can look at a known day: today's arrivals, a late patient,
-a DST day on the board.
+a DST day on the board. Choose an instant in the past: the API's bearer tokens carry their
+issue time, and PyJWT refuses a token issued in the future of the real clock.
 """
 
 from __future__ import annotations
