@@ -24,10 +24,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, *, log_file: Path | None = None, **env: str) -> Iterator[str]:
+def running_server(
+    database_url: str,
+    *,
+    log_file: Path | None = None,
+    app: str = "scheduler.main:create_app",
+    **env: str,
+) -> Iterator[str]:
     """Start ``scheduler`` in its own process against ``database_url``; yield its base URL.
 
     With ``log_file`` the server logs at info level (access log included) into that file.
+    ``app`` is the uvicorn factory to serve (``tests.web.frozen_app:create_app`` serves the
+    app on a clock frozen at ``SCHEDULER_TEST_NOW``).
     """
     port = free_port()
     environment = {
@@ -44,7 +52,7 @@ def running_server(database_url: str, *, log_file: Path | None = None, **env: st
             sys.executable,
             "-m",
             "uvicorn",
-            "scheduler.main:create_app",
+            app,
             "--factory",
             "--host",
             "127.0.0.1",

@@ -11,17 +11,21 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page
 from sqlmodel import Session
 
 from scheduler.db import build_engine, build_sessionmaker
 from scheduler.demo import DEMO_PASSWORD, seed_demo
+from scheduler.kit.clock import FrozenClock
+from scheduler.main import create_app
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,14 +67,65 @@ class Site:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+# The live servers' clock: Tuesday 10 November 2026, 09:10 in Boulder (America/Denver, UTC-7).
+FROZEN_NOW = datetime(2026, 11, 10, 16, 10, tzinfo=UTC)
+DENVER = ZoneInfo("America/Denver")
+
+
+@dataclass(frozen=True)
+class SeededVisit:
+    patient: str  # "First Last"
+    type_code: str
+    local_start: time
+    driver_confirmed: bool = False
+
+
+# The day the browser tests see: Jordan is late (09:00, not checked in at 09:10).
+TODAYS_VISITS = (
+    SeededVisit("Jordan Blake", "ketamine-infusion", time(9, 0), driver_confirmed=True),
+    SeededVisit("Riley Santos", "ketamine-infusion", time(10, 0)),
+    SeededVisit("Avery Quinn", "consult", time(11, 0)),
+)
+
+
 def seed_demo_clinic(database_url: str) -> dict[str, str]:
-    engine = build_engine(make_settings(database_url))
+    """The demo clinic, and ``TODAYS_VISITS`` booked through the API two days before
+    ``FROZEN_NOW``, as a receptionist would have. Returns e-mail -> role."""
+    settings = make_settings(database_url)
+    engine = build_engine(settings)
     try:
         with build_sessionmaker(engine)() as session, session.begin():
-            logins = seed_demo(_as_session(session), now=datetime.now(UTC))
+            logins = seed_demo(_as_session(session), now=FROZEN_NOW - timedelta(days=30))
     finally:
         engine.dispose()
     assert logins is not None
+    app = create_app(settings, clock=FrozenClock(FROZEN_NOW - timedelta(days=2)))
+    with TestClient(app) as client:
+        token = client.post("/api/v1/auth/token", data={"username": DESK, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        location = client.get("/api/v1/locations", headers=headers).json()["items"][0]
+        types = client.get("/api/v1/appointment-types", headers=headers).json()["items"]
+        patients = client.get("/api/v1/patients", headers=headers).json()["items"]
+        day = FROZEN_NOW.astimezone(DENVER).date()
+        for visit in TODAYS_VISITS:
+            first, last = visit.patient.split(" ")
+            patient = next(
+                p for p in patients if p["first_name"] == first and p["last_name"] == last
+            )
+            kind = next(t for t in types if t["code"] == visit.type_code)
+            start = datetime.combine(day, visit.local_start, DENVER)
+            booked = client.post(
+                "/api/v1/bookings",
+                headers=headers,
+                json={
+                    "patient_id": patient["id"],
+                    "appointment_type_id": kind["id"],
+                    "location_id": location["id"],
+                    "start_at": start.isoformat(),
+                    "driver_confirmed": visit.driver_confirmed,
+                },
+            )
+            assert booked.status_code == 201, booked.text
     return {email: role for role, email, _ in logins}
 
 
@@ -118,13 +173,20 @@ def assert_accessible(page: Page) -> None:
 
 
 def screenshot(page: Page, name: str) -> list[Path]:
-    """Save the page at each size in ``VIEWPORTS`` (full page), then restore the viewport."""
+    """Save the page at each size in ``VIEWPORTS`` (full page), then restore the viewport.
+
+    Fails when the page is wider than the window at that size (a sideways scroll on a
+    tablet hides columns and buttons)."""
     safe = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     paths = []
     for width, height in VIEWPORTS:
         page.set_viewport_size({"width": width, "height": height})
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{page.url} is {overflow}px wider than a {width}px window"
         path = SCREENSHOTS / f"{safe}-{width}x{height}.png"
         page.screenshot(path=str(path), full_page=True)
         paths.append(path)

@@ -1,5 +1,6 @@
 """Fixtures of the browser tests: one Chromium per session, one live server with the demo
-clinic per test module and database, a fresh browser context (cookies) per test.
+clinic per test module and database (its clock frozen at ``FROZEN_NOW``, a weekday with
+visits booked), a fresh browser context (cookies) per test.
 
 Every test fails if a page requested anything from a host other than the live server.
 """
@@ -11,12 +12,25 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from scheduler.migrate import upgrade
 from tests.conftest import dispose_database, fresh_database_url
 from tests.live import running_server
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Site, seed_demo_clinic
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, FROZEN_NOW, Site, seed_demo_clinic
+from tests.web.frozen_app import APP as FROZEN_APP
+
+
+@pytest.fixture
+def browser(app: FastAPI) -> Iterator[TestClient]:
+    """An in-process client that keeps cookies like a browser (https: the session cookie is
+    Secure outside development) and shows redirects instead of following them."""
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
+    ) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +58,9 @@ def site_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def site(site_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     logins = seed_demo_clinic(site_database)
     log = Path(tmp_path_factory.mktemp("web-log")) / "server.log"
-    with running_server(site_database, log_file=log) as base_url:
+    with running_server(
+        site_database, log_file=log, app=FROZEN_APP, SCHEDULER_TEST_NOW=FROZEN_NOW.isoformat()
+    ) as base_url:
         yield Site(base_url=base_url, database_url=site_database, logins=logins)
 
 

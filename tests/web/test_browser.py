@@ -4,7 +4,7 @@ photographed at 1280x800 and 768x1024."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -15,6 +15,7 @@ from scheduler.models import WebSession
 from scheduler.web.router import SIGN_IN_FAILED
 from tests.web.browser import (
     DESK,
+    FROZEN_NOW,
     PASSWORD,
     Site,
     assert_accessible,
@@ -92,14 +93,14 @@ def test_sign_out_ends_the_session_and_its_cookie_is_refused_after(
 def test_a_session_idle_for_thirty_minutes_ends(page: Page, site: Site) -> None:
     sign_in(page, site)
     expect(page).to_have_url(site.url("/admin/"))
-    # The server runs on the real clock: age the session's last use instead of waiting.
+    # The server's clock stands still: age the session's last use instead of waiting.
     engine = create_engine(site.database_url)
     try:
         with engine.begin() as conn:
             conn.execute(
                 update(WebSession)
                 .where(col(WebSession.ended_at).is_(None))
-                .values(last_seen_at=datetime.now(UTC) - timedelta(minutes=31))
+                .values(last_seen_at=FROZEN_NOW - timedelta(minutes=31))
             )
     finally:
         engine.dispose()
@@ -157,3 +158,29 @@ def test_pages_send_the_security_headers(page: Page, site: Site) -> None:
     # The page's own stylesheet and script load under that policy.
     assert page.evaluate("() => getComputedStyle(document.body).margin") == "0px"
     assert page.evaluate("() => document.styleSheets.length") >= 1
+
+
+def test_today_lists_arrivals_in_order_and_checks_one_in(page: Page, site: Site) -> None:
+    sign_in(page, site)
+    page.get_by_role("link", name="Today", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Today's arrivals")
+    expect(page.get_by_text("Tuesday 10 November 2026 · times in America/Denver (MST, UTC−7)"))
+    rows = page.locator("table.arrivals tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("09:00")
+    expect(rows.nth(0)).to_contain_text("Jordan Blake")
+    expect(rows.nth(0)).to_contain_text("Late")
+    expect(rows.nth(0)).to_contain_text("Driver confirmed")
+    expect(rows.nth(1)).to_contain_text("Riley Santos")
+    expect(rows.nth(1)).to_contain_text("Driver not confirmed")
+    expect(rows.nth(2)).to_contain_text("Avery Quinn")
+    expect(rows.nth(2)).to_contain_text("No chair")
+    assert_accessible(page)
+    screenshot(page, "today")
+    rows.nth(0).get_by_role("button", name="Check in Jordan Blake").click()
+    expect(page.get_by_role("status")).to_have_text("Jordan Blake is checked in.")
+    expect(rows.nth(0)).to_contain_text("Checked in")
+    expect(rows.nth(0)).not_to_contain_text("Late")
+    expect(rows.nth(0).get_by_role("button")).to_have_count(0)
+    assert_accessible(page)
+    screenshot(page, "today-checked-in")

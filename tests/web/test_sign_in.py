@@ -7,55 +7,20 @@ limits and account changes exactly, by moving the app's clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from scheduler.config import Settings
 from scheduler.kit.clock import FrozenClock
+from scheduler.main import create_app
 from scheduler.models import User, WebSession
 from scheduler.web.router import SIGN_IN_FAILED
 from tests.factories import STAFF_PASSWORD, make_provider, make_user
-
-CSRF_INPUT = re.compile(r'name="csrftoken" value="([^"]+)"')
-
-
-@pytest.fixture
-def browser(app: FastAPI) -> Iterator[TestClient]:
-    # https: the session cookie is Secure outside development.
-    with TestClient(
-        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
-    ) as client:
-        yield client
-
-
-def csrf_of(client: TestClient, path: str = "/admin/login") -> str:
-    page = client.get(path)
-    found = CSRF_INPUT.search(page.text)
-    assert found, page.text
-    return found.group(1)
-
-
-def sign_in(client: TestClient, email: str, password: str = STAFF_PASSWORD) -> None:
-    token = csrf_of(client)
-    response = client.post(
-        "/admin/login", data={"email": email, "password": password, "csrftoken": token}
-    )
-    assert response.status_code == 303, response.text
-
-
-def sign_out(client: TestClient) -> None:
-    token = csrf_of(client, "/admin/")
-    response = client.post("/admin/logout", data={"csrftoken": token})
-    assert response.status_code == 303
-
-
-def is_signed_out(response: object) -> bool:
-    location = getattr(response, "headers", {}).get("location", "")
-    return getattr(response, "status_code", 0) == 303 and location.startswith("/admin/login")
+from tests.web.inprocess import csrf_of, is_signed_out, sign_in, sign_out
 
 
 @pytest.fixture
@@ -262,3 +227,52 @@ def test_the_api_keeps_its_problem_json_and_skips_csrf(client: TestClient) -> No
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert "content-security-policy" not in response.headers
+
+
+def test_signing_in_again_ends_the_browsers_previous_session(
+    browser: TestClient, desk: User
+) -> None:
+    sign_in(browser, desk.email)
+    first = browser.cookies.get("scheduler_session")
+    token = csrf_of(browser, "/admin/")  # the sign-in page itself sends a signed-in user on
+    again = {"email": desk.email, "password": STAFF_PASSWORD, "csrftoken": token}
+    assert browser.post("/admin/login", data=again).status_code == 303
+    assert browser.cookies.get("scheduler_session") != first
+    browser.cookies.clear()
+    browser.cookies.set("scheduler_session", first or "", domain="testserver")
+    assert is_signed_out(browser.get("/admin/"))
+
+
+def test_sign_in_attempts_are_rate_limited_with_a_plain_message(
+    settings: Settings, clock: FrozenClock, session_factory: sessionmaker[Session], desk: User
+) -> None:
+    limited = settings.model_copy(
+        update={"rate_limit_enabled": True, "login_rate_limit": "2/minute"}
+    )
+    app = create_app(limited, clock=clock, session_factory=session_factory)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        for _ in range(2):
+            token = csrf_of(client)
+            wrong = {"email": desk.email, "password": "wrong", "csrftoken": token}
+            assert client.post("/admin/login", data=wrong).status_code == 401
+        token = csrf_of(client)
+        right = {"email": desk.email, "password": STAFF_PASSWORD, "csrftoken": token}
+        response = client.post("/admin/login", data=right)
+        assert response.status_code == 429
+        assert "Too many sign-in attempts" in response.text
+        assert "scheduler_session" not in response.headers.get("set-cookie", "")
+
+
+def test_page_errors_are_pages_not_json(browser: TestClient, desk: User) -> None:
+    sign_in(browser, desk.email)
+    missing = browser.get("/admin/no-such-page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "This page does not exist." in missing.text
+    token = csrf_of(browser, "/admin/")
+    truncated = browser.post("/admin/bookings/1/check-in", data={"csrftoken": token})
+    assert truncated.status_code == 400
+    assert "nothing was changed" in truncated.text
+    unknown_location = browser.get("/admin/today?location_id=999999")
+    assert unknown_location.status_code == 404
+    assert "Location 999999 does not exist." in unknown_location.text

@@ -6,6 +6,7 @@ import inspect
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,3 +66,19 @@ def install_web(app: FastAPI, settings: Settings) -> None:
 
     app.add_exception_handler(SchedulerError, _page_error)
     app.add_exception_handler(StarletteHTTPException, _page_error)
+
+    api_validation_error = app.exception_handlers[RequestValidationError]
+
+    async def _page_validation_error(request: Request, exc: Any) -> Response:
+        if not _is_page(request):
+            response = api_validation_error(request, exc)
+            return await response if inspect.isawaitable(response) else response
+        # Pages build their forms themselves, so this is a tampered or truncated request.
+        context = {
+            "title": "Something is not right",
+            "message": "The page or form was incomplete, so nothing was changed. "
+            "Go back, reload the page and try again.",
+        }
+        return render(request, "error.html", context, status_code=400)
+
+    app.add_exception_handler(RequestValidationError, _page_validation_error)

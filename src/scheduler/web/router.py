@@ -15,6 +15,7 @@ from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import NotAuthenticated
 from scheduler.kit.ratelimit import RateLimiter, TooManyRequests, client_address
 from scheduler.web import sessions
+from scheduler.web import today as today_service
 from scheduler.web.deps import (
     SESSION_COOKIE,
     ProviderPage,
@@ -22,7 +23,7 @@ from scheduler.web.deps import (
     session_cookie_secure,
     signed_in,
 )
-from scheduler.web.templating import FormErrors, render
+from scheduler.web.templating import FormErrors, flash, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -130,3 +131,36 @@ async def home_without_slash() -> Response:
 def my_schedule(request: Request, staff: ProviderPage) -> Response:
     """Placeholder start page of a provider (their own day and week come here)."""
     return render(request, "my_schedule.html", {"staff": staff})
+
+
+@router.get("/today")
+def today(
+    request: Request,
+    staff: DeskPage,
+    db: ReadSessionDep,
+    clock: ClockDep,
+    location_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """Today's arrivals at a location, with one-click check-in."""
+    view = today_service.arrivals_today(db, location_id, now=clock.now())
+    return render(request, "today.html", {"view": view, "staff": staff})
+
+
+@router.post("/bookings/{booking_id}/check-in")
+def check_in(
+    request: Request,
+    booking_id: int,
+    staff: DeskPage,
+    db: SessionDep,
+    clock: ClockDep,
+    version: Annotated[int, Form(ge=1)],
+    location_id: Annotated[int, Form(ge=1)],
+) -> Response:
+    """Check a patient in from the arrivals list. The form carries the version the page
+    showed: when someone changed the booking meanwhile nothing is done and the list, shown
+    again, says so and shows the booking's current state."""
+    message = today_service.check_in(
+        db, booking_id, version=version, actor=staff.actor, now=clock.now()
+    )
+    flash(request, db, message)
+    return RedirectResponse(f"/admin/today?location_id={location_id}", status_code=303)

@@ -30,6 +30,7 @@
   }
 
   function start() {
+    document.documentElement.classList.add("js");
     focusErrorSummary();
     guardDoubleSubmit();
     autoSubmit();
