@@ -311,3 +311,20 @@ def test_hours_outside_opening_and_visits_are_compact() -> None:
     default = board([])
     assert next(h.label for h in default.hours if not h.compact) == "07:00"
     assert [h.label for h in default.hours if not h.compact][-1] == "18:00"
+
+
+def test_a_booked_visit_whose_start_has_passed_is_late() -> None:
+    start = local(DAY, 9)
+    visits = [
+        visit(1, start),
+        visit(2, start, chair=2, status="checked-in"),
+    ]
+    late, checked_in = (
+        r.blocks[0] for r in board(visits, now=start + timedelta(minutes=10)).chair_rows
+    )
+    assert late.late
+    assert late.status_label == "late"
+    assert not checked_in.late
+    (before,) = board(visits[:1], now=start - timedelta(minutes=1)).chair_rows[0].blocks
+    assert not before.late
+    assert before.status_label == "booked"

@@ -142,7 +142,7 @@ def test_week_view_shows_occupancy(desk_browser: TestClient, db: Session, clinic
     html = response.text
     assert "week of Monday 2 March 2026" in html
     tuesday = html.split("Tue 3 Mar", 1)[1].split("</tr>", 1)[0]
-    assert "1 visit<" in tuesday
+    assert "1 chair visit<" in tuesday
     # 09:00-10:55 busy in one of two chairs: the 09:00 hour is half used.
     assert "09:00: </span>50%" in tuesday
 

@@ -4,18 +4,23 @@ their real hours; axe-core finds nothing serious; screenshots at 1280x800 and 76
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
-from tests.web.browser import Site, assert_accessible, screenshot, sign_in
-
-DENVER = ZoneInfo("America/Denver")
+from tests.web.browser import (
+    DENVER,
+    FROZEN_NOW,
+    TODAYS_VISITS,
+    Site,
+    assert_accessible,
+    screenshot,
+    sign_in,
+)
 
 
 def _ids(site: Site) -> dict[str, Any]:
@@ -57,18 +62,32 @@ def _ids(site: Site) -> dict[str, Any]:
     }
 
 
-def _a_weekday_ahead(days: int = 3) -> date:
-    day = datetime.now(DENVER).date() + timedelta(days=days)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
+TODAY = FROZEN_NOW.astimezone(DENVER).date()  # the live server's today: Tuesday
+
+
+def test_home_is_todays_board_with_the_now_line(page: Page, site: Site) -> None:
+    sign_in(page, site)
+    expect(page).to_have_url(site.url("/admin/"))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("Front Range Infusion Clinic")
+    expect(heading).to_contain_text(TODAY.strftime("%A %-d %B %Y"))
+    expect(heading).to_contain_text("today")
+    expect(page.locator(".board-now")).to_have_attribute("data-now", "09:10")
+    # The visits booked for today (tests/web/browser.py TODAYS_VISITS) are on the board.
+    for visit in TODAYS_VISITS:
+        block = page.locator(".block", has_text=visit.patient)
+        expect(block).to_contain_text(visit.local_start.strftime("%H:%M"))
+        lane = ".board-lane" if visit.type_code == "consult" else ".board-chair"
+        expect(page.locator(lane).locator(".block", has_text=visit.patient)).to_have_count(1)
+    assert_accessible(page)
+    screenshot(page, "day-board")
 
 
 @pytest.fixture(scope="module")
 def booked(site: Site) -> dict[str, Any]:
     """An infusion at 10:00 Denver time in Chair 3, booked through the API."""
     ids = _ids(site)
-    day = _a_weekday_ahead()
+    day = TODAY + timedelta(days=2)  # beyond the types' 24-hour minimum notice
     start = datetime.combine(day, time(10, 0), tzinfo=DENVER)
     response = httpx.post(
         site.url("/api/v1/bookings"),
@@ -138,7 +157,7 @@ def test_the_board_shows_a_booking_in_its_chair_at_its_time(
     )
     # The nurse's load strip counts the patient while monitored.
     assert_accessible(page)
-    screenshot(page, "day-board")
+    screenshot(page, "day-board-booked")
 
 
 def test_previous_and_next_day_and_the_location_switcher(
@@ -180,7 +199,7 @@ def test_week_view(page: Page, site: Site, booked: dict[str, Any]) -> None:
     sign_in(page, site)
     page.goto(site.url(f"/admin/week?location={booked['location']}&date={booked['day']}"))
     row = page.get_by_role("row").filter(has_text=booked["day"].strftime("%a %-d %b"))
-    expect(row).to_contain_text("1 visit")
+    expect(row).to_contain_text("1 chair visit")
     assert_accessible(page)
     screenshot(page, "week")
     row.get_by_role("link").click()

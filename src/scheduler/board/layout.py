@@ -25,7 +25,8 @@ Rules and edge cases:
 - Provider load: for each 15-minute column, the most units of the provider's capacity in use at
   any instant of that column (an ``exclusive`` phase takes all of them), counting active
   bookings and holds; more than ``max_concurrent_patients`` is flagged ``over``.
-- ``now`` is drawn only when it falls inside the day.
+- ``now`` is drawn only when it falls inside the day. A booked (or pending) visit whose start
+  has passed and end has not is ``late``: its label says so instead of "booked".
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ STATUS_LABELS: Mapping[str, str] = {
     "entered-in-error": "entered in error",
     "hold": "hold",
 }
+
+# A visit in these statuses whose start has passed (and end has not) is late: nobody has
+# checked the patient in.
+LATE_STATUSES = frozenset({"pending", "booked"})
 
 PHASE_KINDS: Mapping[str, str] = {
     "hands_on": "hands-on",
@@ -167,6 +172,7 @@ class Block:
     lane: int = 0  # sub-lane within the row when blocks overlap
     segments: tuple[Segment, ...] = ()
     active: bool = True
+    late: bool = False  # started (booked or awaiting approval) and the patient is not in yet
 
     @property
     def start_column(self) -> float:
@@ -384,6 +390,7 @@ def _block(
     tz: ZoneInfo,
     provider_name: str,
     chair: bool,
+    now: datetime,
 ) -> Block:
     block_start = visit.start_at
     block_end = visit.end_at
@@ -392,11 +399,12 @@ def _block(
     start_minute = _minutes(block_start - day_start)
     minutes = _minutes(block_end - block_start)
     status = "hold" if visit.hold else visit.status
+    late = status in LATE_STATUSES and visit.start_at <= now < visit.end_at
     return Block(
         id=visit.id,
         hold=visit.hold,
         status=status,
-        status_label=STATUS_LABELS.get(status, status),
+        status_label="late" if late else STATUS_LABELS.get(status, status),
         patient_name="" if visit.hold else visit.patient_name,
         type_name=visit.type_name,
         provider_name=provider_name,
@@ -410,6 +418,7 @@ def _block(
         tracks=_span(start_minute, minutes),
         segments=_segments(visit, block_start, chair),
         active=visit.hold or visit.status in ACTIVE_STATUSES,
+        late=late,
     )
 
 
@@ -565,6 +574,7 @@ def lay_out_day(
             tz=tz,
             provider_name=names.get(visit.provider_id, ""),
             chair=chair,
+            now=now,
         )
         block = _clip(block, tracks)
         block.segments = tuple(

@@ -10,7 +10,7 @@ from limits import parse
 
 from scheduler.auth import service as auth_service
 from scheduler.auth.dependencies import PROVIDER
-from scheduler.db import SessionDep
+from scheduler.db import ReadSessionDep, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import NotAuthenticated
 from scheduler.kit.ratelimit import RateLimiter, TooManyRequests, client_address
@@ -18,6 +18,7 @@ from scheduler.web import sessions
 from scheduler.web import today as today_service
 from scheduler.web.deps import (
     SESSION_COOKIE,
+    DeskPage,
     ProviderPage,
     safe_next,
     session_cookie_secure,
