@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # The organizer of a booking's .ics (calendar apps show it, and iTIP readers such as
     # Evolution require one): the clinic's name (default: the location's) and its address
-    # (default: public_base_url, a URI that is not a mailbox).
+    # (default: public_base_url, a URI that is not a mailbox). The web pages' header shows
+    # the name too ("Infusion Clinic" when unset).
     clinic_name: str = Field(default="", max_length=200)
     clinic_email: str = Field(default="", max_length=320)
     feed_privacy: FeedPrivacy = "type_and_initials"
@@ -63,9 +64,8 @@ class Settings(BaseSettings):
     rate_limit_storage_uri: str = "memory://"
     public_search_max_days: int = Field(default=31, ge=1, le=93)
     sql_echo: bool = False
-    # The web pages (/admin): the clinic's name in their header, and how long a sign-in lasts
-    # without use (idle) and at most (absolute). Seconds, so tests can use short limits.
-    clinic_name: str = Field(default="Infusion Clinic", min_length=1, max_length=120)
+    # The web pages (/admin): how long a sign-in lasts without use (idle) and at most
+    # (absolute). Seconds, so tests can use short limits. Their header shows clinic_name.
     web_session_idle_seconds: int = Field(default=30 * 60, ge=1, le=24 * 3600)
     web_session_absolute_seconds: int = Field(default=12 * 3600, ge=1, le=7 * 24 * 3600)
     # "auto": JSON lines in production, readable text otherwise.
