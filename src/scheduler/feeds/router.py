@@ -17,6 +17,7 @@ from scheduler.auth.dependencies import (
     AnyStaff,
     StaffActor,
     ensure_own_provider,
+    own_provider_filter,
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
@@ -26,6 +27,7 @@ from scheduler.errors import Forbidden
 from scheduler.feeds import service
 from scheduler.feeds.cache import RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
+from scheduler.kit.metrics import count_feed_response
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
@@ -78,8 +80,10 @@ def list_feed_tokens(
     include_revoked: bool = False,
 ) -> list[FeedTokenRead]:
     if actor.role not in (ADMIN, FRONT_DESK):
-        provider_id = actor.provider_id  # providers see their own feeds only
-        location_id = None
+        # Providers see their own feeds only; asking for anyone else's is refused.
+        if location_id is not None:
+            raise Forbidden("Only front-desk staff and admins manage location feeds.")
+        provider_id = own_provider_filter(actor, provider_id)
     tokens = service.list_tokens(
         session, provider_id=provider_id, location_id=location_id, include_revoked=include_revoked
     )
@@ -240,7 +244,9 @@ async def calendar_feed(request: Request) -> Response:
     if_none_match = request.headers.get("if-none-match")
     loop = asyncio.get_running_loop()
     executor: ThreadPoolExecutor = request.app.state.feed_executor
-    return await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
+    response = await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
+    count_feed_response(response.status_code)
+    return response
 
 
 def feed_route() -> Route:
