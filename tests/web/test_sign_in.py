@@ -44,6 +44,7 @@ def test_sign_in_sets_a_locked_down_cookie_and_opens_the_start_page(
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
     assert "Secure" in cookie
+    assert "Path=/admin" in cookie  # never sent with API or feed requests
     page = browser.get("/admin/")
     assert page.status_code == 200
     assert "Front Desk" in page.text  # the signed-in user's name in the header
