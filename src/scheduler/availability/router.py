@@ -3,13 +3,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from scheduler.auth.dependencies import AnyStaff
 from scheduler.availability import service
 from scheduler.availability.schemas import ExplainRead, SlotList
 from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
+from scheduler.kit.query_ids import (
+    appointment_type_id_query,
+    location_id_query,
+    provider_id_query,
+)
 from scheduler.kit.timeutil import Instant
 
 router = APIRouter(prefix="/slots", tags=["slots"], route_class=CommitRoute)
@@ -25,11 +30,11 @@ def search_slots(
     _: AnyStaff,
     session: SessionDep,
     clock: ClockDep,
-    appointment_type: Annotated[int, Query(description="Appointment type id")],
-    location: Annotated[int, Query(description="Location id")],
+    appointment_type: Annotated[int, Depends(appointment_type_id_query)],
+    location: Annotated[int, Depends(location_id_query)],
     start: Annotated[Instant, Query(description="Window start, ISO 8601 with offset")],
     end: Annotated[Instant, Query(description="Window end (at most 93 days after start)")],
-    provider: Annotated[int | None, Query(description="Only this provider")] = None,
+    provider: Annotated[int | None, Depends(provider_id_query)] = None,
 ) -> Response:
     body = service.search_slots_json(
         session,
@@ -54,10 +59,10 @@ def explain_slots(
     _: AnyStaff,
     session: SessionDep,
     clock: ClockDep,
-    appointment_type: Annotated[int, Query(description="Appointment type id")],
-    location: Annotated[int, Query(description="Location id")],
+    appointment_type: Annotated[int, Depends(appointment_type_id_query)],
+    location: Annotated[int, Depends(location_id_query)],
     day: Annotated[date, Query(alias="date", description="Local date at the location")],
-    provider: Annotated[int | None, Query(description="Only this provider")] = None,
+    provider: Annotated[int | None, Depends(provider_id_query)] = None,
 ) -> ExplainRead:
     return service.explain_day(
         session,

@@ -24,6 +24,7 @@ from scheduler.db import CommitRoute, SessionDep, StatementReader, snapshot_tran
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
+from scheduler.feeds.cache import RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
 from scheduler.models import FeedToken
 
@@ -202,10 +203,10 @@ def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Resp
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     with snapshot_transaction(factory) as session:
         plan = service.plan_feed(session.connection(), token, settings=settings, now=now)
-        rendered: list[service.RenderedFeed] = []
+        rendered: list[RenderedFeed] = []
 
         def render() -> bytes:
-            rendered.append(service.render_plan(session, plan))
+            rendered.append(service.render_plan(session, plan, request.app.state.feed_cache))
             return rendered[0].body
 
         return ics_response(
@@ -283,10 +284,11 @@ def booking_ics(
     request: Request,
     actor: StaffActor,
     session: SessionDep,
+    settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     booking = get_booking_for(session, booking_id, viewer=actor)
-    body = service.render_booking_ics(session, booking)
+    body = service.render_booking_ics(session, booking, settings=settings)
     return ics_response(
         lambda: body,
         validator=None,
@@ -294,3 +296,10 @@ def booking_ics(
         if_none_match=if_none_match,
         filename=f"appointment-{booking_id}.ics",
     )
+
+
+# Calendar apps and link checkers probe with HEAD: answered like GET without a body
+# (ics_response), and left out of the OpenAPI document, where it would repeat GET's operation.
+router.add_api_route(
+    "/bookings/{booking_id}/calendar.ics", booking_ics, methods=["HEAD"], include_in_schema=False
+)

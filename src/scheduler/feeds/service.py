@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -28,8 +26,9 @@ from scheduler.audit.service import Actor, record_event, snapshot
 from scheduler.config import Settings
 from scheduler.errors import NotFound
 from scheduler.feeds import repository
+from scheduler.feeds.cache import FeedRenderCache, RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate
-from scheduler.ical.builder import FeedEvent, FeedEventStatus, build_calendar
+from scheduler.ical.builder import FeedEvent, FeedEventStatus, Organizer, build_calendar
 from scheduler.ical.vtimezone import zone_transitions
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import (
@@ -174,7 +173,7 @@ def _feed_status(booking: Booking) -> FeedEventStatus:
 
 
 # Part of every feed validator: raise it when the same data would render other bytes.
-FEED_FORMAT = "3"
+FEED_FORMAT = "4"
 # Patients changed since the start of yesterday (UTC) are looked up by every feed check.
 PATIENT_CHANGE_HORIZON = timedelta(days=1)
 
@@ -213,19 +212,6 @@ class FeedPlan:
     check: repository.FeedCheck
     window: repository.FeedWindow
     privacy: str
-
-
-@dataclass(frozen=True)
-class RenderedFeed:
-    body: bytes
-    last_modified: datetime
-
-
-_RENDER_CACHE_SIZE = 32
-# Keyed by token hash and validator: a validator describes the bytes within one database's
-# history, and a test process sees many (rolled back) histories that reuse ids.
-_render_cache: OrderedDict[tuple[str, str], RenderedFeed] = OrderedDict()
-_render_lock = threading.Lock()
 
 
 def plan_feed(
@@ -267,22 +253,21 @@ def _zone_digest(zone: str, first_year: int, last_year: int) -> str:
     return hashlib.sha256(repr((zone, transitions)).encode()).hexdigest()
 
 
-def render_plan(session: Session, plan: FeedPlan) -> RenderedFeed:
+def render_plan(
+    session: Session, plan: FeedPlan, cache: FeedRenderCache | None = None
+) -> RenderedFeed:
     """The calendar bytes for a plan, read in the plan's snapshot (the caller's transaction).
 
-    Deterministic, so cached by the plan's validator: this helps only after a first render.
+    Deterministic, so kept in ``cache`` under the feed's token with the plan's validator (the
+    feed's latest version only): this helps only after a first render.
     """
-    key = (plan.token_hash, plan.validator)
-    with _render_lock:
-        cached = _render_cache.get(key)
+    if cache is not None:
+        cached = cache.get(plan.token_hash, plan.validator)
         if cached is not None:
-            _render_cache.move_to_end(key)
             return cached
     rendered = _render(session, plan)
-    with _render_lock:
-        _render_cache[key] = rendered
-        while len(_render_cache) > _RENDER_CACHE_SIZE:
-            _render_cache.popitem(last=False)
+    if cache is not None:
+        cache.put(plan.token_hash, plan.validator, rendered)
     return rendered
 
 
@@ -351,20 +336,34 @@ def _names(encoded: str | None) -> dict[int, str]:
 
 
 def render_feed(
-    session: Session, secret: str, *, settings: Settings, now: datetime
+    session: Session,
+    secret: str,
+    *,
+    settings: Settings,
+    now: datetime,
+    cache: FeedRenderCache | None = None,
 ) -> RenderedFeed:
     """The calendar for a feed token, or 404 for an unknown or revoked one."""
     plan = plan_feed(session.connection(), secret, settings=settings, now=now)
-    return render_plan(session, plan)
+    return render_plan(session, plan, cache)
 
 
-def render_booking_ics(
-    session: Session, booking: Booking, *, clinic_name: str | None = None
-) -> bytes:
+def booking_organizer(settings: Settings, location: Location) -> Organizer:
+    """The clinic as a booking's organizer: ``clinic_name`` (else the location's name) and
+    ``mailto:clinic_email`` (else the public web address, a URI that names no mailbox)."""
+    name = settings.clinic_name or location.name
+    if settings.clinic_email:
+        return Organizer(name, f"mailto:{settings.clinic_email}")
+    return Organizer(name, settings.public_base_url.rstrip("/") + "/")
+
+
+def render_booking_ics(session: Session, booking: Booking, *, settings: Settings) -> bytes:
     """The patient's own appointment as a single-event calendar, with their instructions.
 
     It goes to the patient (or staff), not to a subscription server, so it may carry the
-    preparation instructions; it still carries no other personal data.
+    preparation instructions; it still carries no other personal data. ``METHOD:PUBLISH``
+    with the clinic as ORGANIZER (RFC 5546 3.2.1), so iTIP readers (libical) accept it; the
+    instants are written exactly as in the feeds.
     """
     appointment_type = session.get(AppointmentType, booking.appointment_type_id)
     location = session.get(Location, booking.location_id)
@@ -379,7 +378,7 @@ def render_booking_ics(
         sequence=booking.sequence,
         start_at=booking.start_at,
         end_at=booking.end_at,
-        summary=f"{appointment_type.name} – {clinic_name or location.name}",
+        summary=f"{appointment_type.name} – {settings.clinic_name or location.name}",
         location=where,
         status=_feed_status(booking),
         last_modified_at=booking.updated_at,
@@ -387,6 +386,7 @@ def render_booking_ics(
             appointment_type, booking, ZoneInfo(location.timezone)
         )
         or None,
+        organizer=booking_organizer(settings, location),
     )
     return build_calendar(
         name=f"{location.name} appointment",

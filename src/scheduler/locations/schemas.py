@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from scheduler.kit.timeutil import IanaZone, InstantRange
+from scheduler.kit.timeutil import EndTime, IanaZone, InstantRange
 
 
 class OpeningHours(BaseModel):
@@ -16,7 +16,7 @@ class OpeningHours(BaseModel):
 
     weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
     open_time: time
-    close_time: time
+    close_time: EndTime
 
     @field_validator("close_time")
     @classmethod

@@ -12,6 +12,10 @@ from scheduler.bookings.idempotency import create_once
 from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
+from scheduler.kit.query_ids import (
+    appointment_type_id_query,
+    location_id_query,
+)
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.kit.timeutil import Instant
@@ -83,8 +87,8 @@ def find_times(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    appointment_type: Annotated[int, Query()],
-    location: Annotated[int, Query()],
+    appointment_type: Annotated[int, Depends(appointment_type_id_query)],
+    location: Annotated[int, Depends(location_id_query)],
     start: Annotated[Instant, Query()],
     end: Annotated[Instant, Query()],
 ) -> PublicSlotList:
@@ -228,9 +232,10 @@ def booking_ics(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    body = service.booking_ics(session, token, now=clock.now())
+    body = service.booking_ics(session, token, now=clock.now(), settings=settings)
     return ics_response(
         lambda: body,
         validator=None,
@@ -238,6 +243,13 @@ def booking_ics(
         if_none_match=if_none_match,
         filename="appointment.ics",
     )
+
+
+# Calendar apps and link checkers probe with HEAD: answered like GET without a body
+# (ics_response), and left out of the OpenAPI document, where it would repeat GET's operation.
+router.add_api_route(
+    "/manage/{token}/calendar.ics", booking_ics, methods=["HEAD"], include_in_schema=False
+)
 
 
 @router.post("/manage/{token}/cancel", response_model=PublicBookingRead, dependencies=[write_limit])

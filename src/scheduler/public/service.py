@@ -359,8 +359,8 @@ def view_booking(
     )
 
 
-def booking_ics(session: Session, token: str, *, now: datetime) -> bytes:
-    return render_booking_ics(session, booking_by_token(session, token, now))
+def booking_ics(session: Session, token: str, *, now: datetime, settings: Settings) -> bytes:
+    return render_booking_ics(session, booking_by_token(session, token, now), settings=settings)
 
 
 def _patient_actor(booking: Booking, request_id: str) -> Actor:

@@ -1,0 +1,1 @@
+"""What only HTTP needs (middleware, rendering), kept apart from the domain services."""
