@@ -63,9 +63,8 @@ class Settings(BaseSettings):
     rate_limit_storage_uri: str = "memory://"
     public_search_max_days: int = Field(default=31, ge=1, le=93)
     sql_echo: bool = False
-    # The web pages (/admin): the clinic's name in their header, and how long a sign-in lasts
-    # without use (idle) and at most (absolute). Seconds, so tests can use short limits.
-    clinic_name: str = Field(default="Infusion Clinic", min_length=1, max_length=120)
+    # The web pages (/admin): how long a sign-in lasts without use (idle) and at most
+    # (absolute). Seconds, so tests can use short limits.
     web_session_idle_seconds: int = Field(default=30 * 60, ge=1, le=24 * 3600)
     web_session_absolute_seconds: int = Field(default=12 * 3600, ge=1, le=7 * 24 * 3600)
     # "auto": JSON lines in production, readable text otherwise.
