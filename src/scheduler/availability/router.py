@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from scheduler.auth.dependencies import AnyStaff
+from scheduler.auth.dependencies import StaffActor, own_provider_filter
 from scheduler.availability import service
 from scheduler.availability.schemas import ExplainRead, SlotList
 from scheduler.db import CommitRoute, SessionDep
@@ -27,7 +27,7 @@ JSON = "application/json"
     summary="Free start times, with chair and provider",
 )
 def search_slots(
-    _: AnyStaff,
+    actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,
     appointment_type: Annotated[int, Depends(appointment_type_id_query)],
@@ -36,6 +36,7 @@ def search_slots(
     end: Annotated[Instant, Query(description="Window end (at most 93 days after start)")],
     provider: Annotated[int | None, Depends(provider_id_query)] = None,
 ) -> Response:
+    provider = own_provider_filter(actor, provider)
     body = service.search_slots_json(
         session,
         location_id=location,
@@ -56,7 +57,7 @@ def search_slots(
     summary="Why each start of a day is or is not offered",
 )
 def explain_slots(
-    _: AnyStaff,
+    actor: StaffActor,
     session: SessionDep,
     clock: ClockDep,
     appointment_type: Annotated[int, Depends(appointment_type_id_query)],
@@ -64,6 +65,7 @@ def explain_slots(
     day: Annotated[date, Query(alias="date", description="Local date at the location")],
     provider: Annotated[int | None, Depends(provider_id_query)] = None,
 ) -> ExplainRead:
+    provider = own_provider_filter(actor, provider)
     return service.explain_day(
         session,
         location_id=location,

@@ -40,6 +40,7 @@ from scheduler.db import (
     run_and_commit,
 )
 from scheduler.deps import ClockDep, SettingsDep
+from scheduler.errors import Forbidden
 from scheduler.kit.clock import Clock
 from scheduler.kit.json_body import validated_body
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -200,6 +201,8 @@ def list_bookings(
 ) -> Page[BookingRead]:
     if day is not None:
         start, end = service.local_day_window(session, day, location_id)
+    if user.role == PROVIDER and provider_id not in (None, user.provider_id):
+        raise Forbidden("Providers can only see their own schedule.")
     if user.role == PROVIDER:
         provider_id = user.provider_id  # providers see their own schedule only
     rows, total = service.list_bookings(

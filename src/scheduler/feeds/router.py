@@ -17,6 +17,7 @@ from scheduler.auth.dependencies import (
     AnyStaff,
     StaffActor,
     ensure_own_provider,
+    own_provider_filter,
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
@@ -78,8 +79,10 @@ def list_feed_tokens(
     include_revoked: bool = False,
 ) -> list[FeedTokenRead]:
     if actor.role not in (ADMIN, FRONT_DESK):
-        provider_id = actor.provider_id  # providers see their own feeds only
-        location_id = None
+        # Providers see their own feeds only; asking for anyone else's is refused.
+        if location_id is not None:
+            raise Forbidden("Only front-desk staff and admins manage location feeds.")
+        provider_id = own_provider_filter(actor, provider_id)
     tokens = service.list_tokens(
         session, provider_id=provider_id, location_id=location_id, include_revoked=include_revoked
     )

@@ -109,35 +109,55 @@ def get_token(session: Session, token_id: int) -> FeedToken:
     return token
 
 
+def _chain(session: Session, token: FeedToken) -> list[FeedToken]:
+    """``token`` and the tokens rotations replaced it with, oldest first: the last one is
+    the URL a subscriber of ``token`` holds now (it may itself be revoked)."""
+    chain = [token]
+    while chain[-1].replaced_by_id is not None:
+        chain.append(get_token(session, chain[-1].replaced_by_id))
+    return chain
+
+
 def revoke_token(session: Session, token_id: int, *, actor: Actor, now: datetime) -> FeedToken:
-    token = get_token(session, token_id)
-    if token.revoked_at is None:
-        before = snapshot(token, exclude=_SECRET)
-        token.revoked_at = now
-        session.add(token)
-        session.flush()
-        record_event(
-            session,
-            actor=actor,
-            now=now,
-            action="feed_token.revoke",
-            entity_type="feed_token",
-            entity_id=token.id,
-            before=before,
-            after=snapshot(token, exclude=_SECRET),
-        )
-    return token
+    """Revoke a feed URL, and with it every URL rotations of it have issued since: revoking
+    a token by its original id ends the URL its subscribers hold now. The URLs answer 404 at
+    once. Revoking again changes nothing."""
+    chain = _chain(session, get_token(session, token_id))
+    for token in chain:
+        if token.revoked_at is None:
+            _revoke(session, token, actor=actor, now=now)
+    return chain[0]
+
+
+def _revoke(session: Session, token: FeedToken, *, actor: Actor, now: datetime) -> None:
+    before = snapshot(token, exclude=_SECRET)
+    token.revoked_at = now
+    session.add(token)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="feed_token.revoke",
+        entity_type="feed_token",
+        entity_id=token.id,
+        before=before,
+        after=snapshot(token, exclude=_SECRET),
+    )
 
 
 def rotate_token(
     session: Session, token_id: int, *, actor: Actor, now: datetime
 ) -> tuple[FeedToken, str]:
-    """Replace a feed URL: the old one stops working at once, the new one has the same owner."""
-    old = get_token(session, token_id)
+    """Replace a feed URL: the old one stops working at once, the new one has the same owner.
+
+    Given a token an earlier rotation replaced, the URL replaced is the one the rotations led
+    to; once that is revoked there is nothing to rotate (404: create a new one)."""
+    old = _chain(session, get_token(session, token_id))[-1]
     if old.revoked_at is not None:
         raise NotFound(f"Feed token {token_id} was revoked; create a new one instead.")
-    revoke_token(session, token_id, actor=actor, now=now)
-    return _issue(
+    _revoke(session, old, actor=actor, now=now)
+    new, secret = _issue(
         session,
         old.provider_id,
         old.location_id,
@@ -146,6 +166,10 @@ def rotate_token(
         now=now,
         action="feed_token.rotate",
     )
+    old.replaced_by_id = new.id
+    session.add(old)
+    session.flush()
+    return new, secret
 
 
 def list_tokens(

@@ -17,12 +17,23 @@ def list_patients(
     *,
     terms: list[str],
     date_of_birth: date | None,
+    booked_with_provider_id: int | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[Patient], int]:
     """Patients matching every term (each term in any of name, e-mail or phone, ignoring case),
-    ordered by last name, first name, id."""
+    and, given ``booked_with_provider_id``, with a booking with that provider; ordered by last
+    name, first name, id."""
     query = select(Patient)
+    if booked_with_provider_id is not None:
+        query = query.where(
+            select(Booking.id)
+            .where(
+                Booking.patient_id == Patient.id,
+                Booking.provider_id == booked_with_provider_id,
+            )
+            .exists()
+        )
     for term in terms:
         needle = term.lower()
         query = query.where(

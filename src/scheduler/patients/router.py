@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from scheduler.auth.dependencies import AnyStaff, DeskActor, DeskStaff, StaffActor
+from scheduler.auth.dependencies import AnyStaff, DeskActor, StaffActor
 from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -18,7 +18,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 @router.get("", response_model=Page[PatientRead])
 def list_patients(
-    _: DeskStaff,
+    actor: StaffActor,
     session: SessionDep,
     page: PageDep,
     q: Annotated[
@@ -31,8 +31,14 @@ def list_patients(
     ] = None,
     date_of_birth: date | None = None,
 ) -> Page[PatientRead]:
+    """Desk staff find any patient; a provider only patients booked with them."""
     rows, total = service.list_patients(
-        session, q=q, date_of_birth=date_of_birth, limit=page.limit, offset=page.offset
+        session,
+        q=q,
+        date_of_birth=date_of_birth,
+        viewer=actor,
+        limit=page.limit,
+        offset=page.offset,
     )
     items = [PatientRead.model_validate(r) for r in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -52,10 +52,28 @@ def get_patient_for(session: Session, patient_id: int, *, viewer: Actor) -> Pati
 
 
 def list_patients(
-    session: Session, *, q: str | None, date_of_birth: date | None, limit: int, offset: int
+    session: Session,
+    *,
+    q: str | None,
+    date_of_birth: date | None,
+    viewer: Actor,
+    limit: int,
+    offset: int,
 ) -> tuple[list[Patient], int]:
+    """The patients ``viewer`` may see that match: a provider's own patients only (anyone
+    with a booking with them, as ``get_patient_for``), anyone else's all of them."""
+    own_provider = None
+    if viewer.role == "provider":
+        if viewer.provider_id is None:
+            return [], 0
+        own_provider = viewer.provider_id
     return repository.list_patients(
-        session, terms=search_terms(q), date_of_birth=date_of_birth, limit=limit, offset=offset
+        session,
+        terms=search_terms(q),
+        date_of_birth=date_of_birth,
+        booked_with_provider_id=own_provider,
+        limit=limit,
+        offset=offset,
     )
 
 
