@@ -1,7 +1,7 @@
 """web sessions: signed-in staff of the /admin pages
 
 Revision ID: 0008_web_sessions
-Revises: 0003_booking_indexes
+Revises: 0005_credentials_changed
 Create Date: 2026-12-06 02:20:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import scheduler.db
 
 revision: str = "0008_web_sessions"
-down_revision: str | None = "0003_booking_indexes"
+down_revision: str | None = "0005_credentials_changed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -38,13 +38,10 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
-    # How long an Idempotency-Key's answer is kept for a retry; an older key counts as new.
-    idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
     public_base_url: str = "http://127.0.0.1:8000"
     # The organizer of a booking's .ics (calendar apps show it, and iTIP readers such as
     # Evolution require one): the clinic's name (default: the location's) and its address
-    # (default: public_base_url, a URI that is not a mailbox). The web pages' header shows
-    # the name too ("Infusion Clinic" when unset).
+    # (default: public_base_url, a URI that is not a mailbox).
     clinic_name: str = Field(default="", max_length=200)
     clinic_email: str = Field(default="", max_length=320)
     feed_privacy: FeedPrivacy = "type_and_initials"
@@ -67,14 +64,12 @@ class Settings(BaseSettings):
     public_search_max_days: int = Field(default=31, ge=1, le=93)
     sql_echo: bool = False
     # The web pages (/admin): how long a sign-in lasts without use (idle) and at most
-    # (absolute). Seconds, so tests can use short limits. Their header shows clinic_name.
+    # (absolute). Seconds, so tests can use short limits.
     web_session_idle_seconds: int = Field(default=30 * 60, ge=1, le=24 * 3600)
     web_session_absolute_seconds: int = Field(default=12 * 3600, ge=1, le=7 * 24 * 3600)
     # "auto": JSON lines in production, readable text otherwise.
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # Bearer token that GET /metrics requires; unset: /metrics answers 404.
-    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _database_url_from_parts(self) -> Self:

@@ -44,6 +44,7 @@ def test_sign_in_sets_a_locked_down_cookie_and_opens_the_start_page(
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
     assert "Secure" in cookie
+    assert "Path=/admin" in cookie  # never sent with API or feed requests
     page = browser.get("/admin/")
     assert page.status_code == 200
     assert "Front Desk" in page.text  # the signed-in user's name in the header
@@ -276,3 +277,25 @@ def test_page_errors_are_pages_not_json(browser: TestClient, desk: User) -> None
     unknown_location = browser.get("/admin/today?location_id=999999")
     assert unknown_location.status_code == 404
     assert "Location 999999 does not exist." in unknown_location.text
+
+
+def test_a_password_change_ends_the_sessions_started_before_it(
+    browser: TestClient,
+    client: TestClient,
+    desk: User,
+    admin_headers: dict[str, str],
+    clock: FrozenClock,
+) -> None:
+    sign_in(browser, desk.email)
+    assert browser.get("/admin/").status_code == 200
+    clock.advance(timedelta(minutes=1))
+    changed = client.patch(
+        f"/api/v1/users/{desk.id}",
+        json={"password": "a brand new passphrase"},
+        headers=admin_headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert is_signed_out(browser.get("/admin/"))
+    browser.cookies.clear()
+    sign_in(browser, desk.email, password="a brand new passphrase")
+    assert browser.get("/admin/").status_code == 200

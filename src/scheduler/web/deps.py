@@ -30,6 +30,8 @@ from scheduler.models import User
 from scheduler.web import sessions
 
 SESSION_COOKIE = "scheduler_session"
+# Sent with the web pages only, never with API or calendar-feed requests.
+SESSION_COOKIE_PATH = "/admin"
 
 
 class SignInRequired(Exception):

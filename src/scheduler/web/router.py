@@ -18,6 +18,7 @@ from scheduler.web import sessions
 from scheduler.web import today as today_service
 from scheduler.web.deps import (
     SESSION_COOKIE,
+    SESSION_COOKIE_PATH,
     DeskPage,
     ProviderPage,
     safe_next,
@@ -99,7 +100,7 @@ def login(
         SESSION_COOKIE,
         token,
         max_age=settings.web_session_absolute_seconds,
-        path="/",
+        path=SESSION_COOKIE_PATH,
         httponly=True,
         secure=session_cookie_secure(settings),
         samesite="lax",
@@ -115,7 +116,7 @@ def logout(request: Request, db: SessionDep, settings: SettingsDep, clock: Clock
     response = RedirectResponse("/admin/login?signed_out=1", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE,
-        path="/",
+        path=SESSION_COOKIE_PATH,
         httponly=True,
         secure=session_cookie_secure(settings),
         samesite="lax",

@@ -7,7 +7,8 @@ The browser holds a random token in an ``HttpOnly`` cookie; the database holds i
 - it was used within ``web_session_idle_seconds`` (30 minutes by default) and started within
   ``web_session_absolute_seconds`` (12 hours);
 - its user still exists and is active (disabling a user signs them out at their next click);
-- its user's credentials did not change after it started (``credentials_changed_at``).
+- its user's credentials (password, role, provider link, active flag) did not change after
+  it started (``User.credentials_changed_at``, see ``auth/credentials.py``).
 
 No FastAPI here: the page dependencies in ``web/deps.py`` call these functions.
 """
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from scheduler.auth.credentials import issued_in_time
 from scheduler.config import Settings
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import User, WebSession
@@ -36,17 +38,6 @@ class SignedIn:
     session_id: int
     user: User
     flash: str | None
-
-
-def credentials_changed_at(user: User) -> datetime | None:
-    """When the user's password (or other credential) last changed, if the model records it.
-
-    Hook for ``User.credentials_changed_at`` (added by the account-security work): sessions
-    started before that instant are ended. Until the column exists this returns None and
-    only logout, disabling and the time limits end sessions.
-    """
-    value = getattr(user, "credentials_changed_at", None)
-    return value if isinstance(value, datetime) else None
 
 
 def start_session(session: Session, user: User, *, now: datetime) -> str:
@@ -69,8 +60,7 @@ def _why_invalid(row: WebSession, user: User, *, settings: Settings, now: dateti
         return "idle"
     if now - row.created_at >= timedelta(seconds=settings.web_session_absolute_seconds):
         return "expired"
-    changed = credentials_changed_at(user)
-    if changed is not None and changed > row.created_at:
+    if not issued_in_time(user, row.created_at):
         return "credentials_changed"
     return None
 

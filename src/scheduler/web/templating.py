@@ -34,8 +34,8 @@ TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
 STATIC_PREFIX = "/static"
 CSRF_FIELD = "csrftoken"
-# The header's name when the settings name no clinic (clinic_name also names the .ics organizer).
-DEFAULT_CLINIC_NAME = "Infusion Clinic"
+# The header's name when SCHEDULER_CLINIC_NAME is not set.
+DEFAULT_HEADER_NAME = "Infusion Scheduler"
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def render(
         "nav": nav_for(user.role if user else None),
         "current_path": request.url.path,
         "flash": signed_in.flash if signed_in else None,
-        "clinic_name": settings.clinic_name or DEFAULT_CLINIC_NAME,
+        "clinic_name": settings.clinic_name or DEFAULT_HEADER_NAME,
         "errors": FormErrors(),
     }
     values.update(context or {})
