@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/ical/js/node_modules/.installed-stamp
+WEB_NODE_STAMP := tests/web/js/node_modules/.installed-stamp
 
 LOCKS := requirements.lock requirements-dev.lock
 # The lock tool itself is pinned: `make lock` twice gives the same files.
@@ -14,7 +15,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: run test lint typecheck pytest install clean lock lock-upgrade check-lock libical
+.PHONY: run test lint typecheck pytest install install-web-js clean lock lock-upgrade check-lock libical
 
 # Installs exactly what the lock files pin (hashes checked, no unpinned dependency pulled in),
 # then the project itself. Re-runs only when pyproject.toml or a lock file changed.
@@ -44,6 +45,13 @@ $(NODE_STAMP): tests/ical/js/package.json tests/ical/js/package-lock.json
 	cd tests/ical/js && npm ci --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+# axe-core for the browser tests' accessibility checks (pinned by its lock file).
+$(WEB_NODE_STAMP): tests/web/js/package.json tests/web/js/package-lock.json
+	cd tests/web/js && npm ci --silent --no-audit --no-fund
+	touch $(WEB_NODE_STAMP)
+
+install-web-js: $(WEB_NODE_STAMP)
+
 # libical (Evolution's parser) for the iCalendar tests: its headers through pkg-config, from
 # the system's packages (Debian: libical-dev; installed here when apt-get can).
 libical:
@@ -65,10 +73,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) libical
+pytest: $(STAMP) $(NODE_STAMP) $(WEB_NODE_STAMP) libical
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) var tests/ical/js/node_modules
+	rm -rf $(VENV) var tests/ical/js/node_modules tests/web/js/node_modules test-artifacts

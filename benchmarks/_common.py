@@ -519,7 +519,7 @@ def servers(
     with ExitStack() as stack:
         yield [
             stack.enter_context(
-                running_server(url, factory=factory, SCHEDULER_ENVIRONMENT="production")
+                running_server(url, app=factory, SCHEDULER_ENVIRONMENT="production")
             )
             for _ in range(count)
         ]

@@ -28,12 +28,14 @@ def running_server(
     database_url: str,
     *,
     log_file: Path | None = None,
-    factory: str = "scheduler.main:create_app",
+    app: str = "scheduler.main:create_app",
     **env: str,
 ) -> Iterator[str]:
     """Start ``scheduler`` in its own process against ``database_url``; yield its base URL.
 
     With ``log_file`` the server logs at info level (access log included) into that file.
+    ``app`` is the uvicorn factory to serve (``tests.web.frozen_app:create_app`` serves the
+    app on a clock frozen at ``SCHEDULER_TEST_NOW``).
     """
     port = free_port()
     environment = {
@@ -52,7 +54,7 @@ def running_server(
             sys.executable,
             "-m",
             "uvicorn",
-            factory,
+            app,
             "--factory",
             "--host",
             "127.0.0.1",

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = Field(default=120, ge=5, le=3600)
     worker_heartbeat_max_age_seconds: int = Field(default=120, ge=5, le=3600)
     idempotency_max_age_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # The web pages (/admin): how long a sign-in lasts without use (idle) and at most
+    # (absolute). Seconds, so tests can use short limits.
+    web_session_idle_seconds: int = Field(default=30 * 60, ge=1, le=24 * 3600)
+    web_session_absolute_seconds: int = Field(default=12 * 3600, ge=1, le=7 * 24 * 3600)
     # "auto": JSON lines in production, readable text otherwise.
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

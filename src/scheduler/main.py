@@ -127,6 +127,9 @@ def create_app(
         _install_notification_policy(session_factory, settings)
 
     install_error_handlers(app)
+    from scheduler.web.install import install_web
+
+    install_web(app, settings)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on

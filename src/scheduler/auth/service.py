@@ -25,10 +25,8 @@ def authenticate(
 
     Unknown e-mail and wrong password answer the same, in the same time.
     """
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
-    ok = verify_password(password, user.password_hash if user else None)
-    if not ok or user is None or not user.active or user.id is None:
-        raise NotAuthenticated("Wrong e-mail or password.")
+    user = check_login(session, email=email, password=password)
+    assert user.id is not None
     return issue_access_token(
         user_id=user.id,
         role=user.role,
@@ -36,6 +34,17 @@ def authenticate(
         now=now,
         minutes=settings.access_token_minutes,
     )
+
+
+def check_login(session: Session, *, email: str, password: str) -> User:
+    """The active staff user with this e-mail and password (the API's token login and the
+    web pages' sign-in share it). Unknown e-mail, wrong password and a disabled account all
+    raise the same ``NotAuthenticated``, in the same time."""
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    ok = verify_password(password, user.password_hash if user else None)
+    if not ok or user is None or not user.active or user.id is None:
+        raise NotAuthenticated("Wrong e-mail or password.")
+    return user
 
 
 def _check_provider_link(session: Session, role: str, provider_id: int | None) -> None:

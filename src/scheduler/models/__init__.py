@@ -24,6 +24,7 @@ from scheduler.models.clinic import (
 from scheduler.models.enums import BookingStatus, Role
 from scheduler.models.notification import Notification, NotificationLink, ReminderOptOut
 from scheduler.models.patient import Patient
+from scheduler.models.web import WebSession
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -50,5 +51,6 @@ __all__ = [
     "Role",
     "Series",
     "User",
+    "WebSession",
     "metadata",
 ]

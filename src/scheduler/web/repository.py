@@ -1,0 +1,67 @@
+"""Queries of the web pages' own tables (staff sign-in sessions)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select, update
+
+from scheduler.models import (
+    AppointmentType,
+    Booking,
+    Chair,
+    Location,
+    Patient,
+    Provider,
+    User,
+    WebSession,
+)
+
+
+def session_with_user(session: Session, token_hash: str) -> tuple[WebSession, User] | None:
+    row = session.exec(
+        select(WebSession, User)
+        .join(User, col(User.id) == col(WebSession.user_id))
+        .where(WebSession.token_hash == token_hash)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def end_sessions_of_user(session: Session, user_id: int, *, now: datetime) -> int:
+    result = session.exec(
+        update(WebSession)
+        .where(col(WebSession.user_id) == user_id, col(WebSession.ended_at).is_(None))
+        .values(ended_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+def location_choices(session: Session) -> list[Location]:
+    return list(
+        session.exec(
+            select(Location).where(col(Location.active)).order_by(col(Location.name))
+        ).all()
+    )
+
+
+def arrivals(
+    session: Session, location_id: int, start_at: datetime, end_at: datetime
+) -> list[tuple[Booking, Patient, AppointmentType, Provider, Chair | None]]:
+    """A location's bookings starting in [start_at, end_at), in start order, with what the
+    arrivals list shows of each (one statement). Cancelled and erroneous ones left out."""
+    rows = session.execute(
+        sa_select(Booking, Patient, AppointmentType, Provider, Chair)
+        .join(Patient, col(Patient.id) == col(Booking.patient_id))
+        .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
+        .join(Provider, col(Provider.id) == col(Booking.provider_id))
+        .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
+        .where(
+            col(Booking.location_id) == location_id,
+            col(Booking.start_at) >= start_at,
+            col(Booking.start_at) < end_at,
+            col(Booking.status).not_in(("cancelled", "entered-in-error")),
+        )
+        .order_by(col(Booking.start_at), col(Booking.id))
+    ).all()
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]

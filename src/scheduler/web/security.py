@@ -1,0 +1,119 @@
+"""What every web page's response carries, and CSRF protection of every form post.
+
+``WebSecurity`` is one ASGI middleware in front of the app that acts on ``/admin`` and
+``/static`` only (the API's hot paths pass straight through):
+
+- CSRF: ``asgi-csrf`` (a signed double-submit token: a cookie plus the ``csrftoken`` form
+  field or ``X-CSRFToken`` header). Every unsafe method under ``/admin`` must carry it, the
+  sign-in form included (login CSRF), even from a browser without cookies yet.
+- Headers: a Content-Security-Policy allowing nothing from another host and no inline
+  script, framing forbidden, ``Referrer-Policy: same-origin``, ``nosniff``; pages are
+  ``Cache-Control: no-store`` (they show personal data); versioned static files are cached
+  for a year (their URL changes with their content, see ``templating.static_url``).
+
+The policy allows inline ``style`` *attributes* (``style-src-attr``), not ``<style>``
+elements: the day board places blocks on its time grid with them. No script can be inline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from asgi_csrf import Errors, asgi_csrf
+
+from scheduler.config import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+)
+NO_STORE = (b"cache-control", b"no-store")
+STATIC_IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+STATIC_SHORT = (b"cache-control", b"public, max-age=300")
+CSRF_PROTECTED_WITHOUT_COOKIES = frozenset({"/admin/login", "/admin/logout"})
+
+CSRF_FAILED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Form expired</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>This form could not be accepted</h1>
+<p>The form expired or did not come from this site, so nothing was changed.
+Go back, reload the page and try again.</p>
+<p><a href="/admin/">Back to the start page</a></p></main></body></html>
+"""
+
+
+async def _csrf_failed(scope: Scope, send: Send, _reason: Errors) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                *COMMON_HEADERS,
+                NO_STORE,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": CSRF_FAILED_PAGE.encode()})
+
+
+def _with_headers(
+    send: Send, extra: tuple[tuple[bytes, bytes], ...], cache: tuple[bytes, bytes]
+) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or [])
+            present = {key.lower() for key, _ in headers}
+            headers.extend(h for h in extra if h[0] not in present)
+            if cache[0] not in present or cache is STATIC_IMMUTABLE:
+                headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                headers.append(cache)
+            message["headers"] = headers
+        await send(message)
+
+    return wrapped
+
+
+class WebSecurity:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.protected: ASGIApp = asgi_csrf(
+            app,
+            signing_secret=settings.secret_key,
+            signing_namespace="scheduler-web-csrf",
+            always_protect=CSRF_PROTECTED_WITHOUT_COOKIES,
+            cookie_secure=settings.environment != "development",
+            cookie_samesite="Lax",
+            cookie_path="/admin",
+            send_csrf_failed=_csrf_failed,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path == "/admin" or path.startswith("/admin/"):
+            await self.protected(scope, receive, _with_headers(send, COMMON_HEADERS, NO_STORE))
+        elif path.startswith("/static/"):
+            versioned = b"v=" in scope.get("query_string", b"")
+            cache = STATIC_IMMUTABLE if versioned else STATIC_SHORT
+            await self.app(scope, receive, _with_headers(send, COMMON_HEADERS, cache))
+        else:
+            await self.app(scope, receive, send)

@@ -1,0 +1,44 @@
+// Conveniences only: every page works without this script.
+(function () {
+  "use strict";
+
+  // An error summary takes focus when the page loads, so screen readers announce it.
+  function focusErrorSummary() {
+    var summary = document.querySelector("[data-focus-on-load]");
+    if (summary) { summary.focus(); }
+  }
+
+  // A form submits once: a double click or an impatient second press sends nothing more.
+  function guardDoubleSubmit() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!(form instanceof HTMLFormElement)) { return; }
+      if (form.dataset.submitted === "true") { event.preventDefault(); return; }
+      form.dataset.submitted = "true";
+      window.setTimeout(function () { delete form.dataset.submitted; }, 5000);
+    });
+  }
+
+  // Controls marked data-autosubmit (a location switcher) submit their form on change.
+  function autoSubmit() {
+    document.addEventListener("change", function (event) {
+      var control = event.target;
+      if (control instanceof HTMLElement && control.hasAttribute("data-autosubmit") && control.form) {
+        control.form.requestSubmit();
+      }
+    });
+  }
+
+  function start() {
+    document.documentElement.classList.add("js");
+    focusErrorSummary();
+    guardDoubleSubmit();
+    autoSubmit();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

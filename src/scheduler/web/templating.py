@@ -1,0 +1,153 @@
+"""Rendering pages: the Jinja2 environment, ``render()``, static URLs, forms and flashes.
+
+What other pages use (the day board, booking, patients...):
+
+- ``render(request, "x.html", {...})`` -> an HTML response with the base layout's context
+  (the signed-in user, their navigation, the flash message, the CSRF token);
+- ``{{ csrf_field() }}`` inside every ``<form method="post">``;
+- ``FormErrors`` with the macros of ``_forms.html``: the error next to its field, the input
+  kept, and an error summary at the top linking to each field;
+- ``flash(request, db_session, "Checked in.")`` for the message the next page shows once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
+from sqlmodel import Session
+
+from scheduler.auth.actors import ADMIN, FRONT_DESK, PROVIDER
+from scheduler.web import sessions
+
+WEB_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+STATIC_PREFIX = "/static"
+CSRF_FIELD = "csrftoken"
+# The header's name when SCHEDULER_CLINIC_NAME is not set.
+DEFAULT_HEADER_NAME = "Infusion Scheduler"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+    roles: tuple[str, ...]
+
+
+# The navigation by role; pages that do not exist yet are added by the work that builds them.
+NAV: tuple[NavItem, ...] = (
+    NavItem("Day board", "/admin/", (ADMIN, FRONT_DESK)),
+    NavItem("Today", "/admin/today", (ADMIN, FRONT_DESK)),
+    NavItem("My schedule", "/admin/my-schedule", (PROVIDER,)),
+)
+
+
+@cache
+def static_version(name: str) -> str:
+    """A short content hash of a static file: its URL changes when it does, so browsers may
+    cache it for a year (``immutable``)."""
+    data = (STATIC_DIR / name).read_bytes()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    return f"{STATIC_PREFIX}/{name}?v={static_version(name)}"
+
+
+@pass_context
+def _csrf_token(context: Context) -> str:
+    request: Request | None = context.get("request")
+    if request is None:
+        return ""
+    get = request.scope.get("csrftoken")
+    return str(get()) if callable(get) else ""
+
+
+@pass_context
+def _csrf_field(context: Context) -> Markup:
+    token = _csrf_token(context)
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.globals.update(static_url=static_url, csrf_field=_csrf_field, csrf_token=_csrf_token)
+    return env
+
+
+@dataclass
+class FormErrors:
+    """Errors of a submitted form, by field name ('' for the form as a whole).
+
+    ``add`` keeps the first message per field. In a template: ``errors.for_("email")``.
+    """
+
+    messages: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, message: str) -> None:
+        self.messages.setdefault(name, message)
+
+    def for_(self, name: str) -> str | None:
+        return self.messages.get(name)
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.messages.items())
+
+
+def nav_for(role: str | None) -> list[NavItem]:
+    return [item for item in NAV if role in item.roles]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """Render ``template`` inside the base layout, with the signed-in user's context."""
+    signed_in: sessions.SignedIn | None = getattr(request.state, "signed_in", None)
+    user = signed_in.user if signed_in else None
+    settings = request.app.state.settings
+    values: dict[str, Any] = {
+        "request": request,
+        "user": user,
+        "nav": nav_for(user.role if user else None),
+        "current_path": request.url.path,
+        "flash": signed_in.flash if signed_in else None,
+        "clinic_name": settings.clinic_name or DEFAULT_HEADER_NAME,
+        "errors": FormErrors(),
+    }
+    values.update(context or {})
+    html = environment().get_template(template).render(values)
+    return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+
+
+def flash(request: Request, db: Session, message: str) -> None:
+    """Show ``message`` once on the signed-in user's next page (written with the request's
+    transaction, so a change that is rolled back announces nothing)."""
+    signed_in: sessions.SignedIn | None = getattr(request.state, "signed_in", None)
+    if signed_in is not None:
+        sessions.set_flash(db, signed_in.session_id, message)

@@ -1,0 +1,233 @@
+"""The day board and the week view in headless Chromium against a live server (SQLite and
+PostgreSQL): a booking made through the API shows in its chair at its time; DST days show
+their real hours; axe-core finds nothing serious; screenshots at 1280x800 and 768x1024."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine, text
+
+from tests.web.browser import (
+    DENVER,
+    FROZEN_NOW,
+    TODAYS_VISITS,
+    Site,
+    assert_accessible,
+    screenshot,
+    sign_in,
+)
+
+
+def _ids(site: Site) -> dict[str, Any]:
+    engine = create_engine(site.database_url)
+    try:
+        with engine.connect() as conn:
+            location_id = conn.execute(text("SELECT id FROM location ORDER BY id")).scalar_one()
+            chair_id = conn.execute(
+                text("SELECT id FROM chair WHERE name = 'Chair 3' AND location_id = :l"),
+                {"l": location_id},
+            ).scalar_one()
+            chair1 = conn.execute(
+                text("SELECT id FROM chair WHERE name = 'Chair 1' AND location_id = :l"),
+                {"l": location_id},
+            ).scalar_one()
+            type_id = conn.execute(
+                text("SELECT id FROM appointment_type WHERE code = 'ketamine-infusion'")
+            ).scalar_one()
+            consult_id = conn.execute(
+                text("SELECT id FROM appointment_type WHERE code = 'consult'")
+            ).scalar_one()
+            patient = conn.execute(
+                text(
+                    "SELECT id, first_name, last_name FROM patient "
+                    "WHERE consult_completed AND consent_signed ORDER BY id"
+                )
+            ).first()
+    finally:
+        engine.dispose()
+    assert patient is not None
+    return {
+        "location": location_id,
+        "chair": chair_id,
+        "chair1": chair1,
+        "type": type_id,
+        "consult": consult_id,
+        "patient": patient[0],
+        "name": f"{patient[1]} {patient[2]}",
+    }
+
+
+TODAY = FROZEN_NOW.astimezone(DENVER).date()  # the live server's today: Tuesday
+
+
+def test_home_is_todays_board_with_the_now_line(page: Page, site: Site) -> None:
+    sign_in(page, site)
+    expect(page).to_have_url(site.url("/admin/"))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("Front Range Infusion Clinic")
+    expect(heading).to_contain_text(TODAY.strftime("%A %-d %B %Y"))
+    expect(heading).to_contain_text("today")
+    expect(page.locator(".board-now")).to_have_attribute("data-now", "09:10")
+    # The visits booked for today (tests/web/browser.py TODAYS_VISITS) are on the board.
+    for visit in TODAYS_VISITS:
+        block = page.locator(".block", has_text=visit.patient)
+        expect(block).to_contain_text(visit.local_start.strftime("%H:%M"))
+        lane = ".board-lane" if visit.type_code == "consult" else ".board-chair"
+        expect(page.locator(lane).locator(".block", has_text=visit.patient)).to_have_count(1)
+    assert_accessible(page)
+    screenshot(page, "day-board")
+
+
+@pytest.fixture(scope="module")
+def booked(site: Site) -> dict[str, Any]:
+    """An infusion at 10:00 Denver time in Chair 3, booked through the API."""
+    ids = _ids(site)
+    day = TODAY + timedelta(days=2)  # beyond the types' 24-hour minimum notice
+    start = datetime.combine(day, time(10, 0), tzinfo=DENVER)
+    response = httpx.post(
+        site.url("/api/v1/bookings"),
+        json={
+            "patient_id": ids["patient"],
+            "appointment_type_id": ids["type"],
+            "location_id": ids["location"],
+            "chair_id": ids["chair"],
+            "start_at": start.isoformat(),
+        },
+        headers=site.api_token(),
+    )
+    assert response.status_code == 201, response.text
+    booking_id = response.json()["id"]
+    consult = httpx.post(
+        site.url("/api/v1/bookings"),
+        json={
+            "patient_id": ids["patient"],
+            "appointment_type_id": ids["consult"],
+            "location_id": ids["location"],
+            "start_at": datetime.combine(day, time(14, 0), tzinfo=DENVER).isoformat(),
+        },
+        headers=site.api_token(),
+    )
+    assert consult.status_code == 201, consult.text
+    hold = httpx.post(
+        site.url("/api/v1/holds"),
+        json={
+            "appointment_type_id": ids["type"],
+            "location_id": ids["location"],
+            "chair_id": ids["chair1"],
+            "start_at": datetime.combine(day, time(8, 30), tzinfo=DENVER).isoformat(),
+        },
+        headers=site.api_token(),
+    )
+    assert hold.status_code == 201, hold.text
+    return {**ids, "day": day, "booking": booking_id, "consult_booking": consult.json()["id"]}
+
+
+def test_the_board_shows_a_booking_in_its_chair_at_its_time(
+    page: Page, site: Site, booked: dict[str, Any]
+) -> None:
+    sign_in(page, site)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Front Range Infusion Clinic")
+    page.get_by_label("Date").fill(booked["day"].isoformat())
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        booked["day"].strftime("%A %-d %B %Y")
+    )
+    expect(page.get_by_text("Times in America/Denver")).to_be_visible()
+
+    chair = page.get_by_role("group", name="Chair 3", exact=True)
+    block = chair.get_by_role("link", name=booked["name"])
+    expect(block).to_be_visible()
+    expect(block).to_contain_text("Ketamine infusion")
+    expect(block).to_contain_text("10:00–11:40")
+    expect(block).to_contain_text("booked")
+    expect(block).to_have_attribute("href", f"/admin/bookings/{booked['booking']}")
+    # The block starts under the 10:00 label, and no other chair has it.
+    hour = page.locator('[data-hour="10:00"]').bounding_box()
+    box = block.bounding_box()
+    assert hour is not None
+    assert box is not None
+    assert abs(box["x"] - hour["x"]) < 4
+    expect(page.get_by_role("group", name="Chair 1", exact=True).get_by_role("link")).to_have_count(
+        0
+    )
+    # The nurse's load strip counts the patient while monitored.
+    assert_accessible(page)
+    screenshot(page, "day-board-booked")
+
+
+def test_previous_and_next_day_and_the_location_switcher(
+    page: Page, site: Site, booked: dict[str, Any]
+) -> None:
+    sign_in(page, site)
+    page.goto(site.url(f"/admin/board?location={booked['location']}&date={booked['day']}"))
+    page.get_by_role("link", name="Next day").click()
+    expect(page.get_by_label("Date")).to_have_value((booked["day"] + timedelta(days=1)).isoformat())
+    page.get_by_role("link", name="Previous day").click()
+    expect(page.get_by_label("Date")).to_have_value(booked["day"].isoformat())
+    expect(page.get_by_label("Location")).to_have_value(str(booked["location"]))
+
+
+@pytest.mark.parametrize(
+    ("day", "hours", "repeated"),
+    [
+        pytest.param("2027-03-14", 23, None, id="spring_forward_gap"),
+        pytest.param("2027-11-07", 25, "01:00 MST", id="fall_back_fold"),
+    ],
+)
+def test_dst_day_boards_show_the_real_hours(
+    page: Page, site: Site, booked: dict[str, Any], day: str, hours: int, repeated: str | None
+) -> None:
+    sign_in(page, site)
+    page.goto(site.url(f"/admin/board?location={booked['location']}&date={day}"))
+    expect(page.locator("[data-hour]")).to_have_count(hours)
+    expect(page.get_by_text(f"this day has {hours} hours")).to_be_visible()
+    labels = page.locator("[data-hour]").evaluate_all("els => els.map(e => e.dataset.hour)")
+    assert ("02:00" in labels) is (hours != 23)
+    if repeated:
+        assert labels.count("01:00") == 1
+        assert repeated in labels
+    assert_accessible(page)
+    screenshot(page, f"day-board-{day}")
+
+
+def test_week_view(page: Page, site: Site, booked: dict[str, Any]) -> None:
+    sign_in(page, site)
+    page.goto(site.url(f"/admin/week?location={booked['location']}&date={booked['day']}"))
+    row = page.get_by_role("row").filter(has_text=booked["day"].strftime("%a %-d %b"))
+    expect(row).to_contain_text("1 chair visit")
+    assert_accessible(page)
+    screenshot(page, "week")
+    row.get_by_role("link").click()
+    expect(page.get_by_label("Date")).to_have_value(booked["day"].isoformat())
+
+
+def test_the_board_refreshes_itself_with_a_new_booking(
+    page: Page, site: Site, booked: dict[str, Any]
+) -> None:
+    day = booked["day"] + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    page.clock.install()
+    sign_in(page, site)
+    page.goto(site.url(f"/admin/board?location={booked['location']}&date={day}"))
+    chair = page.get_by_role("group", name="Chair 3", exact=True)
+    expect(chair.get_by_role("link")).to_have_count(0)
+    response = httpx.post(
+        site.url("/api/v1/bookings"),
+        json={
+            "patient_id": booked["patient"],
+            "appointment_type_id": booked["type"],
+            "location_id": booked["location"],
+            "chair_id": booked["chair"],
+            "start_at": datetime.combine(day, time(9, 0), tzinfo=DENVER).isoformat(),
+        },
+        headers=site.api_token(),
+    )
+    assert response.status_code == 201, response.text
+    page.clock.run_for(31_000)
+    expect(chair.get_by_role("link", name=booked["name"])).to_be_visible()
