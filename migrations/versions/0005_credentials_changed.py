@@ -6,7 +6,7 @@
   revoking a token by its original id revokes the URL the subscriber holds now.
 
 Revision ID: 0005_credentials_changed
-Revises: 0003_booking_indexes
+Revises: 0004_patient_duplicates
 Create Date: 2026-12-06 02:20:00.000000+00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import scheduler.db
 
 revision: str = "0005_credentials_changed"
-down_revision: str | None = "0003_booking_indexes"
+down_revision: str | None = "0004_patient_duplicates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

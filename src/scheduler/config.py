@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
+    # How long an Idempotency-Key's answer is kept for a retry; an older key counts as new.
+    idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
     public_base_url: str = "http://127.0.0.1:8000"
     # The organizer of a booking's .ics (calendar apps show it, and iTIP readers such as
     # Evolution require one): the clinic's name (default: the location's) and its address
@@ -70,6 +72,8 @@ class Settings(BaseSettings):
     # "auto": JSON lines in production, readable text otherwise.
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Bearer token that GET /metrics requires; unset: /metrics answers 404.
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _database_url_from_parts(self) -> Self:

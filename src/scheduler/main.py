@@ -26,6 +26,7 @@ from scheduler.docs import install_docs
 from scheduler.errors import install_error_handlers
 from scheduler.feeds.cache import FeedRenderCache
 from scheduler.http.access_log import AccessLog
+from scheduler.http.metrics import RequestMetrics, metrics_route
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
@@ -128,6 +129,7 @@ def create_app(
 
     install_web(app, settings)
     app.add_middleware(NulGuard)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
@@ -140,6 +142,7 @@ def create_app(
     app.router.routes.insert(0, feed_route())
     app.router.routes.insert(1, create_booking_route(API_PREFIX))
     app.include_router(health.router)
+    app.router.routes.append(metrics_route())
     install_docs(app)
     app.include_router(public_feeds)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches

@@ -25,6 +25,8 @@ from tests.conftest import postgres_base_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "SCHEDULER_"
+# Read by a library rather than by Settings (documented in the README).
+LIBRARY_VARIABLES = {"PROMETHEUS_MULTIPROC_DIR"}
 _VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?]([^}]*))?\}")
 
 
@@ -115,7 +117,8 @@ def test_settings_come_from_env_file_and_every_setting_is_documented() -> None:
     for name in ("api", "worker", "migrate"):
         assert ".env" in services[name]["env_file"], name
         for key in services[name]["environment"]:
-            assert key in setting_names(), f"{name} sets unknown setting {key}"
+            known = key in setting_names() or key in LIBRARY_VARIABLES
+            assert known, f"{name} sets unknown setting {key}"
     example = example_env()
     missing = sorted(setting_names() - set(example))
     assert not missing, f".env.example does not document {missing}"
@@ -241,3 +244,11 @@ def test_a_dependency_added_without_relocking_fails_loudly(tmp_path: Path) -> No
     assert "check_lock.py" in recipe[2], "make install must check the lock before installing"
     assert all("requirements-dev.lock" in line or "-e ." in line for line in install)
     assert "--require-hashes" in makefile
+
+
+def test_api_processes_share_metrics_through_an_empty_directory() -> None:
+    api = compose()["services"]["api"]
+    directory = api["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert directory in api["tmpfs"]  # empty at every start, as prometheus_client requires
+    assert api["environment"]["SCHEDULER_ENVIRONMENT"] == "production"  # the shared ones kept
+    assert "PROMETHEUS_MULTIPROC_DIR" not in compose()["services"]["worker"]["environment"]

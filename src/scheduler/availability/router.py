@@ -10,6 +10,7 @@ from scheduler.availability import service
 from scheduler.availability.schemas import ExplainRead, SlotList
 from scheduler.db import CommitRoute, SessionDep
 from scheduler.deps import ClockDep
+from scheduler.kit.metrics import SLOT_SEARCH_DURATION
 from scheduler.kit.query_ids import (
     appointment_type_id_query,
     location_id_query,
@@ -37,15 +38,16 @@ def search_slots(
     provider: Annotated[int | None, Depends(provider_id_query)] = None,
 ) -> Response:
     provider = own_provider_filter(actor, provider)
-    body = service.search_slots_json(
-        session,
-        location_id=location,
-        appointment_type_id=appointment_type,
-        provider_id=provider,
-        start_at=start,
-        end_at=end,
-        now=clock.now(),
-    )
+    with SLOT_SEARCH_DURATION.labels("staff").time():
+        body = service.search_slots_json(
+            session,
+            location_id=location,
+            appointment_type_id=appointment_type,
+            provider_id=provider,
+            start_at=start,
+            end_at=end,
+            now=clock.now(),
+        )
     # Serialised here, in the worker thread. Returned as a model, FastAPI would validate the
     # finished SlotList again and serialise it on the event loop; the JSON is SlotList's.
     return Response(body, media_type=JSON)

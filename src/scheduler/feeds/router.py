@@ -27,6 +27,7 @@ from scheduler.errors import Forbidden
 from scheduler.feeds import service
 from scheduler.feeds.cache import RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
+from scheduler.kit.metrics import count_feed_response
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
@@ -243,7 +244,9 @@ async def calendar_feed(request: Request) -> Response:
     if_none_match = request.headers.get("if-none-match")
     loop = asyncio.get_running_loop()
     executor: ThreadPoolExecutor = request.app.state.feed_executor
-    return await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
+    response = await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
+    count_feed_response(response.status_code)
+    return response
 
 
 def feed_route() -> Route:
