@@ -23,6 +23,7 @@ from scheduler.db import (
     build_statement_engine,
 )
 from scheduler.errors import install_error_handlers
+from scheduler.http.openapi import install_openapi
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
@@ -115,6 +116,7 @@ def create_app(
         app.state.sessionmaker = session_factory
 
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(NulGuard)
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()

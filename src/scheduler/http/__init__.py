@@ -1,0 +1,1 @@
+"""What only HTTP needs: problem documents, the OpenAPI document, request plumbing."""
