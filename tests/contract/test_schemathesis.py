@@ -37,7 +37,7 @@ CHECKS = ",".join(
     )
 )
 LOGINS = {"admin": "admin@demo.clinic", "front_desk": "desk@demo.clinic"}
-DEMO_PASSWORD = "demo-password-change-me"  # noqa: S105 (the demo seed's documented password)
+DEMO_PASSWORD = "demo-password-change-me"
 
 
 def _seeded_database(backend: str, tmp_path: Path, role: str) -> str:
