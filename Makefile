@@ -8,17 +8,50 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/ical/js/node_modules/.installed-stamp
 
-.PHONY: run test lint typecheck pytest install clean
+LOCKS := requirements.lock requirements-dev.lock
+# The lock tool itself is pinned: `make lock` twice gives the same files.
+UV_VERSION := 0.13.9
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --quiet --custom-compile-command "make lock"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+.PHONY: run test lint typecheck pytest install clean lock lock-upgrade check-lock libical
+
+# Installs exactly what the lock files pin (hashes checked, no unpinned dependency pulled in),
+# then the project itself. Re-runs only when pyproject.toml or a lock file changed.
+$(STAMP): pyproject.toml $(LOCKS) scripts/check_lock.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python scripts/check_lock.py
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+check-lock:
+	$(BIN)/python scripts/check_lock.py
+
+# Deliberate dependency changes: edit pyproject.toml, then `make lock` (keeps every existing
+# pin it can) or `make lock-upgrade` (newest allowed versions of everything); commit both files.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	$(UV_COMPILE) $(UV_ARGS) -o requirements.lock
+	$(UV_COMPILE) $(UV_ARGS) --extra dev --constraint requirements.lock -o requirements-dev.lock
+	$(BIN)/python scripts/check_lock.py
+
+lock-upgrade:
+	$(MAKE) lock UV_ARGS=--upgrade
 
 $(NODE_STAMP): tests/ical/js/package.json tests/ical/js/package-lock.json
 	cd tests/ical/js && npm ci --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
+
+# libical (Evolution's parser) for the iCalendar tests: its headers through pkg-config, from
+# the system's packages (Debian: libical-dev; installed here when apt-get can).
+libical:
+	@pkg-config --exists libical 2>/dev/null || { command -v apt-get >/dev/null && \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		libical-dev pkg-config >/dev/null; } || \
+		{ echo "install libical's development files (Debian: libical-dev) for the tests"; exit 1; }
 
 install: $(STAMP)
 
@@ -26,13 +59,13 @@ run: $(STAMP)
 	$(BIN)/scheduler dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations benchmarks
-	$(BIN)/ruff format --check src tests migrations benchmarks
+	$(BIN)/ruff check src tests migrations benchmarks scripts
+	$(BIN)/ruff format --check src tests migrations benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) libical
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from scheduler.feeds import service as feed_service
+from scheduler.feeds.cache import FeedRenderCache
 from scheduler.feeds.repository import feed_rows
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import FeedToken
@@ -210,8 +211,12 @@ def run(backend: str) -> dict[str, Any]:
             captured.append(kwargs)
             return real_build(**kwargs)
 
+        cache = FeedRenderCache(settings.feed_cache_max_bytes)  # as the server keeps one
+
         def render() -> Any:
-            return feed_service.render_feed(session, secret, settings=settings, now=now)
+            return feed_service.render_feed(
+                session, secret, settings=settings, now=now, cache=cache
+            )
 
         with Session(engine) as session:
             feed_service.build_calendar = capture  # only to get the events it is given

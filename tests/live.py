@@ -36,6 +36,8 @@ def running_server(database_url: str, *, log_file: Path | None = None, **env: st
         "SCHEDULER_ENVIRONMENT": "test",
         "SCHEDULER_SECRET_KEY": TEST_SECRET,
         "SCHEDULER_RATE_LIMIT_ENABLED": "false",
+        # In production mode (benchmarks) the app logs a line per request: only with log_file.
+        "SCHEDULER_LOG_LEVEL": "INFO" if log_file else "WARNING",
         **env,
     }
     log = log_file.open("wb") if log_file else None

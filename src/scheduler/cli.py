@@ -1,11 +1,16 @@
-"""The ``scheduler`` command: serve, migrate, seed-demo, create-user, dev (all three first)."""
+"""The ``scheduler`` command: serve, migrate, create-admin, create-user, backup, restore,
+seed-demo, and dev (migrate, seed the demo clinic, serve)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -47,18 +52,48 @@ def cmd_seed_demo(settings: Settings) -> None:
         print(f"  {role:<11} {email:<24} {password}")
 
 
+ADMIN_PASSWORD_ENV = "SCHEDULER_ADMIN_PASSWORD"  # noqa: S105 - the variable's name
+
+
+def read_password(from_stdin: bool) -> str:
+    """The new account's password: the first line of standard input (``--password-stdin``),
+    else ``SCHEDULER_ADMIN_PASSWORD``, else asked twice on the terminal."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    from_env = os.environ.get(ADMIN_PASSWORD_ENV)
+    if from_env:
+        return from_env
+    password = getpass.getpass("Password (at least 10 characters): ")
+    if getpass.getpass("Password again: ") != password:
+        sys.exit("error: the two passwords differ")
+    return password
+
+
 def cmd_create_user(
-    settings: Settings, email: str, role: str, provider_id: int | None, full_name: str
+    settings: Settings,
+    email: str,
+    role: str,
+    provider_id: int | None,
+    full_name: str,
+    *,
+    password_stdin: bool = False,
 ) -> None:
+    from pydantic import ValidationError
+
     from scheduler.audit.service import Actor
     from scheduler.auth.schemas import UserCreate
     from scheduler.auth.service import create_user
     from scheduler.errors import SchedulerError
 
-    password = getpass.getpass("Password (at least 10 characters): ")
-    data = UserCreate(
-        email=email, password=password, role=role, provider_id=provider_id, full_name=full_name
-    )
+    password = read_password(password_stdin)
+    try:
+        data = UserCreate(
+            email=email, password=password, role=role, provider_id=provider_id, full_name=full_name
+        )
+    except ValidationError as exc:
+        # Only field names and rules: the rejected values may be the password.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"error: {problems}")
     engine = build_engine(settings)
     try:
         session: Session
@@ -76,9 +111,58 @@ def cmd_create_user(
         engine.dispose()
 
 
-def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def cmd_backup(settings: Settings, target: str) -> None:
+    """Back up to the file ``target``, or to standard output when it is ``-`` (so that
+    ``docker compose exec -T api scheduler backup - > clinic.backup`` needs no shared folder)."""
+    from scheduler.backup import BackupError, backup
+
+    try:
+        if target != "-":
+            backup(settings.database_url, Path(target))
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "backup"
+                backup(settings.database_url, path)
+                with path.open("rb") as data:
+                    shutil.copyfileobj(data, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+    except BackupError as exc:
+        sys.exit(f"error: {exc}")
+    print(f"backed up to {'standard output' if target == '-' else target}", file=sys.stderr)
+
+
+def cmd_restore(settings: Settings, source: str, clean: bool) -> None:
+    """Restore from the file ``source``, or from standard input when it is ``-``."""
+    from scheduler.backup import BackupError, restore
+
+    _ensure_sqlite_dir(settings)
+    try:
+        if source != "-":
+            restore(settings.database_url, Path(source), clean=clean)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "backup"
+                with path.open("wb") as data:
+                    shutil.copyfileobj(sys.stdin.buffer, data)
+                restore(settings.database_url, path, clean=clean)
+    except BackupError as exc:
+        sys.exit(f"error: {exc}")
+    print(
+        "restored; run `scheduler migrate` if the backup came from an older version",
+        file=sys.stderr,
+    )
+
+
+def cmd_serve(
+    settings: Settings, host: str, port: int, workers: int, graceful_seconds: int = 20
+) -> None:
+    """Serve with uvicorn. On SIGTERM (``docker compose stop``) each process stops accepting
+    connections, lets requests in flight finish for up to ``graceful_seconds``, then exits."""
     import uvicorn
 
+    from scheduler.logging_config import configure_logging
+
+    configure_logging(settings)
     uvicorn.run(
         "scheduler.main:create_app",
         factory=True,
@@ -87,6 +171,9 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_config=None,  # ours (configure_logging), in every worker process too
+        access_log=False,  # scheduler.access logs each request, without paths or queries
+        timeout_graceful_shutdown=graceful_seconds,
     )
 
 
@@ -97,22 +184,46 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=20,
+        help="seconds requests in flight may take to finish on shutdown",
+    )
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
     sub.add_parser("seed-demo", help="seed the demo clinic (development only, idempotent)")
     dev = sub.add_parser("dev", help="migrate, seed the demo clinic if missing, and serve")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
-    create_user = sub.add_parser("create-user", help="create a staff login (asks the password)")
+    password_help = (
+        f"read the password from the first line of standard input (else ${ADMIN_PASSWORD_ENV}, "
+        "else it is asked on the terminal)"
+    )
+    create_admin = sub.add_parser(
+        "create-admin", help="first run: create an admin login (the first of the clinic's)"
+    )
+    create_admin.add_argument("--email", required=True)
+    create_admin.add_argument("--full-name", default="")
+    create_admin.add_argument("--password-stdin", action="store_true", help=password_help)
+    create_user = sub.add_parser("create-user", help="create a staff login")
     create_user.add_argument("--email", required=True)
     create_user.add_argument("--role", required=True, choices=["admin", "front_desk", "provider"])
     create_user.add_argument("--provider-id", type=int, default=None)
     create_user.add_argument("--full-name", default="")
+    create_user.add_argument("--password-stdin", action="store_true", help=password_help)
+    backup = sub.add_parser("backup", help="write a consistent backup of the database to FILE")
+    backup.add_argument("file", help="where to write it; - for standard output")
+    restore = sub.add_parser("restore", help="restore the database from a backup FILE")
+    restore.add_argument("file", help="the backup; - for standard input")
+    restore.add_argument(
+        "--clean", action="store_true", help="replace a database that already holds data"
+    )
     args = parser.parse_args(argv)
 
     settings = get_settings()
     if args.command == "serve":
-        cmd_serve(settings, args.host, args.port, args.workers)
+        cmd_serve(settings, args.host, args.port, args.workers, args.graceful_timeout)
     elif args.command == "migrate":
         cmd_migrate(settings, args.revision)
     elif args.command == "seed-demo":
@@ -122,7 +233,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         cmd_seed_demo(settings)
         cmd_serve(settings, args.host, args.port, 1)
     elif args.command == "create-user":
-        cmd_create_user(settings, args.email, args.role, args.provider_id, args.full_name)
+        cmd_create_user(
+            settings,
+            args.email,
+            args.role,
+            args.provider_id,
+            args.full_name,
+            password_stdin=args.password_stdin,
+        )
+    elif args.command == "create-admin":
+        cmd_create_user(
+            settings, args.email, "admin", None, args.full_name, password_stdin=args.password_stdin
+        )
+    elif args.command == "backup":
+        cmd_backup(settings, args.file)
+    elif args.command == "restore":
+        cmd_restore(settings, args.file, args.clean)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The development default; refused (as is any short key) outside development.
@@ -28,14 +28,30 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default_factory=lambda: f"sqlite:///{Path('var/scheduler.db').resolve()}",
     )
+    # Used when SCHEDULER_DATABASE_URL is not given and a host is: the URL is built from these
+    # parts with the password URL-escaped, so any character is safe in it (docker compose).
+    database_host: str | None = None
+    database_port: int = Field(default=5432, ge=1, le=65535)
+    database_name: str = "scheduler"
+    database_user: str = "scheduler"
+    database_password: SecretStr = SecretStr("")
     secret_key: str = PLACEHOLDER_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
+    # How long an Idempotency-Key's answer is kept for a retry; an older key counts as new.
+    idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The organizer of a booking's .ics (calendar apps show it, and iTIP readers such as
+    # Evolution require one): the clinic's name (default: the location's) and its address
+    # (default: public_base_url, a URI that is not a mailbox).
+    clinic_name: str = Field(default="", max_length=200)
+    clinic_email: str = Field(default="", max_length=320)
     feed_privacy: FeedPrivacy = "type_and_initials"
     feed_past_days: int = Field(default=30, ge=0, le=366)
     feed_future_days: int = Field(default=180, ge=1, le=730)
     feed_cancelled_grace_days: int = Field(default=14, ge=0, le=90)
+    # Rendered feeds kept per process (the latest version of each feed), in bytes.
+    feed_cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     show_provider_to_patients: bool = True
     public_rate_limit: str = "60/minute"
     public_write_rate_limit: str = "10/minute"
@@ -49,6 +65,27 @@ class Settings(BaseSettings):
     rate_limit_storage_uri: str = "memory://"
     public_search_max_days: int = Field(default=31, ge=1, le=93)
     sql_echo: bool = False
+    # "auto": JSON lines in production, readable text otherwise.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Bearer token that GET /metrics requires; unset: /metrics answers 404.
+    metrics_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _database_url_from_parts(self) -> Self:
+        """``database_host`` and friends make the URL unless a URL was given explicitly."""
+        if self.database_host and "database_url" not in self.model_fields_set:
+            from sqlalchemy import URL
+
+            self.database_url = URL.create(
+                "postgresql+psycopg",
+                username=self.database_user,
+                password=self.database_password.get_secret_value() or None,
+                host=self.database_host,
+                port=self.database_port,
+                database=self.database_name,
+            ).render_as_string(hide_password=False)
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

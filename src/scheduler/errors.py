@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scheduler.kit.metrics import CONFLICTS
 from scheduler.kit.redact import redact_path
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,8 @@ def problem_response(
     }
     if instance:
         body["instance"] = instance
+    if status == 409:
+        CONFLICTS.labels(code).inc()
     body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

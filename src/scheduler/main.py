@@ -22,13 +22,18 @@ from scheduler.db import (
     build_sessionmaker,
     build_statement_engine,
 )
+from scheduler.docs import install_docs
 from scheduler.errors import install_error_handlers
+from scheduler.feeds.cache import FeedRenderCache
+from scheduler.http.access_log import AccessLog
+from scheduler.http.metrics import RequestMetrics, metrics_route
 from scheduler.http.openapi import install_openapi
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.kit.nul_guard import NulGuard
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
 from scheduler.kit.request_id import RequestId
+from scheduler.logging_config import configure_logging
 
 API_PREFIX = "/api/v1"
 
@@ -73,6 +78,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own settings, a frozen clock and a session factory."""
     settings = settings or get_settings()
+    if settings.environment != "test":  # tests capture logs their own way
+        configure_logging(settings)
     from scheduler.feeds.router import feed_executor, feed_route
 
     @asynccontextmanager
@@ -105,10 +112,13 @@ def create_app(
         summary="Scheduling backend for infusion clinics: chairs, provider capacity, "
         "online booking and private calendar feeds.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_uri)
+    app.state.feed_cache = FeedRenderCache(settings.feed_cache_max_bytes)
     from scheduler.auth.dependencies import StaffAccounts
 
     app.state.staff_accounts = StaffAccounts()
@@ -118,6 +128,8 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(NulGuard)
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
 
@@ -129,6 +141,8 @@ def create_app(
     app.router.routes.insert(0, feed_route())
     app.router.routes.insert(1, create_booking_route(API_PREFIX))
     app.include_router(health.router)
+    app.router.routes.append(metrics_route())
+    install_docs(app)
     app.include_router(public_feeds)
     # Each router directly under the app (not nested in one /api/v1 router): FastAPI matches
     # nested routers level by level, which cost more per request than some endpoints' work.

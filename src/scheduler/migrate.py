@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 
 def _migrations_dir() -> Path:
@@ -40,3 +44,15 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 def check(database_url: str) -> None:
     """Fail when the models and the migrations disagree (``alembic check``)."""
     command.check(alembic_config(database_url))
+
+
+@lru_cache(maxsize=1)
+def head_revisions() -> frozenset[str]:
+    """The revisions a fully migrated database is at (read once from the migrations folder)."""
+    script = ScriptDirectory(str(_migrations_dir()))
+    return frozenset(script.get_heads())
+
+
+def current_revisions(connection: Connection) -> frozenset[str]:
+    """The revisions the database behind ``connection`` is at (empty when never migrated)."""
+    return frozenset(MigrationContext.configure(connection).get_current_heads())

@@ -1,4 +1,5 @@
-"""Three independent readers of a built calendar: icalendar, vobject and ical.js (Thunderbird).
+"""Four independent readers of a built calendar: icalendar, vobject, ical.js (Thunderbird) and
+libical (Evolution, GNOME Calendar).
 
 Each returns the events as ``ParsedEvent`` with aware UTC instants, so a test can compare what
 every parser understood with the source data.
@@ -7,11 +8,16 @@ every parser understood with the source data.
 - vobject reads our VTIMEZONE through dateutil's ``tzical``;
 - ical.js reads our VTIMEZONE literally, as Thunderbird does. It runs under node from the npm
   project in ``js/``; a missing node or npm fails the tests rather than skipping them.
+- libical reads our VTIMEZONE and also checks the iTIP rules of the calendar's METHOD
+  (``icalrestriction_check``): a small C program in ``libical/`` compiled once per test session
+  against the system's libical (Debian: ``libical-dev``, which ``make`` installs); a missing
+  compiler or libical fails the tests rather than skipping them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -25,6 +31,7 @@ import vobject
 from icalendar import Calendar
 
 JS_DIR = Path(__file__).parent / "js"
+LIBICAL_PROGRAM = Path(__file__).parent / "libical" / "check_ics.c"
 ICALJS_SCRIPT = JS_DIR / "parse_ics.mjs"
 
 
@@ -68,16 +75,11 @@ def parse_with_icalendar(data: bytes) -> list[ParsedEvent]:
     return parsed
 
 
-# vobject ignores a VTIMEZONE that matches UTC from 2000 to 2020 (its ``tzinfo_eq``), which
-# ours for London does (it starts in the year before the events), and then looks the TZID up in
-# pytz. Those zones are still checked against our VTIMEZONE through dateutil and ical.js.
-_VOBJECT_UTC_LOOKALIKES = frozenset({"Europe/London"})
-
-
 def _vobject_instant(value: Any) -> datetime:
     # A TZID time must be read through the file's VTIMEZONE (dateutil tzical), not through
-    # vobject's fallback to pytz by name.
-    if value.utcoffset() != timedelta(0) and str(value.tzinfo) not in _VOBJECT_UTC_LOOKALIKES:
+    # vobject's fallback to pytz by name, which it takes when the VTIMEZONE reads as UTC in
+    # 2000-2020 (its ``tzinfo_eq``): London's did while it started in the year before the events.
+    if value.utcoffset() != timedelta(0) or str(value.tzinfo) not in ("UTC", "tzutc()"):
         assert type(value.tzinfo).__name__ == "_tzicalvtz", value.tzinfo
     return _utc(value)
 
@@ -158,10 +160,87 @@ def parse_with_icaljs(tmp_path_factory: pytest.TempPathFactory) -> Parser:
     return parse
 
 
+_LIBICAL_ESCAPES = re.compile(r"\\(.)")
+_LIBICAL_UNESCAPE = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
+
+
+def _libical_text(field: str) -> str | None:
+    text = _LIBICAL_ESCAPES.sub(lambda m: _LIBICAL_UNESCAPE[m.group(1)], field)
+    return text or None
+
+
 @pytest.fixture(scope="session")
-def parsers(parse_with_icaljs: Parser) -> dict[str, Parser]:
+def libical_checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The compiled ``libical/check_ics.c``."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    pkg_config = shutil.which("pkg-config")
+    if compiler is None or pkg_config is None:
+        pytest.fail("a C compiler and pkg-config are required for the libical parser tests")
+    flags = subprocess.run(
+        [pkg_config, "--cflags", "--libs", "libical"], capture_output=True, text=True, check=False
+    )
+    if flags.returncode != 0:
+        pytest.fail(f"libical is required for the parser tests (make installs it): {flags.stderr}")
+    program = tmp_path_factory.mktemp("libical") / "check_ics"
+    subprocess.run(
+        [compiler, "-O1", "-o", str(program), str(LIBICAL_PROGRAM), *flags.stdout.split()],
+        check=True,
+        timeout=120,
+    )
+    return program
+
+
+def libical_read(program: Path, path: Path) -> tuple[list[str], list[ParsedEvent]]:
+    """What libical found wrong with the file (parse errors, iTIP restrictions of its METHOD),
+    and its events."""
+    result = subprocess.run(
+        [str(program), str(path)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, f"libical could not read the calendar: {result.stderr}"
+    errors, parsed = [], []
+    for line in result.stdout.splitlines():
+        kind, *fields = line.split("\t")
+        if kind == "ERROR":
+            errors.append(fields[0])
+            continue
+        uid, start, end, tzid, sequence, status, summary, location, description = fields
+        assert tzid != "floating", line  # libical could not resolve the TZID
+        parsed.append(
+            ParsedEvent(
+                uid=_libical_text(uid) or "",
+                sequence=int(sequence),
+                status=status or None,
+                summary=_libical_text(summary),
+                location=_libical_text(location),
+                description=_libical_text(description),
+                start_at=datetime.fromtimestamp(int(start), UTC),
+                end_at=datetime.fromtimestamp(int(end), UTC),
+            )
+        )
+    return errors, parsed
+
+
+@pytest.fixture(scope="session")
+def parse_with_libical(libical_checker: Path, tmp_path_factory: pytest.TempPathFactory) -> Parser:
+    """libical's reading of a calendar, which must also pass its iTIP restriction check."""
+    directory = tmp_path_factory.mktemp("libical-input")
+    counter = iter(range(1_000_000))
+
+    def parse(data: bytes) -> list[ParsedEvent]:
+        path = directory / f"calendar-{next(counter)}.ics"
+        path.write_bytes(data)
+        errors, parsed = libical_read(libical_checker, path)
+        assert not errors, errors
+        return parsed
+
+    return parse
+
+
+@pytest.fixture(scope="session")
+def parsers(parse_with_icaljs: Parser, parse_with_libical: Parser) -> dict[str, Parser]:
     return {
         "icalendar": parse_with_icalendar,
         "vobject": parse_with_vobject,
         "ical.js": parse_with_icaljs,
+        "libical": parse_with_libical,
     }

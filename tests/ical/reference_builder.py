@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vDuration, vText
 
-from scheduler.ical.builder import DEFAULT_PRODID, FeedEvent
+from scheduler.ical.builder import DEFAULT_PRODID, FeedEvent, organizer_value
 from scheduler.ical.vtimezone import vtimezone_for
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -77,6 +77,8 @@ def _vevent(event: FeedEvent, tz: ZoneInfo) -> Event:
         vevent.add("LOCATION", _clean_text(event.location))
     if event.description:
         vevent.add("DESCRIPTION", _clean_text(event.description))
+    if event.organizer is not None:
+        vevent.add("ORGANIZER", organizer_value(event.organizer))
     return vevent
 
 

@@ -7,7 +7,7 @@ vobject and Thunderbird's ical.js and compared with the database.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,14 @@ from sqlmodel import Session, select
 from tests.clinic_fixture import Clinic
 from tests.conftest import dispose_database, fresh_database_url
 from tests.factories import auth_headers, make_user
-from tests.ical.conftest import Parser
+from tests.ical.conftest import Parser, libical_read
 from tests.live import running_server
+from tests.public.test_public_api import (
+    NEWCOMER,
+    PUBLIC,
+    THURSDAY_9,
+    hold_and_book,
+)
 
 from scheduler.config import Settings
 from scheduler.kit.clock import FrozenClock
@@ -294,6 +300,77 @@ def test_booking_ics_carries_the_patients_instructions(
         assert "Stop eating at 03:00" in event.description, name
         assert "driver" in event.description, name
     assert b"METHOD:PUBLISH" in response.content
+
+
+def test_booking_ics_is_an_itip_publish_libical_accepts_with_the_feeds_instants(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    parsers: dict[str, Parser],
+    tmp_path: Path,
+    libical_checker: Path,
+) -> None:
+    """Evolution (libical) refused every .ics (METHOD:PUBLISH without ORGANIZER): the clinic is
+    now the organizer, and the .ics and the feeds say the same instants for the booking."""
+    winter = book(client, desk_headers, clinic, BEFORE_DST)
+    summer = book(client, desk_headers, clinic, AFTER_DST, patient_id=clinic.other_patient.id)
+    feed = client.get(feed_path(new_feed(client, desk_headers, provider_id=clinic.nurse.id)))
+    location_feed = client.get(
+        feed_path(new_feed(client, desk_headers, location_id=clinic.location_id))
+    )
+    for booking in (winter, summer):
+        ics = client.get(f"/api/v1/bookings/{booking['id']}/calendar.ics", headers=desk_headers)
+        assert ics.status_code == 200
+        path = tmp_path / f"{booking['id']}.ics"
+        path.write_bytes(ics.content)
+        errors, events = libical_read(libical_checker, path)
+        assert errors == []
+        assert [e.uid for e in events] == [booking["ical_uid"]]
+        assert b"\r\nORGANIZER;CN=" in ics.content
+        for name, parse in parsers.items():
+            (in_ics,) = parse(ics.content)
+            for calendar in (feed.content, location_feed.content):
+                (in_feed,) = [e for e in parse(calendar) if e.uid == booking["ical_uid"]]
+                assert (in_ics.start_at, in_ics.end_at) == (in_feed.start_at, in_feed.end_at), name
+            assert in_ics.start_at == datetime.fromisoformat(booking["start_at"]), name
+
+
+def test_head_on_a_booking_ics_answers_like_get_without_a_body(
+    client: TestClient, desk_headers: dict[str, str], clinic: Clinic
+) -> None:
+    booking = book(client, desk_headers, clinic, AFTER_DST)
+    path = f"/api/v1/bookings/{booking['id']}/calendar.ics"
+    plain = {**desk_headers, "Accept-Encoding": "identity"}
+    get, head = client.get(path, headers=plain), client.head(path, headers=plain)
+    assert head.status_code == 200, head.text
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(get.content))
+    for header in ("content-type", "etag", "content-disposition"):
+        assert head.headers[header] == get.headers[header]
+    assert client.head(path).status_code == 401  # HEAD is authorized like GET
+    unknown = client.head("/api/v1/bookings/999999/calendar.ics", headers=desk_headers)
+    assert unknown.status_code == 404
+
+
+def test_head_on_the_patients_ics_answers_like_get_without_a_body(
+    client: TestClient, clinic: Clinic, db: Session
+) -> None:
+    clinic.consult.self_schedulable = True
+    db.add(clinic.consult)
+    db.commit()
+    online = clinic
+    booked = hold_and_book(client, online, online.consult.id or 0, THURSDAY_9, NEWCOMER)
+    assert booked.status_code == 201, booked.text
+    path = f"{PUBLIC}/manage/{booked.json()['manage_token']}/calendar.ics"
+    plain = {"Accept-Encoding": "identity"}
+    get, head = client.get(path, headers=plain), client.head(path, headers=plain)
+    assert get.status_code == 200
+    assert head.status_code == 200, head.text
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(get.content))
+    for header in ("content-type", "etag", "content-disposition"):
+        assert head.headers[header] == get.headers[header]
+    assert client.head(f"{PUBLIC}/manage/{'x' * 43}/calendar.ics").status_code == 404
 
 
 def test_feed_tokens_never_reach_the_access_log(backend: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from scheduler.ical.builder import FeedEvent, FeedEventStatus, build_calendar
+from scheduler.ical.builder import FeedEvent, FeedEventStatus, Organizer, build_calendar
 
 Parser = Callable[[bytes], list[Any]]
 
@@ -78,15 +78,38 @@ def test_calendar_properties() -> None:
 
 
 def test_method_and_refresh_when_given() -> None:
-    data = build([make_event()], method="PUBLISH", refresh_minutes=60, prodid="-//Clinic//EN")
+    clinic = Organizer("Main Street Clinic", "mailto:desk@clinic.example")
+    event = dataclasses.replace(make_event(), organizer=clinic)
+    data = build([event], method="PUBLISH", refresh_minutes=60, prodid="-//Clinic//EN")
     lines = unfolded_lines(data)
 
     assert "METHOD:PUBLISH" in lines
+    assert 'ORGANIZER;CN="Main Street Clinic":mailto:desk@clinic.example' in lines
     assert "PRODID:-//Clinic//EN" in lines
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
     assert "X-PUBLISHED-TTL:PT1H" in lines
     calendar = Calendar.from_ical(data)
     assert calendar.refresh_interval == timedelta(hours=1)
+
+
+def test_publish_needs_an_organizer_for_every_event() -> None:
+    """RFC 5546 3.2.1: a PUBLISH VEVENT has exactly one ORGANIZER; libical (Evolution, GNOME
+    Calendar) refuses the file without it."""
+    with pytest.raises(ValueError, match="organizer"):
+        build([make_event()], method="PUBLISH")
+
+
+def test_organizer_name_is_a_quoted_parameter_without_control_characters() -> None:
+    clinic = Organizer('Clinic; East, "Main"\r\nSuite 2\x07', "https://clinic.example/")
+    lines = unfolded_lines(build([dataclasses.replace(make_event(), organizer=clinic)]))
+
+    (line,) = [line for line in lines if line.startswith("ORGANIZER")]
+    assert line.endswith(":https://clinic.example/")
+    assert "\x07" not in line
+    event = Calendar.from_ical(build([dataclasses.replace(make_event(), organizer=clinic)])).walk(
+        "VEVENT"
+    )[0]
+    assert event["ORGANIZER"].params["CN"] == 'Clinic; East, "Main" Suite 2'  # RFC 6868
 
 
 def test_calendar_name_is_escaped_text() -> None:

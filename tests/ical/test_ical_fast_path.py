@@ -10,6 +10,7 @@ and microseconds, and many events that share values (the builder reuses lines).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.ical.reference_builder import reference_build_calendar
 
-from scheduler.ical.builder import FeedEvent, build_calendar
+from scheduler.ical.builder import FeedEvent, Organizer, build_calendar
 
 ZONES = (
     "America/New_York",
@@ -75,6 +76,12 @@ def events(draw: st.DrawFn) -> list[FeedEvent]:
                 status=draw(st.sampled_from(["CONFIRMED", "TENTATIVE", "CANCELLED"])),
                 last_modified_at=draw(INSTANTS),
                 description=draw(st.one_of(st.none(), text)),
+                organizer=draw(
+                    st.one_of(
+                        st.none(),
+                        st.builds(Organizer, name=text, uri=st.just("mailto:desk@clinic.test")),
+                    )
+                ),
             )
         )
     return out
@@ -91,6 +98,9 @@ def test_same_bytes_as_icalendar(
     zone: str, name: str, events: list[FeedEvent], method: str | None
 ) -> None:
     tz = ZoneInfo(zone)
+    if method == "PUBLISH":  # every published event names its organizer (RFC 5546)
+        clinic = Organizer("Clinic", "mailto:desk@clinic.test")
+        events = [replace(e, organizer=e.organizer or clinic) for e in events]
     expected = reference_build_calendar(name=name, tz=tz, events=events, method=method)
     assert build_calendar(name=name, tz=tz, events=events, method=method) == expected
 

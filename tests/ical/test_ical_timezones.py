@@ -8,14 +8,16 @@ VTIMEZONE. icalendar (IANA database), vobject (dateutil reading our VTIMEZONE) a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import vobject
 from icalendar import Calendar
 
-from scheduler.ical.builder import FeedEvent, build_calendar, vtimezone_for
+from scheduler.ical.builder import FeedEvent, Organizer, build_calendar, vtimezone_for
 
 Parser = Callable[[bytes], list[Any]]
 
@@ -146,7 +148,12 @@ def test_single_event_in_january_of_southern_summer(parsers: dict[str, Parser]) 
     # Sydney is on daylight time in January: the VTIMEZONE must begin with the October change
     # of the year before, or parsers read January with the wrong (or no) offset.
     tz = ZoneInfo("Australia/Sydney")
-    events = [feed_event("jan@test", datetime(2026, 1, 5, 9, 0, tzinfo=tz).astimezone(UTC))]
+    events = [
+        replace(
+            feed_event("jan@test", datetime(2026, 1, 5, 9, 0, tzinfo=tz).astimezone(UTC)),
+            organizer=Organizer("Clinic", "mailto:desk@clinic.example"),
+        )
+    ]
     data = build_calendar(name="Sydney", tz=tz, events=events, method="PUBLISH")
 
     assert b"DTSTART;TZID=Australia/Sydney:20260105T090000" in data
@@ -162,20 +169,20 @@ def test_vtimezone_new_york_one_rule_per_kind() -> None:
     assert vtimezone_text("America/New_York", WINDOW).split("\r\n") == [
         "BEGIN:VTIMEZONE",
         "TZID:America/New_York",
-        "BEGIN:STANDARD",
-        "DTSTART:20241103T020000",
-        "RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11",
-        "TZNAME:EST",
-        "TZOFFSETFROM:-0400",
-        "TZOFFSETTO:-0500",
-        "END:STANDARD",
         "BEGIN:DAYLIGHT",
-        "DTSTART:20250309T020000",
+        "DTSTART:20070311T020000",  # the rules hold since 2007: they start there
         "RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3",
         "TZNAME:EDT",
         "TZOFFSETFROM:-0500",
         "TZOFFSETTO:-0400",
         "END:DAYLIGHT",
+        "BEGIN:STANDARD",
+        "DTSTART:20071104T020000",
+        "RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11",
+        "TZNAME:EST",
+        "TZOFFSETFROM:-0400",
+        "TZOFFSETTO:-0500",
+        "END:STANDARD",
         "END:VTIMEZONE",
         "",
     ]
@@ -185,20 +192,20 @@ def test_vtimezone_sydney_southern_hemisphere() -> None:
     assert vtimezone_text("Australia/Sydney", WINDOW).split("\r\n") == [
         "BEGIN:VTIMEZONE",
         "TZID:Australia/Sydney",
-        "BEGIN:DAYLIGHT",
-        "DTSTART:20241006T020000",
-        "RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=10",
-        "TZNAME:AEDT",
-        "TZOFFSETFROM:+1000",
-        "TZOFFSETTO:+1100",
-        "END:DAYLIGHT",
         "BEGIN:STANDARD",
-        "DTSTART:20250406T030000",
+        "DTSTART:20080406T030000",  # the rules hold since 2008
         "RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=4",
         "TZNAME:AEST",
         "TZOFFSETFROM:+1100",
         "TZOFFSETTO:+1000",
         "END:STANDARD",
+        "BEGIN:DAYLIGHT",
+        "DTSTART:20081005T020000",
+        "RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=10",
+        "TZNAME:AEDT",
+        "TZOFFSETFROM:+1000",
+        "TZOFFSETTO:+1100",
+        "END:DAYLIGHT",
         "END:VTIMEZONE",
         "",
     ]
@@ -289,6 +296,48 @@ def test_vtimezone_matches_zoneinfo_through_dateutil(zone: str) -> None:
             wall = local.replace(tzinfo=derived)
             assert wall.utcoffset() == local.utcoffset(), (zone, local)
         instant += timedelta(hours=5)
+
+
+@pytest.mark.parametrize(
+    ("zone", "since"),
+    [
+        ("Europe/London", 1996),
+        ("America/New_York", 2007),
+        ("America/Denver", 2007),
+        ("Australia/Sydney", 2008),
+        ("Australia/Lord_Howe", 2008),
+    ],
+)
+def test_vtimezone_rules_start_where_they_began_and_read_right_since(zone: str, since: int) -> None:
+    """vobject (dateutil) takes the first STANDARD for anything before the first observance,
+    and probes 2000-2020 to tell a VTIMEZONE from UTC: every year the rules describe must read
+    as the zone does, from the year they began."""
+    tz = ZoneInfo(zone)
+    timezone = vtimezone_for(tz, WINDOW)
+    starts = sorted(sub.decoded("DTSTART") for sub in timezone.subcomponents)
+    assert starts[0].year == since
+    calendar = Calendar()
+    calendar.add_component(timezone)
+    derived = calendar.timezones[0].to_tz(lookup_tzid=False)
+    instant = datetime(since, 6, 1, tzinfo=UTC)
+    while instant.year <= WINDOW[-1]:
+        local = instant.astimezone(tz)
+        assert local.replace(tzinfo=derived).utcoffset() == local.utcoffset(), (zone, local)
+        instant += timedelta(days=7, hours=5)
+
+
+def test_vobject_reads_london_through_the_feeds_vtimezone() -> None:
+    """vobject ignored London's VTIMEZONE while it started in 2024 (it read as UTC in
+    2000-2020) and fell back to its own zone lookup by name."""
+    tz = ZoneInfo("Europe/London")
+    summer = datetime(2027, 7, 15, 9, 0, tzinfo=UTC)
+    data = build_calendar(name="London", tz=tz, events=[feed_event("summer@test", summer)])
+    registry = vars(vobject.icalendar)["__tzidMap"]
+    for tzid in [tzid for tzid in registry if tzid != "UTC"]:
+        del registry[tzid]
+    start = vobject.readOne(data.decode()).vevent.dtstart.value
+    assert type(start.tzinfo).__name__ == "_tzicalvtz"
+    assert start.astimezone(UTC) == summer
 
 
 def test_vtimezone_refuses_bad_ranges() -> None:

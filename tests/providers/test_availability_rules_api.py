@@ -260,8 +260,9 @@ def test_providers_manage_only_their_own_rules(
     others = client.post(paul_url, json=rule(clinic), headers=nora)
     assert others.status_code == 403
     assert others.json()["code"] == "forbidden"
-    # Reading a colleague's hours is fine (desk work needs it, and hours are not private).
-    assert client.get(paul_url, headers=nora).status_code == 200
+    # Nor read them: a provider sees their own schedule only (issue 13 item 10; desk staff
+    # see everyone's).
+    assert client.get(paul_url, headers=nora).status_code == 403
 
     paul = provider_headers_for(clinic.paul)
     theirs = client.post(paul_url, json=rule(clinic), headers=paul).json()

@@ -125,13 +125,14 @@ def test_first_time_patient_books_a_consultation(
     )
 
 
-def test_returning_eligible_patient_books_an_infusion_with_instructions(
+def test_an_online_infusion_needs_the_acknowledgements_and_gets_instructions(
     client: TestClient, online: Clinic, db: Session
 ) -> None:
+    online.infusion.prerequisites = []  # a clinic that takes new infusion patients online
+    db.add(online.infusion)
+    db.commit()
     patients_before = len(db.exec(select(Patient)).all())
-    missing_ack = hold_and_book(
-        client, online, online.infusion_id, THURSDAY_9, details_of(online.patient)
-    )
+    missing_ack = hold_and_book(client, online, online.infusion_id, THURSDAY_9, NEWCOMER)
     assert missing_ack.status_code == 422
     assert missing_ack.json()["code"] == "acknowledgement_required"
     booked = hold_and_book(
@@ -139,7 +140,7 @@ def test_returning_eligible_patient_books_an_infusion_with_instructions(
         online,
         online.infusion_id,
         THURSDAY_9,
-        details_of(online.patient),
+        NEWCOMER,
         driver_confirmed=True,
         fasting_acknowledged=True,
     )
@@ -150,25 +151,25 @@ def test_returning_eligible_patient_books_an_infusion_with_instructions(
     assert "Stop eating at 03:00" in text
     assert "07:00" in text  # clear liquids until two hours before
     assert "driver" in text
-    assert len(db.exec(select(Patient)).all()) == patients_before  # matched, not duplicated
-    stored = db.exec(select(Booking).where(Booking.patient_id == online.patient.id)).one()
+    assert len(db.exec(select(Patient)).all()) == patients_before + 1
+    rosa = db.exec(select(Patient).where(Patient.email == NEWCOMER["email"])).one()
+    stored = db.exec(select(Booking).where(Booking.patient_id == rosa.id)).one()
     assert (stored.source, stored.driver_confirmed) == ("online", True)
     assert stored.manage_token_hash
     assert body["manage_token"] not in stored.manage_token_hash
 
 
-def test_ineligible_patient_cannot_book_an_infusion(client: TestClient, online: Clinic) -> None:
-    refused = hold_and_book(
-        client,
-        online,
-        online.infusion_id,
-        THURSDAY_9,
-        NEWCOMER,
-        driver_confirmed=True,
-        fasting_acknowledged=True,
-    )
+def test_a_type_with_prerequisites_is_not_bookable_online_for_anyone(
+    client: TestClient, online: Clinic
+) -> None:
+    types = client.get(f"{PUBLIC}/locations/{online.location_id}/appointment-types").json()
+    by_code = {t["code"]: t for t in types}
+    assert by_code["infusion"]["bookable_online"] is False
+    assert by_code["consult"]["bookable_online"] is True
+    refused = hold(client, online, online.infusion_id, THURSDAY_9)
     assert refused.status_code == 409
-    assert refused.json()["code"] == "prerequisite_missing"
+    assert refused.json()["code"] == "not_bookable_online"
+    assert "missing" not in refused.json()
 
 
 def test_cancel_is_bound_by_the_cutoff(
@@ -281,15 +282,7 @@ def test_public_answers_reveal_no_other_patient(
     token = booked.json()["manage_token"]
     bodies.append(client.get(f"{PUBLIC}/manage/{token}").text)
     bodies.append(client.get(f"{PUBLIC}/manage/{token}/calendar.ics").text)
-    refused = hold_and_book(
-        client,
-        online,
-        online.infusion_id,
-        "2026-03-05T11:00:00-05:00",
-        NEWCOMER,
-        driver_confirmed=True,
-        fasting_acknowledged=True,
-    )
+    refused = hold(client, online, online.infusion_id, "2026-03-05T11:00:00-05:00")
     assert refused.status_code == 409
     bodies.append(refused.text)
     for other in (online.patient, online.other_patient, online.new_patient):

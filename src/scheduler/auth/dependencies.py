@@ -14,11 +14,13 @@ from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from scheduler.audit.service import Actor
+from scheduler.auth.credentials import from_numeric_date, issued_in_time
 from scheduler.auth.security import decode_access_token
 from scheduler.config import Settings
 from scheduler.db import open_session
@@ -38,11 +40,13 @@ class StaffAccounts:
     """Staff accounts this process confirmed recently, so most requests need no user lookup.
 
     Every authenticated request must come from an account that still exists and is active,
-    with its current role. Looking that up costs a query and a trip through the threadpool on
-    every request; instead a confirmed account is remembered for ``ttl_seconds``. Within this
-    process a change through the API (``forget``) takes effect at once; another API process
-    notices a disabled account or a new role within ``ttl_seconds``. The remembered object is
-    a detached copy, never an instance of some session.
+    with its current role, and its token must be issued after the account's last credentials
+    change. Looking that up costs a query and a trip through the threadpool on every request;
+    instead a confirmed account is remembered for ``ttl_seconds``. Within this process a change
+    through the API (``forget``) takes effect at once; another API process may still honour
+    the tokens a password, role or status change ended, and the old role, for up to
+    ``ttl_seconds`` (5 s by default) after the change commits. The remembered object is a
+    detached copy, never an instance of some session.
     """
 
     def __init__(self, ttl_seconds: float = 5.0) -> None:
@@ -64,6 +68,15 @@ class StaffAccounts:
         with self._lock:
             self._accounts.pop(user_id, None)
 
+    def forget_on_commit(self, session: Session, user_id: int) -> None:
+        """Forget the account now and again once ``session`` commits its change to it.
+
+        Forgetting only before the commit leaves a window: a request of the same user in
+        between would load the account as it still is in the database and remember it for
+        ``ttl_seconds``, keeping a token alive that the change ended."""
+        self.forget(user_id)
+        event.listen(session, "after_commit", lambda _: self.forget(user_id), once=True)
+
 
 def staff_accounts(request: Request) -> StaffAccounts:
     accounts: StaffAccounts = request.app.state.staff_accounts
@@ -74,7 +87,8 @@ async def get_current_user(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     """The signed-in staff user, from the bearer token; 401 when absent, invalid, expired,
-    or the account is gone or disabled.
+    issued before the account's password, role or status last changed, or the account is
+    gone or disabled.
 
     Reads settings and clock from the app directly and, when the account must be looked up,
     uses a short read-only session of its own: as a leaf of the dependency tree it costs
@@ -98,6 +112,11 @@ async def get_current_user(
         if found is None or not found.active:
             raise NotAuthenticated("This account no longer exists or is disabled.")
         user = accounts.remember(found)
+    if not issued_in_time(user, from_numeric_date(claims.get("iat"))):
+        raise NotAuthenticated(
+            "This access token was issued before the account's password, role or status "
+            "changed; sign in again."
+        )
     return user
 
 
@@ -168,7 +187,22 @@ DeskActor = Annotated[Actor, Depends(actor_with_roles(ADMIN, FRONT_DESK))]
 
 
 def ensure_own_provider(actor: Actor, provider_id: int) -> None:
-    """Providers may act on their own provider record only; desk staff and admins on any."""
+    """Providers may see and change what belongs to their own provider record only (its
+    availability, exceptions, slots and feeds); desk staff and admins any provider's.
+
+    Another provider's id is a 403: who works here is no secret (``GET /providers`` lists
+    them), their schedule is. Single records that belong to someone else (a booking, a hold,
+    a patient) are a 404 instead, the same as a missing one."""
     if actor.role == PROVIDER and actor.provider_id != provider_id:
-        msg = "Providers can only change their own schedule, availability and feeds."
+        msg = "Providers can only see and change their own schedule, availability and feeds."
         raise Forbidden(msg)
+
+
+def own_provider_filter(actor: Actor, provider_id: int | None) -> int | None:
+    """The provider a list or search is about: for a provider, themselves (asking for
+    another provider is a 403); for desk staff and admins, ``provider_id`` as given."""
+    if actor.role != PROVIDER:
+        return provider_id
+    if provider_id is not None:
+        ensure_own_provider(actor, provider_id)
+    return actor.provider_id

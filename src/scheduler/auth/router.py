@@ -13,7 +13,7 @@ from scheduler.auth.dependencies import (
     StaffActor,
     staff_accounts,
 )
-from scheduler.auth.schemas import TokenRead, UserCreate, UserRead, UserUpdate
+from scheduler.auth.schemas import PasswordChange, TokenRead, UserCreate, UserRead, UserUpdate
 from scheduler.db import CommitRoute, ReadSessionDep, SessionDep
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.kit.pagination import Page, PageParams, page_params
@@ -37,6 +37,29 @@ def login(
     token, expires_at = service.authenticate(
         session, email=form.username, password=form.password, settings=settings, now=clock.now()
     )
+    return TokenRead(access_token=token, expires_at=expires_at)
+
+
+@router.post(
+    "/auth/password",
+    response_model=TokenRead,
+    summary="Change one's own password (ends every other token and session)",
+    dependencies=[Depends(rate_limit("password", lambda r: r.app.state.settings.login_rate_limit))],
+)
+def change_password(
+    data: PasswordChange,
+    user: AnyStaff,
+    actor: StaffActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    accounts: Annotated[StaffAccounts, Depends(staff_accounts)],
+) -> TokenRead:
+    token, expires_at = service.change_own_password(
+        session, user, data, actor=actor, settings=settings, now=clock.now()
+    )
+    # The tokens issued before are refused on this process's next request.
+    accounts.forget_on_commit(session, user.id or 0)
     return TokenRead(access_token=token, expires_at=expires_at)
 
 
@@ -77,6 +100,7 @@ def update_user(
     accounts: Annotated[StaffAccounts, Depends(staff_accounts)],
 ) -> UserRead:
     user = service.update_user(session, user_id, data, actor=actor, now=clock.now())
-    # A disabled account or a new role takes effect on this process's next request.
-    accounts.forget(user_id)
+    # A disabled account, a new role and the end of the user's old tokens take effect on
+    # this process's next request (on other processes within StaffAccounts' time to live).
+    accounts.forget_on_commit(session, user_id)
     return UserRead.model_validate(user)

@@ -34,6 +34,13 @@ class UserUpdate(BaseModel):
     active: bool | None = None
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -44,3 +51,8 @@ class UserRead(BaseModel):
     provider_id: int | None
     active: bool
     created_at: datetime
+    credentials_changed_at: datetime | None = Field(
+        default=None,
+        description="When the password, role, provider link or status last changed; "
+        "tokens issued before it are refused",
+    )

@@ -11,6 +11,8 @@ from typing import Any
 import jwt
 from pwdlib import PasswordHash
 
+from scheduler.auth.credentials import to_numeric_date
+
 ALGORITHM = "HS256"
 _hasher = PasswordHash.recommended()
 # Verified against when the e-mail is unknown, so a failed login takes as long either way.
@@ -35,7 +37,9 @@ def issue_access_token(
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "role": role,
-        "iat": int(now.timestamp()),
+        # To the microsecond, so a token is compared exactly with the account's last
+        # credentials change (auth/credentials.py); a NumericDate may have a fraction.
+        "iat": to_numeric_date(now),
         "exp": int(expires_at.timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at

@@ -7,13 +7,14 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from scheduler.audit.service import Actor, record_event, snapshot
-from scheduler.auth.schemas import UserCreate, UserUpdate
+from scheduler.auth.schemas import PasswordChange, UserCreate, UserUpdate
 from scheduler.auth.security import hash_password, issue_access_token, verify_password
 from scheduler.config import Settings
-from scheduler.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from scheduler.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from scheduler.models import Provider, User
 
 _SECRET_FIELDS = frozenset({"password_hash"})
+ADMIN = "admin"
 
 
 def authenticate(
@@ -86,19 +87,36 @@ def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User]
 def update_user(
     session: Session, user_id: int, data: UserUpdate, *, actor: Actor, now: datetime
 ) -> User:
+    """An admin's change to a staff account.
+
+    Removing the clinic's last active admin (demoting or disabling them, themselves included)
+    is a 409 ``last_admin``. A new password, role, provider link or active flag ends every
+    token and session the user holds (``credentials_changed_at``).
+    """
     user = get_user(session, user_id)
     before = snapshot(user, exclude=_SECRET_FIELDS)
     changes = data.model_dump(exclude_unset=True)
+    password = changes.pop("password", None)
+    # A null role or active flag means "unchanged", like an absent one; a null provider_id
+    # unlinks the provider.
+    changes = {k: v for k, v in changes.items() if v is not None or k == "provider_id"}
     role = changes.get("role", user.role)
     provider_id = changes.get("provider_id", user.provider_id)
+    active = changes.get("active", user.active)
     _check_provider_link(session, role, provider_id)
-    if "password" in changes:
-        password = changes.pop("password")
-        if password is not None:
-            user.password_hash = hash_password(password)
+    if user.role == ADMIN and user.active and (role != ADMIN or not active):
+        _keep_another_active_admin(session, user_id)
+    credentials_change = password is not None or (role, provider_id, active) != (
+        user.role,
+        user.provider_id,
+        user.active,
+    )
+    if password is not None:
+        user.password_hash = hash_password(password)
     for key, value in changes.items():
-        if value is not None or key == "provider_id":
-            setattr(user, key, value)
+        setattr(user, key, value)
+    if credentials_change:
+        user.credentials_changed_at = now
     session.add(user)
     session.flush()
     record_event(
@@ -110,5 +128,69 @@ def update_user(
         entity_id=user.id,
         before=before,
         after=snapshot(user, exclude=_SECRET_FIELDS),
+        reason="password set by an admin" if password is not None else "",
     )
     return user
+
+
+def _keep_another_active_admin(session: Session, user_id: int) -> None:
+    """409 unless an active admin other than ``user_id`` remains.
+
+    Locks the active admins' rows, in id order, on PostgreSQL: two admins demoting each other
+    at once queue here, and the second sees the first's change (SQLite serializes writers)."""
+    admins = session.exec(
+        select(User.id)
+        .where(User.role == ADMIN, col(User.active).is_(True))
+        .order_by(col(User.id))
+        .with_for_update()
+    ).all()
+    if not any(admin_id != user_id for admin_id in admins):
+        raise Conflict(
+            "This is the clinic's last active admin: make another user an admin first.",
+            code="last_admin",
+        )
+
+
+def change_own_password(
+    session: Session,
+    user: User,
+    data: PasswordChange,
+    *,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> tuple[str, datetime]:
+    """A signed-in user's change of their own password, proven by the current one.
+
+    Ends every token and session issued before it, and answers with a fresh access token
+    so the caller stays signed in. A wrong current password is a 403 ``wrong_password`` that
+    changes nothing.
+    """
+    assert user.id is not None
+    current = get_user(session, user.id)
+    if not verify_password(data.current_password, current.password_hash):
+        raise Forbidden("The current password is wrong.", code="wrong_password")
+    if data.new_password == data.current_password:
+        raise InvalidInput(
+            "The new password must differ from the current one.", field="new_password"
+        )
+    current.password_hash = hash_password(data.new_password)
+    current.credentials_changed_at = now
+    session.add(current)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="user.password_change",
+        entity_type="user",
+        entity_id=current.id,
+        reason="own password changed",
+    )
+    return issue_access_token(
+        user_id=user.id,
+        role=current.role,
+        secret=settings.secret_key,
+        now=now,
+        minutes=settings.access_token_minutes,
+    )

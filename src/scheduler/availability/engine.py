@@ -82,6 +82,7 @@ from scheduler.availability.engine_core import (
     DAY_MARGIN,
     ChairMask,
     Evaluation,
+    ProviderMask,
     evaluate,
     provider_reasons,
     shape_of,
@@ -128,6 +129,7 @@ __all__ = [
     "grid_starts",
     "local_instant",
     "occupancy",
+    "rank_providers",
 ]
 
 
@@ -191,6 +193,27 @@ def _rank_chairs(chairs: list[ChairMask], busy_start: int) -> tuple[int, ...]:
     return tuple(mask.spec.id for mask in sorted(chairs, key=key))
 
 
+def _provider_rank(mask: ProviderMask, day: int) -> tuple[int, int]:
+    """The one provider choice rule (see "Choice"): fewest commitments starting on the
+    candidate's local day, then lowest id. Slot search and booking both rank by it."""
+    return (mask.starts_on(day), mask.spec.id)
+
+
+def rank_providers(query: SlotQuery, start_at: datetime) -> tuple[int, ...]:
+    """Every provider of ``query`` in the order :func:`find_free_slots` would list them for
+    ``start_at`` (whether or not each can take it): a booking that names no provider takes
+    the first one that fits, so it books the provider the search offered."""
+    if start_at.utcoffset() is None:
+        raise ValueError("start_at must be timezone-aware")
+    start = to_us(start_at)
+    clock = LocalClock(query.tz, start - DAY_MARGIN, start + DAY_MARGIN)
+    day = clock.local_day(start)
+    ev = evaluate(query, [start], [day], clock)
+    return tuple(
+        mask.spec.id for mask in sorted(ev.providers, key=lambda m: _provider_rank(m, day))
+    )
+
+
 def _offerable(ev: Evaluation) -> bytearray:
     """1 where location, some provider and (if needed) some chair allow the start."""
     size = len(ev.starts)
@@ -224,7 +247,7 @@ def find_free_slots(query: SlotQuery) -> list[Slot]:
         providers = [mask for mask in ev.providers if mask.ok[i]]
         if len(providers) > 1:
             day = ev.days[i]
-            providers.sort(key=lambda mask: (mask.starts_on(day), mask.spec.id))
+            providers.sort(key=lambda mask: _provider_rank(mask, day))
         provider_ids = tuple(mask.spec.id for mask in providers)
         slots.append(
             Slot(

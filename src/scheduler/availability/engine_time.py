@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from scheduler.kit.timeutil import END_OF_DAY
+
 Span = tuple[int, int]
 
 US_PER_SECOND = 1_000_000
@@ -213,9 +215,11 @@ def expand_weekly(
 ) -> list[Span]:
     """Instants covered by weekly wall-clock ranges on each local date in [first, last].
 
-    An entry is (weekday, start, end, valid_from, valid_until); end 00:00 means the midnight
-    that ends the date. Each end point is converted with :func:`wall_to_us`; a range that comes
-    out empty (both ends in one gap) is dropped. Unsorted, unmerged.
+    An entry is (weekday, start, end, valid_from, valid_until); end 00:00 or ``END_OF_DAY``
+    (24:00 as the API stores it) means the midnight that ends the date, i.e. the start of the
+    next local date (on a DST day as well). Each end point is converted with
+    :func:`wall_to_us`; a range that comes out empty (both ends in one gap) is dropped.
+    Unsorted, unmerged.
     """
     by_weekday: dict[int, list[tuple[time, time, date | None, date | None]]] = {}
     for weekday, start_time, end_time, valid_from, valid_until in entries:
@@ -242,7 +246,7 @@ def expand_weekly(
             if valid_until is not None and local_date > valid_until:
                 continue
             start = instant(ordinal, start_time)
-            if end_time == _MIDNIGHT:
+            if end_time in (_MIDNIGHT, END_OF_DAY):
                 end = instant(ordinal + 1, _MIDNIGHT)
             else:
                 end = instant(ordinal, end_time)

@@ -8,13 +8,14 @@ never physical limits (chair, provider capacity, staggered starts, the patient's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.availability.engine import Reason, check_candidate, occupancy
+from scheduler.availability.engine import Reason, check_candidate, occupancy, rank_providers
 from scheduler.availability.repository import CommitmentRow
 from scheduler.availability.service import (
     REASON_TEXT,
@@ -33,6 +34,7 @@ OVERRIDABLE = frozenset(
 )
 PHYSICAL = frozenset({"no_chair_free", "provider_at_capacity", "start_too_close"})
 
+PATIENT_BUSY = "The patient already has an appointment (or a held time) overlapping this one."
 PREREQUISITE_TEXT = {
     "consult_completed": "a completed screening consultation",
     "consent_signed": "signed treatment consent",
@@ -113,6 +115,7 @@ def place(
     notice_from: datetime | None = None,
     patient: PatientFlags | None = None,
     subject: tuple[Location, AppointmentType] | None = None,
+    same_person_ids: Sequence[int] = (),
 ) -> Placement:
     """Lock what the appointment touches, reload the calendar and choose chair and provider.
 
@@ -120,7 +123,9 @@ def place(
     does not compete with it. ``notice_from``: see ``load_context`` (booking a live hold).
     With ``patient`` the type's prerequisites are checked first (409
     ``prerequisite_missing`` unless ``override``). ``subject``: the location and the type,
-    when the caller already loaded them. Raises 404/422 for unknown or unfit ids,
+    when the caller already loaded them. ``same_person_ids``: other records of the same
+    person (an online booking's own record and the ones it matched): they are locked too,
+    and none may have a visit overlapping this one. Raises 404/422 for unknown or unfit ids,
     409 ``slot_unavailable`` / ``outside_availability`` / ``patient_conflict`` when the time
     cannot be taken.
     """
@@ -144,7 +149,7 @@ def place(
         session,
         location_ids=[location_id] if uses_chair else [],
         provider_ids=provider_ids,
-        patient_ids=[patient_id] if patient_id is not None else [],
+        patient_ids=[*([patient_id] if patient_id is not None else []), *same_person_ids],
     )
 
     def ignored(c: CommitmentRow) -> bool:
@@ -192,6 +197,10 @@ def place(
     occ = occupancy(start_at, ctx.query.appointment_type.phases, appointment_type.turnover_minutes)
     if patient_id is not None:
         _check_patient_free(ctx.commitments, patient_id, start_at, occ.end_at)
+    if repository.person_busy(
+        session, same_person_ids, start_at=start_at, end_at=occ.end_at, now=now
+    ):
+        raise Conflict(PATIENT_BUSY, code="patient_conflict")
 
     def blocking(reasons: tuple[Reason, ...]) -> list[Reason]:
         return [r for r in reasons if not (override and r.code in OVERRIDABLE)]
@@ -199,7 +208,10 @@ def place(
     collected: list[Reason] = []
     chosen_provider: int | None = None
     lifted: set[str] = set()
-    for pid in [p.id for p in ctx.query.providers]:
+    # The engine's ranking, the one slot search uses: without a named provider the booking
+    # takes the provider the search offered for this start (problem reasons stay in id order).
+    ranked = rank_providers(ctx.query, start_at)
+    for pid in ranked:
         reasons = check_candidate(ctx.query, start_at, None, pid)
         own = [r for r in blocking(reasons) if r.code != "no_chair_free"]
         if not own:
@@ -208,7 +220,7 @@ def place(
             break
         collected.extend(own)
     if chosen_provider is None:
-        raise _problem(collected, ctx)
+        raise _problem(sorted(collected, key=lambda r: r.provider_id or 0), ctx)
 
     chosen_chair: int | None = None
     if needs_chair:
@@ -268,7 +280,4 @@ def _check_patient_free(
             continue
         other_end = occupancy(c.start_at, c.phases, 0).end_at
         if c.start_at < end_at and start_at < other_end:
-            raise Conflict(
-                "The patient already has an appointment (or a held time) overlapping this one.",
-                code="patient_conflict",
-            )
+            raise Conflict(PATIENT_BUSY, code="patient_conflict")

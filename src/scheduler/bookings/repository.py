@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, text, true
@@ -12,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from scheduler.db import DriverStatement
 from scheduler.models import (
+    ACTIVE_STATUSES,
     AppointmentType,
     Booking,
     Hold,
@@ -59,6 +61,55 @@ def lock_resources(
     for i, (lock_class, object_id) in enumerate(keys):
         params[f"c{i}"], params[f"o{i}"] = lock_class, object_id
     session.execute(text(f"SELECT {calls}"), params)
+
+
+def lock_person(session: Session, email: str, date_of_birth: date) -> None:
+    """Serialize online bookings by one person (normalised e-mail and date of birth) across
+    every API process, whichever patient record each ends up on (PostgreSQL: an advisory lock
+    on a hash of the identity; SQLite: writers are already serialized). Taken before any
+    other booking lock, and only by online bookings, so it joins no lock cycle."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"person\n{email}\n{date_of_birth.isoformat()}".encode()).digest()
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"),
+        {"key": int.from_bytes(digest[:8], "big", signed=True)},
+    )
+
+
+def person_busy(
+    session: Session,
+    patient_ids: Sequence[int],
+    *,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+) -> bool:
+    """Whether any of these patient records has an active booking, or a live hold placed for
+    it, overlapping [start_at, end_at) (visit times, without chair turnover)."""
+    if not patient_ids:
+        return False
+    booking = session.exec(
+        select(Booking.id).where(
+            col(Booking.patient_id).in_(patient_ids),
+            col(Booking.status).in_(ACTIVE_STATUSES),
+            Booking.start_at < end_at,
+            Booking.end_at > start_at,
+        )
+    ).first()
+    if booking is not None:
+        return True
+    hold = session.exec(
+        select(Hold.id).where(
+            col(Hold.patient_id).in_(patient_ids),
+            col(Hold.released_at).is_(None),
+            col(Hold.consumed_at).is_(None),
+            Hold.expires_at > now,
+            Hold.start_at < end_at,
+            Hold.end_at > start_at,
+        )
+    ).first()
+    return hold is not None
 
 
 class PatientFlags(NamedTuple):

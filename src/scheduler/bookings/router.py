@@ -32,6 +32,7 @@ from scheduler.bookings.schemas import (
     HoldRead,
     RescheduleRequest,
 )
+from scheduler.config import Settings
 from scheduler.db import (
     CommitRoute,
     SessionDep,
@@ -40,8 +41,10 @@ from scheduler.db import (
     run_and_commit,
 )
 from scheduler.deps import ClockDep, SettingsDep
+from scheduler.errors import Forbidden
 from scheduler.kit.clock import Clock
 from scheduler.kit.json_body import validated_body
+from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.kit.timeutil import Instant
 from scheduler.models import Booking
@@ -72,9 +75,19 @@ def _idempotent_response(
     data: BaseModel,
     now: datetime,
     produce: Callable[[], tuple[int, dict[str, Any]]],
+    ttl: timedelta,
+    shape: type[BaseModel],
 ) -> JSONResponse:
     outcome = create_once(
-        session, scope=actor.label, key=key, path=path, request=data, now=now, produce=produce
+        session,
+        scope=actor.label,
+        key=key,
+        path=path,
+        request=data,
+        now=now,
+        produce=produce,
+        ttl=ttl,
+        shape=shape,
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if "version" in outcome.body and "id" in outcome.body:
@@ -103,6 +116,7 @@ def create_hold(
         hold = service.create_hold(
             session, data, actor=actor, now=now, ttl=timedelta(minutes=settings.hold_minutes)
         )
+        HOLDS_CREATED.labels("staff").inc()
         return 201, HoldRead.model_validate(hold).model_dump(mode="json")
 
     return _idempotent_response(
@@ -113,6 +127,8 @@ def create_hold(
         data=data,
         now=now,
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        shape=HoldRead,
     )
 
 
@@ -138,12 +154,14 @@ def create_booking(
     actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     now = clock.now()
 
     def produce() -> tuple[int, dict[str, Any]]:
         booking = service.create_booking(session, data, actor=actor, now=now)
+        BOOKINGS_CREATED.labels(booking.source).inc()
         return 201, booking.model_dump(mode="json")
 
     return _idempotent_response(
@@ -154,6 +172,8 @@ def create_booking(
         data=data,
         now=now,
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        shape=BookingRead,
     )
 
 
@@ -164,8 +184,9 @@ async def _create_booking_direct(request: Request) -> Response:
     data = await validated_body(request, BookingCreate)
     key = request.headers.get("idempotency-key")
     clock: Clock = request.app.state.clock
+    settings: Settings = request.app.state.settings
     async with request_transaction(request, read_only=False) as session:
-        return await run_and_commit(create_booking, data, actor, session, clock, key)
+        return await run_and_commit(create_booking, data, actor, session, clock, settings, key)
 
 
 def create_booking_route(prefix: str) -> Route:
@@ -200,6 +221,8 @@ def list_bookings(
 ) -> Page[BookingRead]:
     if day is not None:
         start, end = service.local_day_window(session, day, location_id)
+    if user.role == PROVIDER and provider_id not in (None, user.provider_id):
+        raise Forbidden("Providers can only see their own schedule.")
     if user.role == PROVIDER:
         provider_id = user.provider_id  # providers see their own schedule only
     rows, total = service.list_bookings(

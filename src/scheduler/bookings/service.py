@@ -316,11 +316,13 @@ def create_booking(
     hold_secret_hash: str | None = None,
     manage_token_hash: str | None = None,
     manage_grace: timedelta = timedelta(0),
+    same_person_ids: Sequence[int] = (),
 ) -> BookingRead:
     """Book from a live hold, or directly, enforcing every rule at write time.
 
     ``manage_token_hash``: the patient's private manage link opens this booking until
-    ``manage_grace`` after it ends.
+    ``manage_grace`` after it ends. ``same_person_ids``: other records of the same person,
+    none of which may have an overlapping visit (see ``place``).
     """
     override = data.override is not None
     if override and not actor.is_staff:
@@ -372,6 +374,7 @@ def create_booking(
         notice_from=hold.created_at if hold is not None else None,
         patient=patient,
         subject=subject,
+        same_person_ids=same_person_ids,
     )
     lifted = _override_note(placement.overridden, placement.missing)
     override_reason = f"{data.override.reason} [{lifted}]" if data.override and lifted else ""
@@ -541,6 +544,7 @@ def reschedule_booking(
     now: datetime,
     if_match: str | None,
     cancelled_by: str = "clinic",
+    same_person_ids: Sequence[int] = (),
 ) -> BookingRead:
     """Move a booking atomically: a new booking linked by ``rescheduled_from``, the old one
     cancelled, in one transaction — the patient never has both or neither.
@@ -548,6 +552,7 @@ def reschedule_booking(
     The new booking keeps the old ``ical_uid`` with a higher ``sequence``, so calendar apps
     move the event, and the patient's manage link (valid as long after the new time as it was
     after the old one). The old one does not compete with its replacement for chair or patient.
+    ``same_person_ids``: other records of the same person (see ``place``).
     """
     override = data.override is not None
     if override and not actor.is_staff:
@@ -567,6 +572,7 @@ def reschedule_booking(
         override=override,
         ignore=("booking", old.id) if old.id is not None else None,
         patient=_patient_flags(session, old.patient_id),
+        same_person_ids=same_person_ids,
     )
     before = snapshot(old, exclude=_SECRET_FIELDS)
     manage_token_hash = old.manage_token_hash

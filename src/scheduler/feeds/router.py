@@ -17,6 +17,7 @@ from scheduler.auth.dependencies import (
     AnyStaff,
     StaffActor,
     ensure_own_provider,
+    own_provider_filter,
 )
 from scheduler.bookings.service import get_booking_for
 from scheduler.config import Settings
@@ -24,7 +25,9 @@ from scheduler.db import CommitRoute, SessionDep, StatementReader, snapshot_tran
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Forbidden
 from scheduler.feeds import service
+from scheduler.feeds.cache import RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
+from scheduler.kit.metrics import count_feed_response
 from scheduler.models import FeedToken
 
 router = APIRouter(tags=["calendar feeds"], route_class=CommitRoute)
@@ -77,8 +80,10 @@ def list_feed_tokens(
     include_revoked: bool = False,
 ) -> list[FeedTokenRead]:
     if actor.role not in (ADMIN, FRONT_DESK):
-        provider_id = actor.provider_id  # providers see their own feeds only
-        location_id = None
+        # Providers see their own feeds only; asking for anyone else's is refused.
+        if location_id is not None:
+            raise Forbidden("Only front-desk staff and admins manage location feeds.")
+        provider_id = own_provider_filter(actor, provider_id)
     tokens = service.list_tokens(
         session, provider_id=provider_id, location_id=location_id, include_revoked=include_revoked
     )
@@ -202,10 +207,10 @@ def _serve_feed(request: Request, token: str, if_none_match: str | None) -> Resp
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     with snapshot_transaction(factory) as session:
         plan = service.plan_feed(session.connection(), token, settings=settings, now=now)
-        rendered: list[service.RenderedFeed] = []
+        rendered: list[RenderedFeed] = []
 
         def render() -> bytes:
-            rendered.append(service.render_plan(session, plan))
+            rendered.append(service.render_plan(session, plan, request.app.state.feed_cache))
             return rendered[0].body
 
         return ics_response(
@@ -239,7 +244,9 @@ async def calendar_feed(request: Request) -> Response:
     if_none_match = request.headers.get("if-none-match")
     loop = asyncio.get_running_loop()
     executor: ThreadPoolExecutor = request.app.state.feed_executor
-    return await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
+    response = await loop.run_in_executor(executor, _serve_feed, request, token, if_none_match)
+    count_feed_response(response.status_code)
+    return response
 
 
 def feed_route() -> Route:
@@ -283,10 +290,11 @@ def booking_ics(
     request: Request,
     actor: StaffActor,
     session: SessionDep,
+    settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     booking = get_booking_for(session, booking_id, viewer=actor)
-    body = service.render_booking_ics(session, booking)
+    body = service.render_booking_ics(session, booking, settings=settings)
     return ics_response(
         lambda: body,
         validator=None,
@@ -294,3 +302,10 @@ def booking_ics(
         if_none_match=if_none_match,
         filename=f"appointment-{booking_id}.ics",
     )
+
+
+# Calendar apps and link checkers probe with HEAD: answered like GET without a body
+# (ics_response), and left out of the OpenAPI document, where it would repeat GET's operation.
+router.add_api_route(
+    "/bookings/{booking_id}/calendar.ics", booking_ics, methods=["HEAD"], include_in_schema=False
+)

@@ -32,6 +32,9 @@ class FeedTokenRead(BaseModel):
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    replaced_by_id: int | None = Field(
+        default=None, description="The token a rotation replaced this one with"
+    )
 
 
 class FeedTokenSecret(FeedTokenRead):

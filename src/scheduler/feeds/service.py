@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -28,8 +26,9 @@ from scheduler.audit.service import Actor, record_event, snapshot
 from scheduler.config import Settings
 from scheduler.errors import NotFound
 from scheduler.feeds import repository
+from scheduler.feeds.cache import FeedRenderCache, RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate
-from scheduler.ical.builder import FeedEvent, FeedEventStatus, build_calendar
+from scheduler.ical.builder import FeedEvent, FeedEventStatus, Organizer, build_calendar
 from scheduler.ical.vtimezone import zone_transitions
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import (
@@ -110,35 +109,55 @@ def get_token(session: Session, token_id: int) -> FeedToken:
     return token
 
 
+def _chain(session: Session, token: FeedToken) -> list[FeedToken]:
+    """``token`` and the tokens rotations replaced it with, oldest first: the last one is
+    the URL a subscriber of ``token`` holds now (it may itself be revoked)."""
+    chain = [token]
+    while chain[-1].replaced_by_id is not None:
+        chain.append(get_token(session, chain[-1].replaced_by_id))
+    return chain
+
+
 def revoke_token(session: Session, token_id: int, *, actor: Actor, now: datetime) -> FeedToken:
-    token = get_token(session, token_id)
-    if token.revoked_at is None:
-        before = snapshot(token, exclude=_SECRET)
-        token.revoked_at = now
-        session.add(token)
-        session.flush()
-        record_event(
-            session,
-            actor=actor,
-            now=now,
-            action="feed_token.revoke",
-            entity_type="feed_token",
-            entity_id=token.id,
-            before=before,
-            after=snapshot(token, exclude=_SECRET),
-        )
-    return token
+    """Revoke a feed URL, and with it every URL rotations of it have issued since: revoking
+    a token by its original id ends the URL its subscribers hold now. The URLs answer 404 at
+    once. Revoking again changes nothing."""
+    chain = _chain(session, get_token(session, token_id))
+    for token in chain:
+        if token.revoked_at is None:
+            _revoke(session, token, actor=actor, now=now)
+    return chain[0]
+
+
+def _revoke(session: Session, token: FeedToken, *, actor: Actor, now: datetime) -> None:
+    before = snapshot(token, exclude=_SECRET)
+    token.revoked_at = now
+    session.add(token)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="feed_token.revoke",
+        entity_type="feed_token",
+        entity_id=token.id,
+        before=before,
+        after=snapshot(token, exclude=_SECRET),
+    )
 
 
 def rotate_token(
     session: Session, token_id: int, *, actor: Actor, now: datetime
 ) -> tuple[FeedToken, str]:
-    """Replace a feed URL: the old one stops working at once, the new one has the same owner."""
-    old = get_token(session, token_id)
+    """Replace a feed URL: the old one stops working at once, the new one has the same owner.
+
+    Given a token an earlier rotation replaced, the URL replaced is the one the rotations led
+    to; once that is revoked there is nothing to rotate (404: create a new one)."""
+    old = _chain(session, get_token(session, token_id))[-1]
     if old.revoked_at is not None:
         raise NotFound(f"Feed token {token_id} was revoked; create a new one instead.")
-    revoke_token(session, token_id, actor=actor, now=now)
-    return _issue(
+    _revoke(session, old, actor=actor, now=now)
+    new, secret = _issue(
         session,
         old.provider_id,
         old.location_id,
@@ -147,6 +166,10 @@ def rotate_token(
         now=now,
         action="feed_token.rotate",
     )
+    old.replaced_by_id = new.id
+    session.add(old)
+    session.flush()
+    return new, secret
 
 
 def list_tokens(
@@ -174,7 +197,7 @@ def _feed_status(booking: Booking) -> FeedEventStatus:
 
 
 # Part of every feed validator: raise it when the same data would render other bytes.
-FEED_FORMAT = "3"
+FEED_FORMAT = "4"
 # Patients changed since the start of yesterday (UTC) are looked up by every feed check.
 PATIENT_CHANGE_HORIZON = timedelta(days=1)
 
@@ -213,19 +236,6 @@ class FeedPlan:
     check: repository.FeedCheck
     window: repository.FeedWindow
     privacy: str
-
-
-@dataclass(frozen=True)
-class RenderedFeed:
-    body: bytes
-    last_modified: datetime
-
-
-_RENDER_CACHE_SIZE = 32
-# Keyed by token hash and validator: a validator describes the bytes within one database's
-# history, and a test process sees many (rolled back) histories that reuse ids.
-_render_cache: OrderedDict[tuple[str, str], RenderedFeed] = OrderedDict()
-_render_lock = threading.Lock()
 
 
 def plan_feed(
@@ -267,22 +277,21 @@ def _zone_digest(zone: str, first_year: int, last_year: int) -> str:
     return hashlib.sha256(repr((zone, transitions)).encode()).hexdigest()
 
 
-def render_plan(session: Session, plan: FeedPlan) -> RenderedFeed:
+def render_plan(
+    session: Session, plan: FeedPlan, cache: FeedRenderCache | None = None
+) -> RenderedFeed:
     """The calendar bytes for a plan, read in the plan's snapshot (the caller's transaction).
 
-    Deterministic, so cached by the plan's validator: this helps only after a first render.
+    Deterministic, so kept in ``cache`` under the feed's token with the plan's validator (the
+    feed's latest version only): this helps only after a first render.
     """
-    key = (plan.token_hash, plan.validator)
-    with _render_lock:
-        cached = _render_cache.get(key)
+    if cache is not None:
+        cached = cache.get(plan.token_hash, plan.validator)
         if cached is not None:
-            _render_cache.move_to_end(key)
             return cached
     rendered = _render(session, plan)
-    with _render_lock:
-        _render_cache[key] = rendered
-        while len(_render_cache) > _RENDER_CACHE_SIZE:
-            _render_cache.popitem(last=False)
+    if cache is not None:
+        cache.put(plan.token_hash, plan.validator, rendered)
     return rendered
 
 
@@ -351,20 +360,34 @@ def _names(encoded: str | None) -> dict[int, str]:
 
 
 def render_feed(
-    session: Session, secret: str, *, settings: Settings, now: datetime
+    session: Session,
+    secret: str,
+    *,
+    settings: Settings,
+    now: datetime,
+    cache: FeedRenderCache | None = None,
 ) -> RenderedFeed:
     """The calendar for a feed token, or 404 for an unknown or revoked one."""
     plan = plan_feed(session.connection(), secret, settings=settings, now=now)
-    return render_plan(session, plan)
+    return render_plan(session, plan, cache)
 
 
-def render_booking_ics(
-    session: Session, booking: Booking, *, clinic_name: str | None = None
-) -> bytes:
+def booking_organizer(settings: Settings, location: Location) -> Organizer:
+    """The clinic as a booking's organizer: ``clinic_name`` (else the location's name) and
+    ``mailto:clinic_email`` (else the public web address, a URI that names no mailbox)."""
+    name = settings.clinic_name or location.name
+    if settings.clinic_email:
+        return Organizer(name, f"mailto:{settings.clinic_email}")
+    return Organizer(name, settings.public_base_url.rstrip("/") + "/")
+
+
+def render_booking_ics(session: Session, booking: Booking, *, settings: Settings) -> bytes:
     """The patient's own appointment as a single-event calendar, with their instructions.
 
     It goes to the patient (or staff), not to a subscription server, so it may carry the
-    preparation instructions; it still carries no other personal data.
+    preparation instructions; it still carries no other personal data. ``METHOD:PUBLISH``
+    with the clinic as ORGANIZER (RFC 5546 3.2.1), so iTIP readers (libical) accept it; the
+    instants are written exactly as in the feeds.
     """
     appointment_type = session.get(AppointmentType, booking.appointment_type_id)
     location = session.get(Location, booking.location_id)
@@ -379,7 +402,7 @@ def render_booking_ics(
         sequence=booking.sequence,
         start_at=booking.start_at,
         end_at=booking.end_at,
-        summary=f"{appointment_type.name} – {clinic_name or location.name}",
+        summary=f"{appointment_type.name} – {settings.clinic_name or location.name}",
         location=where,
         status=_feed_status(booking),
         last_modified_at=booking.updated_at,
@@ -387,6 +410,7 @@ def render_booking_ics(
             appointment_type, booking, ZoneInfo(location.timezone)
         )
         or None,
+        organizer=booking_organizer(settings, location),
     )
     return build_calendar(
         name=f"{location.name} appointment",

@@ -1,1 +1,1 @@
-"""What only HTTP needs: problem documents, the OpenAPI document, request plumbing."""
+"""What only HTTP needs (middleware, rendering), kept apart from the domain services."""

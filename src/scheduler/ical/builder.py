@@ -13,13 +13,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vDuration, vText
+from icalendar import Calendar, Event, vCalAddress, vDuration, vText
 from icalendar.caselessdict import canonsort_keys
 from icalendar.parser import Contentline
 
 from scheduler.ical.vtimezone import vtimezone_for
 
-__all__ = ["DEFAULT_PRODID", "FeedEvent", "FeedEventStatus", "build_calendar", "vtimezone_for"]
+__all__ = [
+    "DEFAULT_PRODID",
+    "FeedEvent",
+    "FeedEventStatus",
+    "Organizer",
+    "build_calendar",
+    "vtimezone_for",
+]
 
 DEFAULT_PRODID = "-//Infusion Scheduler//EN"
 
@@ -51,10 +58,24 @@ _VEVENT_ORDER = tuple(
             "SUMMARY",
             "LOCATION",
             "DESCRIPTION",
+            "ORGANIZER",
         ],
         Event.canonical_order,
     )
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Organizer:
+    """Who publishes an event (``ORGANIZER;CN=name:uri``): the clinic, never a person.
+
+    iTIP consumers (libical: Evolution, GNOME Calendar) refuse a ``METHOD:PUBLISH`` event
+    without one (RFC 5546 3.2.1 requires exactly one ORGANIZER). ``uri`` is a CAL-ADDRESS:
+    ``mailto:`` the clinic's address, or another URI such as the clinic's web address.
+    """
+
+    name: str
+    uri: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +92,7 @@ class FeedEvent:
     status: FeedEventStatus
     last_modified_at: datetime
     description: str | None = None
+    organizer: Organizer | None = None
 
 
 def build_calendar(
@@ -94,15 +116,15 @@ def build_calendar(
       there cannot say which of the two it means and parsers disagree on the guess.
       No TZID in use (no events, or only such instants): no VTIMEZONE.
     - DTSTAMP and LAST-MODIFIED are the event's ``last_modified_at``; nothing reads the clock.
-    - LOCATION and DESCRIPTION are left out when ``None`` or empty. Text is escaped by
+    - LOCATION, DESCRIPTION and ORGANIZER are left out when ``None`` or empty. Text is escaped by
       icalendar; CRLF and CR become LF, other control characters (except tab) are dropped.
     - ``REFRESH-INTERVAL`` (RFC 7986) and ``X-PUBLISHED-TTL`` (Outlook, Google) both say
       ``refresh_minutes``; ``METHOD`` appears only when given (``PUBLISH`` for a patient's
-      single-event download).
+      single-event download, whose events then need an ORGANIZER: RFC 5546 3.2.1).
 
     Raises ``ValueError`` for a naive datetime, an end not after its start, a negative
-    sequence, an unknown status, an empty or repeated UID, a non-positive refresh interval, or a
-    ZoneInfo without a key.
+    sequence, an unknown status, an empty or repeated UID, a non-positive refresh interval, a
+    ZoneInfo without a key, or ``METHOD:PUBLISH`` with an event that has no organizer.
     """
     tzid = tz.key
     if tzid is None:
@@ -111,6 +133,8 @@ def build_calendar(
         raise ValueError(f"refresh_minutes must be positive, got {refresh_minutes}")
     for event in events:
         _check(event)
+        if method == "PUBLISH" and event.organizer is None:
+            raise ValueError(f"event {event.uid!r} needs an organizer for METHOD:PUBLISH")
     ordered = sorted(events, key=lambda event: (event.start_at, event.uid))
     uids = [event.uid for event in ordered]
     if len(set(uids)) != len(uids):
@@ -199,6 +223,7 @@ class _EventWriter:
         modified = self._utc_line("LAST-MODIFIED", stamp, stamp_digits)
         location = value_line("LOCATION", event.location) if event.location else None
         status = value_line("STATUS", event.status)
+        organizer = self._organizer_line(event.organizer) if event.organizer else None
         by_name = {
             "SUMMARY": summary,
             "DTSTART": start,
@@ -210,11 +235,21 @@ class _EventWriter:
             "LAST-MODIFIED": modified,
             "LOCATION": location,
             "STATUS": status,
+            "ORGANIZER": organizer,
         }
         out = self.lines
         out.append("BEGIN:VEVENT")
         out.extend(line for name in _VEVENT_ORDER if (line := by_name[name]) is not None)
         out.append("END:VEVENT")
+
+    def _organizer_line(self, organizer: Organizer) -> str:
+        key = ("ORGANIZER", organizer)
+        line = self._values.get(key)
+        if line is None:
+            line = self._values[key] = _fold(
+                _icalendar_line("ORGANIZER", organizer_value(organizer))
+            )
+        return line
 
     def _wall_time_line(self, name: str, instant: datetime) -> str:
         """The instant as local time in the zone (written with TZID), or in UTC when its wall
@@ -274,6 +309,15 @@ class _EventWriter:
         prefix, suffix, short = shape
         line = prefix + digits + suffix
         return line if short else _fold(line)
+
+
+def organizer_value(organizer: Organizer) -> vCalAddress:
+    """The ORGANIZER value with its common name (control characters dropped)."""
+    address = vCalAddress(organizer.uri)
+    name = _clean_text(organizer.name).replace("\n", " ")
+    if name:
+        address.params["CN"] = name
+    return address
 
 
 def _digits(value: datetime) -> str:

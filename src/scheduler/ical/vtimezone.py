@@ -70,8 +70,8 @@ class _YearlyRule:
 def vtimezone_for(tz: ZoneInfo, years: range) -> Timezone:
     """Describe ``tz`` for every instant of the local calendar ``years``.
 
-    The components start at the last change before the range (so the earliest observance
-    precedes every instant in it) and cover every change inside it. The shape:
+    The components start before the range (so the earliest observance precedes every instant
+    in it) and cover every change inside it. The shape:
 
     - no change inside the range (America/Phoenix, Asia/Kolkata): a single STANDARD with
       ``DTSTART:19700101T000000`` and equal TZOFFSETFROM/TZOFFSETTO;
@@ -79,8 +79,11 @@ def vtimezone_for(tz: ZoneInfo, years: range) -> Timezone:
       Sunday of November; Sydney: first Sunday of October and first Sunday of April; London:
       last Sundays of March and October): one STANDARD and one DAYLIGHT, each with
       ``RRULE:FREQ=YEARLY;BYMONTH=m;BYDAY=nSU`` (or ``-1SU``, or ``BYMONTHDAY=d``) and DTSTART
-      at its first change. If only the change before the range breaks the rule, that change is
-      kept as a component of its own with a single DTSTART in front of the rules;
+      at its first change in the first year since which the rules have held (not before 1970:
+      London 1996, New York 2007), so that readers which probe years before the range, or
+      guess before the first observance, read those years right too. If only the change before
+      the range breaks the rule, that change is kept as a component of its own with a single
+      DTSTART in front of the rules, which then start in the range;
     - anything else (a rule changed, DST abolished or introduced inside the range): one
       component per change, each with a single DTSTART and no RRULE or RDATE.
 
@@ -127,7 +130,8 @@ def _observances(
     if prior is not None:
         rules = _yearly_rules((prior, *inside), last_year)
         if rules is not None:
-            return [_rule_component(rule) for rule in rules]
+            earliest = _earliest_rules(tz, first_year, last_year) or rules
+            return [_rule_component(rule) for rule in earliest]
 
     # Whatever held before the first change inside the range: the prior change itself, or
     # (no change in the year before) the offset in force at the start of the range since 1970.
@@ -141,6 +145,34 @@ def _observances(
     if rules is not None:
         return [anchor, *(_rule_component(rule) for rule in rules)]
     return [anchor, *(_single_component(t) for t in inside)]
+
+
+# How far back a yearly rule is followed (it starts at its first year since, or at this one).
+_EARLIEST_RULE_YEAR = 1970
+
+
+@lru_cache(maxsize=256)
+def _earliest_rules(
+    tz: ZoneInfo, first_year: int, last_year: int
+) -> tuple[_YearlyRule, ...] | None:
+    """The yearly rules that hold from ``first_year`` to ``last_year``, started at the first
+    year since which they have held (not before 1970).
+
+    A reader that meets an instant before every observance guesses (dateutil and with it vobject
+    take the first STANDARD; ical.js reads it as UTC), and vobject probes 2000-2020 to decide
+    whether a VTIMEZONE is only UTC (London's would be, from a 2024 start) and then ignores it.
+    Starting the rules where they began keeps every year they describe right for such readers.
+    """
+    found: tuple[_YearlyRule, ...] | None = None
+    transitions = zone_transitions(tz, first_year, last_year)
+    year = first_year - 1
+    while year >= _EARLIEST_RULE_YEAR:
+        candidate = (*zone_transitions(tz, year, year), *transitions)
+        rules = _yearly_rules(candidate, last_year)
+        if rules is None or rules[0].first.wall_before.year != year:
+            break
+        found, transitions, year = tuple(rules), candidate, year - 1
+    return found
 
 
 def _yearly_rules(transitions: tuple[Transition, ...], last_year: int) -> list[_YearlyRule] | None:

@@ -3,10 +3,17 @@
 The storage is in-process memory by default (one API process); point
 ``SCHEDULER_RATE_LIMIT_STORAGE_URI`` at Redis or Memcached (``redis://host:6379``) so several
 API processes share one budget. A client over its budget gets 429 with ``Retry-After``.
+
+The strategy is ``limits``' sliding window counter: two counters per client (this window and
+the last), each with an expiry, which the memory storage drops once expired. (Its moving
+window keeps a list per client that the memory storage never removes once empty: 20,000
+addresses left 20,001 keys.) An IPv6 client is limited by its /64, the block one subscriber
+gets, so one client cannot make itself endless fresh budgets (and keys).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +22,8 @@ from fastapi import Request
 from limits import RateLimitItem, parse, storage, strategies
 
 from scheduler.errors import SchedulerError
+
+IPV6_CLIENT_PREFIX = 64
 
 
 class TooManyRequests(SchedulerError):
@@ -25,7 +34,8 @@ class TooManyRequests(SchedulerError):
 
 class RateLimiter:
     def __init__(self, storage_uri: str) -> None:
-        self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+        self.storage = storage.storage_from_string(storage_uri)
+        self._limiter = strategies.SlidingWindowCounterRateLimiter(self.storage)
 
     def hit(self, limit: RateLimitItem, *keys: str) -> None:
         if self._limiter.hit(limit, *keys):
@@ -38,12 +48,26 @@ class RateLimiter:
         )
 
 
+def client_key(host: str) -> str:
+    """The budget a client address draws on: an IPv4 address, or an IPv6 address's /64
+    (an IPv4-mapped IPv6 address counts as its IPv4 address)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)
+
+
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_key(request.client.host) if request.client else "unknown"
 
 
 def rate_limit(scope: str, setting: Callable[[Request], str]) -> Callable[[Request], None]:
-    """A dependency limiting each client address to the rate that ``setting`` reads."""
+    """A dependency limiting each client (address, or IPv6 /64) to the rate ``setting`` reads."""
 
     def check(request: Request) -> None:
         settings = request.app.state.settings

@@ -8,6 +8,7 @@ costs more per request than everything this does.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
@@ -16,13 +17,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 MAX_LENGTH = 64
+# What proxies and tracing systems use (UUIDs, hex, base64url, dotted ids); anything else, such
+# as spaces, quotes or control characters that could forge log lines, gets a fresh id instead.
+_SANE = re.compile(r"[A-Za-z0-9._:+/=@-]{1,64}")
 
 
 def _incoming(scope: Scope) -> str:
     for key, value in scope.get("headers", ()):
         if key == _HEADER_KEY:
             text = value.decode("latin-1")
-            return text if 0 < len(text) <= MAX_LENGTH and text.isprintable() else ""
+            return text if _SANE.fullmatch(text) else ""
     return ""
 
 

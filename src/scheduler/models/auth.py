@@ -25,6 +25,9 @@ class User(SQLModel, table=True):
     provider_id: int | None = Field(default=None, foreign_key="provider.id")
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # When the password, role, provider link or active flag last changed: access tokens and
+    # sessions issued before this instant are refused (auth/credentials.py). Null: never.
+    credentials_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class FeedToken(SQLModel, table=True):
@@ -43,3 +46,6 @@ class FeedToken(SQLModel, table=True):
     created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The token a rotation replaced this one with: revoking any token of a rotation chain
+    # revokes the chain's live end, the URL the subscriber actually holds.
+    replaced_by_id: int | None = Field(default=None, foreign_key="feed_token.id")

@@ -22,6 +22,12 @@ class Patient(SQLModel, table=True):
     consent_signed: bool = False
     rems_enrolled: bool = False
     notes: str = Field(default="", max_length=4000)
+    # An online booking never attaches to an existing record on e-mail and date of birth alone:
+    # it makes its own record and points here at the (lowest-id) record it matched, for staff
+    # to review and merge. Cleared by a merge.
+    probable_duplicate_of_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    # Set on the record a merge folded into another (records are never deleted).
+    merged_into_id: int | None = Field(default=None, foreign_key="patient.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
     # Indexed for calendar feeds, which look up the patients changed since yesterday.
     updated_at: datetime = Field(sa_type=UTCDateTime, index=True)

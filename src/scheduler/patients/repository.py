@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_
+from sqlalchemy import and_, not_, or_, update
 from sqlmodel import Session, col, func, select
 
-from scheduler.models import Booking, Patient
+from scheduler.models import ACTIVE_STATUSES, Booking, Hold, Patient, Series
 
 SEARCHED_COLUMNS = (Patient.first_name, Patient.last_name, Patient.email, Patient.phone)
 
@@ -17,12 +17,31 @@ def list_patients(
     *,
     terms: list[str],
     date_of_birth: date | None,
+    booked_with_provider_id: int | None = None,
     limit: int,
     offset: int,
+    probable_duplicate: bool | None = None,
 ) -> tuple[list[Patient], int]:
     """Patients matching every term (each term in any of name, e-mail or phone, ignoring case),
-    ordered by last name, first name, id."""
+    and, given ``booked_with_provider_id``, with a booking with that provider; ordered by last
+    name, first name, id. ``probable_duplicate``: True keeps only records flagged as a probable
+    duplicate and not merged yet; False only the others."""
     query = select(Patient)
+    if booked_with_provider_id is not None:
+        query = query.where(
+            select(Booking.id)
+            .where(
+                Booking.patient_id == Patient.id,
+                Booking.provider_id == booked_with_provider_id,
+            )
+            .exists()
+        )
+    if probable_duplicate is not None:
+        flagged = and_(
+            col(Patient.probable_duplicate_of_id).is_not(None),
+            col(Patient.merged_into_id).is_(None),
+        )
+        query = query.where(flagged if probable_duplicate else not_(flagged))
     for term in terms:
         needle = term.lower()
         query = query.where(
@@ -57,3 +76,54 @@ def has_booking_with(session: Session, *, patient_id: int, provider_id: int | No
         )
     ).first()
     return found is not None
+
+
+def lock_patients(session: Session, patient_ids: list[int]) -> list[Patient]:
+    """The patients, row-locked in id order (refreshed from the locked rows)."""
+    return list(
+        session.exec(
+            select(Patient)
+            .where(col(Patient.id).in_(patient_ids))
+            .order_by(col(Patient.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def active_bookings_of(session: Session, patient_id: int) -> list[Booking]:
+    return list(
+        session.exec(
+            select(Booking)
+            .where(Booking.patient_id == patient_id, col(Booking.status).in_(ACTIVE_STATUSES))
+            .order_by(col(Booking.start_at), col(Booking.id))
+        ).all()
+    )
+
+
+def bookings_of(session: Session, patient_id: int) -> list[Booking]:
+    return list(
+        session.exec(
+            select(Booking).where(Booking.patient_id == patient_id).order_by(col(Booking.id))
+        ).all()
+    )
+
+
+def move_holds_and_series(session: Session, *, from_id: int, to_id: int) -> tuple[int, int]:
+    """Re-point holds and series from one patient to another; how many of each moved."""
+    holds = session.execute(
+        update(Hold).where(col(Hold.patient_id) == from_id).values(patient_id=to_id)
+    )
+    series = session.execute(
+        update(Series).where(col(Series.patient_id) == from_id).values(patient_id=to_id)
+    )
+    return int(getattr(holds, "rowcount", 0) or 0), int(getattr(series, "rowcount", 0) or 0)
+
+
+def repoint_duplicates(session: Session, *, from_id: int, to_id: int) -> None:
+    """Records flagged as probable duplicates of ``from_id`` now point at ``to_id``."""
+    session.execute(
+        update(Patient)
+        .where(col(Patient.probable_duplicate_of_id) == from_id)
+        .values(probable_duplicate_of_id=to_id)
+    )

@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from scheduler.auth.dependencies import AnyStaff, DeskActor, DeskStaff, StaffActor
-from scheduler.db import CommitRoute, SessionDep
+from scheduler.auth.dependencies import AnyStaff, DeskActor, StaffActor
+from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep
 from scheduler.kit.pagination import Page, PageParams, page_params
 from scheduler.patients import service
-from scheduler.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientRead, PatientUpdate
 
 router = APIRouter(prefix="/patients", tags=["patients"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -18,7 +18,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 @router.get("", response_model=Page[PatientRead])
 def list_patients(
-    _: DeskStaff,
+    actor: StaffActor,
     session: SessionDep,
     page: PageDep,
     q: Annotated[
@@ -30,9 +30,23 @@ def list_patients(
         ),
     ] = None,
     date_of_birth: date | None = None,
+    probable_duplicate: Annotated[
+        bool | None,
+        Query(
+            description="true: only records an online booking flagged as a probable duplicate "
+            "(not merged yet); false: only the others"
+        ),
+    ] = None,
 ) -> Page[PatientRead]:
+    """Desk staff find any patient; a provider only patients booked with them."""
     rows, total = service.list_patients(
-        session, q=q, date_of_birth=date_of_birth, limit=page.limit, offset=page.offset
+        session,
+        q=q,
+        date_of_birth=date_of_birth,
+        viewer=actor,
+        limit=page.limit,
+        offset=page.offset,
+        probable_duplicate=probable_duplicate,
     )
     items = [PatientRead.model_validate(r) for r in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -66,3 +80,25 @@ def update_patient(
     return PatientRead.model_validate(
         service.update_patient(session, patient_id, data, actor=actor, now=clock.now())
     )
+
+
+@router.post(
+    "/{patient_id}/merge",
+    response_model=PatientRead,
+    summary="Merge a duplicate record into this one (moves its bookings, holds and series)",
+)
+def merge_patients(
+    patient_id: int,
+    data: PatientMerge,
+    actor: DeskActor,
+    session: SessionDep,
+    clock: ClockDep,
+) -> PatientRead:
+    """This record is kept with its details and eligibility flags; the duplicate is marked
+    merged (never deleted). 409 ``patient_conflict`` if both have overlapping active visits."""
+    # Retried whole on a deadlock: a reschedule locks a booking row, then the patient.
+    merged = retry_transient(
+        session,
+        lambda: service.merge_patients(session, patient_id, data, actor=actor, now=clock.now()),
+    )
+    return PatientRead.model_validate(merged)

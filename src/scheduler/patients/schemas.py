@@ -86,5 +86,20 @@ class PatientRead(BaseModel):
     consent_signed: bool
     rems_enrolled: bool
     notes: str
+    probable_duplicate_of_id: int | None = Field(
+        description="Set on a record an online booking made for someone whose e-mail and date "
+        "of birth match this (lowest-id) record: review, then merge it (POST "
+        "/patients/{id}/merge)"
+    )
+    merged_into_id: int | None = Field(description="The record this one was merged into")
     created_at: datetime
     updated_at: datetime
+
+
+class PatientMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duplicate_id: int = Field(
+        description="The record to fold into this one: its bookings, holds and series move "
+        "here; this record's details and eligibility flags are kept"
+    )

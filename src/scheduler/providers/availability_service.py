@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from scheduler.audit.service import Actor, record_event, snapshot
 from scheduler.errors import Conflict, InvalidInput, NotFound
+from scheduler.kit.timeutil import END_OF_DAY, wall_time_text
 from scheduler.models import AvailabilityException, AvailabilityRule
 from scheduler.providers import repository
 from scheduler.providers.schemas import (
@@ -82,7 +83,8 @@ def describe_rule(rule: AvailabilityRule) -> str:
     valid_until = rule.valid_until_date.isoformat() if rule.valid_until_date else "open-ended"
     return (
         f"rule {rule.id} ({WEEKDAY_NAMES[rule.weekday]} "
-        f"{rule.start_time:%H:%M}-{rule.end_time:%H:%M}, valid {valid_from} to {valid_until})"
+        f"{rule.start_time:%H:%M}-{wall_time_text(rule.end_time)}, "
+        f"valid {valid_from} to {valid_until})"
     )
 
 
@@ -117,7 +119,9 @@ def _check_no_overlap(
                     "id": clash.id,
                     "weekday": clash.weekday,
                     "start_time": clash.start_time.isoformat(),
-                    "end_time": clash.end_time.isoformat(),
+                    "end_time": "24:00"
+                    if clash.end_time == END_OF_DAY
+                    else clash.end_time.isoformat(),
                     "valid_from_date": _iso(clash.valid_from_date),
                     "valid_until_date": _iso(clash.valid_until_date),
                 }

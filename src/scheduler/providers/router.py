@@ -82,11 +82,13 @@ def update_provider(
 def list_availability_rules(
     provider_id: int,
     _: AnyStaff,
+    actor: StaffActor,
     session: SessionDep,
     page: PageDep,
     location_id: int | None = None,
     weekday: Annotated[int | None, Query(ge=0, le=6, description="0 = Monday")] = None,
 ) -> Page[AvailabilityRuleRead]:
+    ensure_own_provider(actor, provider_id)
     rows, total = availability_service.list_rules(
         session,
         provider_id,
@@ -126,8 +128,9 @@ def create_availability_rule(
     tags=["availability"],
 )
 def get_availability_rule(
-    provider_id: int, rule_id: int, _: AnyStaff, session: SessionDep
+    provider_id: int, rule_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep
 ) -> AvailabilityRuleRead:
+    ensure_own_provider(actor, provider_id)
     rule = availability_service.get_rule(session, provider_id, rule_id)
     return AvailabilityRuleRead.model_validate(rule)
 
@@ -181,12 +184,14 @@ def delete_availability_rule(
 def list_provider_exceptions(
     provider_id: int,
     _: AnyStaff,
+    actor: StaffActor,
     session: SessionDep,
     page: PageDep,
     start: Annotated[Instant | None, Query(description="Exceptions ending after this")] = None,
     end: Annotated[Instant | None, Query(description="Exceptions starting before this")] = None,
     kind: ExceptionKind | None = None,
 ) -> Page[ProviderExceptionRead]:
+    ensure_own_provider(actor, provider_id)
     rows, total = availability_service.list_exceptions(
         session,
         provider_id,
@@ -227,8 +232,9 @@ def create_provider_exception(
     tags=["availability"],
 )
 def get_provider_exception(
-    provider_id: int, exception_id: int, _: AnyStaff, session: SessionDep
+    provider_id: int, exception_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep
 ) -> ProviderExceptionRead:
+    ensure_own_provider(actor, provider_id)
     exception = availability_service.get_exception(session, provider_id, exception_id)
     return ProviderExceptionRead.model_validate(exception)
 

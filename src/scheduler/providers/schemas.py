@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from scheduler.kit.timeutil import Instant, InstantRange
+from scheduler.kit.timeutil import EndTime, Instant, InstantRange, WallTime
 
 ExceptionKind = Literal["unavailable", "extra"]
 
@@ -41,7 +41,9 @@ def _wall_clock(value: time) -> time:
 
 
 # A local wall-clock time such as "08:00"; "08:00+02:00" is refused (the zone is the location's).
-LocalTime = Annotated[time, AfterValidator(_wall_clock)]
+LocalTime = Annotated[WallTime, AfterValidator(_wall_clock)]
+# The end of working hours: the same, or "24:00" for the end of the day (a night shift).
+LocalEndTime = Annotated[EndTime, AfterValidator(_wall_clock)]
 
 AUDIT_REASON = Field(
     default="", max_length=500, description="Why the change is made; kept in the audit log."
@@ -147,7 +149,7 @@ class AvailabilityRuleCreate(BaseModel):
     location_id: int
     weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
     start_time: LocalTime
-    end_time: LocalTime
+    end_time: LocalEndTime
     valid_from_date: date | None = Field(default=None, description="First date (inclusive)")
     valid_until_date: date | None = Field(default=None, description="Last date (inclusive)")
     reason: str = AUDIT_REASON
@@ -179,7 +181,7 @@ class AvailabilityRuleUpdate(BaseModel):
     location_id: int | None = None
     weekday: int | None = Field(default=None, ge=0, le=6)
     start_time: LocalTime | None = None
-    end_time: LocalTime | None = None
+    end_time: LocalEndTime | None = None
     valid_from_date: date | None = Field(default=None, description="null: no first date")
     valid_until_date: date | None = Field(default=None, description="null: open-ended")
     reason: str = AUDIT_REASON
@@ -194,8 +196,8 @@ class AvailabilityRuleRead(BaseModel):
     provider_id: int
     location_id: int
     weekday: int
-    start_time: time
-    end_time: time
+    start_time: WallTime
+    end_time: EndTime
     valid_from_date: date | None
     valid_until_date: date | None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response, status
@@ -12,8 +13,13 @@ from scheduler.bookings.idempotency import create_once
 from scheduler.db import CommitRoute, SessionDep, retry_transient
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
+from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED, SLOT_SEARCH_DURATION
+from scheduler.kit.query_ids import (
+    appointment_type_id_query,
+    location_id_query,
+)
 from scheduler.kit.ratelimit import rate_limit
-from scheduler.kit.secrets import hash_token, new_token
+from scheduler.kit.secrets import derived_token, hash_token, new_token
 from scheduler.kit.timeutil import Instant
 from scheduler.public import service
 from scheduler.public.schemas import (
@@ -83,20 +89,21 @@ def find_times(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    appointment_type: Annotated[int, Query()],
-    location: Annotated[int, Query()],
+    appointment_type: Annotated[int, Depends(appointment_type_id_query)],
+    location: Annotated[int, Depends(location_id_query)],
     start: Annotated[Instant, Query()],
     end: Annotated[Instant, Query()],
 ) -> PublicSlotList:
-    return service.find_times(
-        session,
-        location_id=location,
-        appointment_type_id=appointment_type,
-        start_at=start,
-        end_at=end,
-        now=clock.now(),
-        settings=settings,
-    )
+    with SLOT_SEARCH_DURATION.labels("public").time():
+        return service.find_times(
+            session,
+            location_id=location,
+            appointment_type_id=appointment_type,
+            start_at=start,
+            end_at=end,
+            now=clock.now(),
+            settings=settings,
+        )
 
 
 @router.post(
@@ -123,6 +130,7 @@ def place_hold(
         hold = service.place_hold(
             session, data, session_token=token, actor=actor, now=clock.now(), settings=settings
         )
+        HOLDS_CREATED.labels("public").inc()
         return status.HTTP_201_CREATED, hold.model_dump(mode="json")
 
     outcome = create_once(
@@ -133,6 +141,9 @@ def place_hold(
         request=data,
         now=clock.now(),
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        secrets={"session_token": token},
+        shape=PublicHoldRead,
     )
     response = JSONResponse(outcome.body, status_code=outcome.status_code)
     response.set_cookie(
@@ -184,8 +195,19 @@ def book(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A retried submit with the same ``Idempotency-Key`` gets the same confirmation back
-    (manage link included) instead of "hold expired"."""
+    (manage link included) instead of "hold expired". The stored answer holds no manage
+    link: with a key, the manage token is derived from the booking session and the key
+    (``kit.secrets.derived_token``), so the retry, which sends both, gets the same link."""
     token = _session_token(header, cookie)
+    key = idempotency_key if token else None
+    scope = _idempotency_scope(token or "")
+    manage_token = (
+        # The hold too: a hold is booked at most once, so an expired key reused later for
+        # another hold never derives a token a booking already has.
+        derived_token(settings.secret_key, "manage-token", scope, key, str(data.hold_id))
+        if key is not None
+        else new_token()
+    )
 
     def produce() -> tuple[int, dict[str, Any]]:
         confirmation = service.book(
@@ -195,17 +217,22 @@ def book(
             request_id=request_id,
             now=clock.now(),
             settings=settings,
+            manage_token=manage_token,
         )
+        BOOKINGS_CREATED.labels("online").inc()
         return status.HTTP_201_CREATED, confirmation.model_dump(mode="json")
 
     outcome = create_once(
         session,
-        scope=_idempotency_scope(token or ""),
-        key=idempotency_key if token else None,
+        scope=scope,
+        key=key,
         path="/public/bookings",
         request=data,
         now=clock.now(),
         produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        secrets=service.manage_links(settings, manage_token),
+        shape=PublicBookingConfirmation,
     )
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
@@ -228,9 +255,10 @@ def booking_ics(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    body = service.booking_ics(session, token, now=clock.now())
+    body = service.booking_ics(session, token, now=clock.now(), settings=settings)
     return ics_response(
         lambda: body,
         validator=None,
@@ -238,6 +266,13 @@ def booking_ics(
         if_none_match=if_none_match,
         filename="appointment.ics",
     )
+
+
+# Calendar apps and link checkers probe with HEAD: answered like GET without a body
+# (ics_response), and left out of the OpenAPI document, where it would repeat GET's operation.
+router.add_api_route(
+    "/manage/{token}/calendar.ics", booking_ics, methods=["HEAD"], include_in_schema=False
+)
 
 
 @router.post("/manage/{token}/cancel", response_model=PublicBookingRead, dependencies=[write_limit])

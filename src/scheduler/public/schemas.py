@@ -25,6 +25,10 @@ class PublicAppointmentType(BaseModel):
     duration_minutes: int
     requires_approval: bool
     new_patients_welcome: bool = Field(description="False if it needs an earlier visit first")
+    bookable_online: bool = Field(
+        description="False: it needs an earlier visit first, so book it through the clinic "
+        "(holds and bookings of it are refused with 409 not_bookable_online)"
+    )
     fasting_hours: int | None
     clear_liquids_hours: int | None
     driver_required: bool

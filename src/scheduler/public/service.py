@@ -4,8 +4,17 @@ Rules on top of the staff booking service:
 - only active, self-schedulable types; no overrides, ever;
 - a booking needs a live hold placed by the same browser/app session (X-Booking-Session);
   placing a new hold releases the session's previous one (one active hold per session);
-- the patient is matched by e-mail + date of birth, or created; the answer looks the same
-  either way, so the endpoint does not reveal who is a patient here;
+- an online booking never attaches to an existing patient record on e-mail and date of birth
+  alone: it makes its own record, flagged ``probable_duplicate_of_id`` (the lowest-id record
+  with the same e-mail and date of birth) for staff to review and merge. So every answer is
+  the same whether or not the person is on file, and a stranger who knows someone's e-mail
+  and birthday learns nothing about them. A new record meets no prerequisite, so types with
+  prerequisites are not bookable online at all (refused the same way for everyone);
+- one person (same e-mail and date of birth) never gets overlapping visits, however their
+  requests race: bookings by one identity are serialized (``lock_person``) and checked
+  against every record of that identity; the loser is refused like any taken time;
+- refusals of a time say only that the time cannot be booked (one message per code), never
+  why in terms of providers or other patients;
 - the manage token (256-bit random, stored hashed) opens that booking only, until a day after
   the appointment; patients are bound by the type's cancel/reschedule cut-offs (staff are not);
 - every "not yours / not there / expired" is the same 404.
@@ -13,7 +22,9 @@ Rules on top of the staff booking service:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
@@ -21,6 +32,7 @@ from sqlmodel import Session, col, func, select
 from scheduler.audit.service import Actor
 from scheduler.availability.service import search_slots
 from scheduler.bookings import service as bookings
+from scheduler.bookings.repository import lock_person
 from scheduler.bookings.schemas import (
     BookingCreate,
     BookingRead,
@@ -48,6 +60,32 @@ from scheduler.public.schemas import (
 
 NOT_FOUND = "Not found."
 MANAGE_GRACE = timedelta(days=1)
+TIME_TAKEN = "That time can no longer be booked online; please choose another or call the clinic."
+TIME_OUTSIDE = (
+    "That time cannot be booked online; please choose one of the offered times or call the clinic."
+)
+# Refusals of a time, as staff see them -> as the public does (the code and one fixed message).
+_PUBLIC_REFUSALS = {
+    "slot_unavailable": ("slot_unavailable", TIME_TAKEN),
+    # Another record of the same person has a visit then: saying so would tell whoever typed
+    # the e-mail and date of birth about somebody's treatment.
+    "patient_conflict": ("slot_unavailable", TIME_TAKEN),
+    "outside_availability": ("outside_availability", TIME_OUTSIDE),
+}
+
+
+@contextmanager
+def public_refusals() -> Iterator[None]:
+    """Turn a refused time into the public answer: the same status, code and message whatever
+    the cause, with no reasons attached (they name providers, whom the clinic may hide, and
+    tell a taken time from a patient's own visit)."""
+    try:
+        yield
+    except Conflict as exc:
+        public = _PUBLIC_REFUSALS.get(exc.code)
+        if public is None:
+            raise
+        raise Conflict(public[1], code=public[0]) from exc
 
 
 def _public_location(location: Location) -> PublicLocation:
@@ -82,8 +120,20 @@ def _bookable_type(session: Session, type_id: int) -> AppointmentType:
     return row
 
 
+def _bookable_online(appointment_type: AppointmentType) -> None:
+    """An online booking makes a new patient record, which meets no prerequisite: a type
+    that has any is refused, the same way for everyone (nobody's records are consulted)."""
+    if appointment_type.prerequisites:
+        raise Conflict(
+            f"{appointment_type.name} cannot be booked online: it follows an earlier visit. "
+            "Please call the clinic to book it.",
+            code="not_bookable_online",
+        )
+
+
 def list_types(session: Session, location_id: int) -> list[PublicAppointmentType]:
-    """Self-schedulable types that at least one active provider does at this location."""
+    """Self-schedulable types that at least one active provider does at this location
+    (``bookable_online`` false: shown, but booked through the clinic)."""
     from scheduler.models import ProviderAppointmentType, ProviderLocation
 
     _active_location(session, location_id)
@@ -111,6 +161,7 @@ def list_types(session: Session, location_id: int) -> list[PublicAppointmentType
             duration_minutes=r.duration_minutes,
             requires_approval=r.requires_approval,
             new_patients_welcome=not r.prerequisites,
+            bookable_online=not r.prerequisites,
             fasting_hours=r.fasting_hours,
             clear_liquids_hours=r.clear_liquids_hours,
             driver_required=r.driver_required,
@@ -170,7 +221,7 @@ def place_hold(
     settings: Settings,
 ) -> PublicHoldRead:
     _active_location(session, data.location_id)
-    _bookable_type(session, data.appointment_type_id)
+    _bookable_online(_bookable_type(session, data.appointment_type_id))
     secret_hash = hash_token(session_token)
     for previous in session.exec(
         select(Hold).where(
@@ -181,19 +232,20 @@ def place_hold(
         )
     ).all():
         bookings.release_hold(session, previous.id or 0, actor=actor, now=now)
-    hold = bookings.create_hold(
-        session,
-        HoldCreate(
-            appointment_type_id=data.appointment_type_id,
-            location_id=data.location_id,
-            start_at=data.start_at,
-        ),
-        actor=actor,
-        now=now,
-        ttl=timedelta(minutes=settings.hold_minutes),
-        source="online",
-        secret_hash=secret_hash,
-    )
+    with public_refusals():
+        hold = bookings.create_hold(
+            session,
+            HoldCreate(
+                appointment_type_id=data.appointment_type_id,
+                location_id=data.location_id,
+                start_at=data.start_at,
+            ),
+            actor=actor,
+            now=now,
+            ttl=timedelta(minutes=settings.hold_minutes),
+            source="online",
+            secret_hash=secret_hash,
+        )
     location = session.get(Location, data.location_id)
     assert location is not None
     assert hold.id is not None
@@ -216,28 +268,47 @@ def release_hold(
     bookings.release_hold(session, hold_id, actor=actor, now=now)
 
 
-def match_or_create_patient(session: Session, details: PatientDetails, now: datetime) -> Patient:
-    """The patient with this e-mail and date of birth, or a new record (never an update)."""
-    email = str(details.email).strip().lower()
-    existing = session.exec(
-        select(Patient)
-        .where(func.lower(Patient.email) == email, Patient.date_of_birth == details.date_of_birth)
+def _same_person_ids(
+    session: Session, email: str, date_of_birth: date, *, besides: int | None = None
+) -> list[int]:
+    """Ids of the unmerged records with this (lower-case) e-mail and date of birth."""
+    rows = session.exec(
+        select(Patient.id)
+        .where(
+            func.lower(Patient.email) == email,
+            Patient.date_of_birth == date_of_birth,
+            col(Patient.merged_into_id).is_(None),
+        )
         .order_by(col(Patient.id))
-    ).first()
-    if existing is not None:
-        return existing
+    ).all()
+    return [r for r in rows if r is not None and r != besides]
+
+
+def create_online_patient(
+    session: Session, details: PatientDetails, now: datetime
+) -> tuple[Patient, list[int]]:
+    """A new patient record for an online booking, and the ids of the records it matched.
+
+    Never attaches to an existing record (e-mail and date of birth prove nothing about who
+    types them): the new record points at the lowest-id match as a probable duplicate, for
+    staff to merge. The caller must hold ``lock_person`` for this identity, so that two
+    concurrent bookings by one person see each other's record.
+    """
+    email = str(details.email).strip().lower()
+    matched = _same_person_ids(session, email, details.date_of_birth)
     patient = Patient(
         first_name=details.first_name.strip(),
         last_name=details.last_name.strip(),
         date_of_birth=details.date_of_birth,
         email=email,
         phone=details.phone.strip(),
+        probable_duplicate_of_id=matched[0] if matched else None,
         created_at=now,
         updated_at=now,
     )
     session.add(patient)
     session.flush()
-    return patient
+    return patient, matched
 
 
 def book(
@@ -248,11 +319,15 @@ def book(
     request_id: str,
     now: datetime,
     settings: Settings,
+    manage_token: str | None = None,
 ) -> PublicBookingConfirmation:
+    """Book the session's live hold for the person in ``data``. ``manage_token``: the secret
+    of the booking's manage link (a new random one when not given)."""
     hold = session.get(Hold, data.hold_id)
     if hold is None or not session_token or hold.secret_hash != hash_token(session_token):
         raise NotFound(NOT_FOUND)
     appointment_type = _bookable_type(session, hold.appointment_type_id)
+    _bookable_online(appointment_type)
     missing_acks = []
     if appointment_type.driver_required and not data.driver_confirmed:
         missing_acks.append("driver_confirmed")
@@ -268,11 +343,12 @@ def book(
             field=missing_acks[0],
             code="acknowledgement_required",
         )
-    patient = match_or_create_patient(session, data.patient, now)
+    lock_person(session, str(data.patient.email).strip().lower(), data.patient.date_of_birth)
+    patient, same_person = create_online_patient(session, data.patient, now)
     assert patient.id is not None
     actor = Actor(kind="patient", label=f"patient:{patient.id}", request_id=request_id)
-    manage_token = new_token()
-    try:
+    manage_token = manage_token or new_token()
+    with public_refusals():
         booking = bookings.create_booking(
             session,
             BookingCreate(
@@ -287,16 +363,8 @@ def book(
             hold_secret_hash=hold.secret_hash,
             manage_token_hash=hash_token(manage_token),
             manage_grace=MANAGE_GRACE,
+            same_person_ids=same_person,
         )
-    except Conflict as exc:
-        if exc.code != "patient_conflict":
-            raise
-        # Saying "this patient already has a visit then" would tell whoever typed the e-mail
-        # and date of birth about somebody's treatment; answer like any taken time instead.
-        raise Conflict(
-            "That time can no longer be booked online; please choose another or call the clinic.",
-            code="slot_unavailable",
-        ) from exc
     view = booking_view(session, booking, manage_token=manage_token, settings=settings)
     return PublicBookingConfirmation(
         **view.model_dump(),
@@ -307,6 +375,12 @@ def book(
 
 def manage_url(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/api/v1/public/manage/{token}"
+
+
+def manage_links(settings: Settings, token: str) -> dict[str, str]:
+    """The members of a confirmation that carry the manage token (never stored for replay)."""
+    url = manage_url(settings, token)
+    return {"manage_token": token, "manage_url": url, "ics_url": f"{url}/calendar.ics"}
 
 
 def booking_by_token(session: Session, token: str, now: datetime) -> Booking:
@@ -347,7 +421,7 @@ def booking_view(
         reschedule_allowed_until=(
             booking.start_at - timedelta(minutes=appointment_type.patient_reschedule_cutoff_minutes)
         ).astimezone(tz),
-        ics_url=f"{manage_url(settings, manage_token)}/calendar.ics",
+        ics_url=manage_links(settings, manage_token)["ics_url"],
     )
 
 
@@ -359,8 +433,8 @@ def view_booking(
     )
 
 
-def booking_ics(session: Session, token: str, *, now: datetime) -> bytes:
-    return render_booking_ics(session, booking_by_token(session, token, now))
+def booking_ics(session: Session, token: str, *, now: datetime, settings: Settings) -> bytes:
+    return render_booking_ics(session, booking_by_token(session, token, now), settings=settings)
 
 
 def _patient_actor(booking: Booking, request_id: str) -> Actor:
@@ -412,20 +486,28 @@ def reschedule(
     now: datetime,
     settings: Settings,
 ) -> PublicBookingRead:
-    """Move to a new time under the same rules as a new online booking; one booking remains."""
+    """Move to a new time under the same rules as a new online booking; one booking remains.
+    Like a booking, it may not overlap a visit on another record of the same person."""
     booking = booking_by_token(session, token, now)
+    patient = session.get(Patient, booking.patient_id)
+    assert patient is not None
+    email = patient.email.strip().lower()
+    lock_person(session, email, patient.date_of_birth)
+    same_person = _same_person_ids(session, email, patient.date_of_birth, besides=patient.id)
     appointment_type = _bookable_type(session, booking.appointment_type_id)
     if booking.status in ("pending", "booked"):
         _check_cutoff(
             booking, appointment_type.patient_reschedule_cutoff_minutes, now, "rescheduling"
         )
-    moved = bookings.reschedule_booking(
-        session,
-        booking.id or 0,
-        RescheduleRequest(start_at=start_at, reason="rescheduled online by the patient"),
-        actor=_patient_actor(booking, request_id),
-        now=now,
-        if_match=None,
-        cancelled_by="patient",
-    )
+    with public_refusals():
+        moved = bookings.reschedule_booking(
+            session,
+            booking.id or 0,
+            RescheduleRequest(start_at=start_at, reason="rescheduled online by the patient"),
+            actor=_patient_actor(booking, request_id),
+            now=now,
+            if_match=None,
+            cancelled_by="patient",
+            same_person_ids=same_person,
+        )
     return booking_view(session, moved, manage_token=token, settings=settings)
