@@ -23,6 +23,7 @@ from scheduler.http.access_log import AccessLog
 from scheduler.http.body_guard import BodyGuard
 from scheduler.http.docs import install_docs
 from scheduler.http.metrics import RequestMetrics, metrics_route
+from scheduler.http.openapi import install_openapi
 from scheduler.http.problems import install_error_handlers
 from scheduler.http.request_id import RequestId
 from scheduler.kit.clock import Clock, SystemClock
@@ -127,6 +128,7 @@ def create_app(
         _install_notification_policy(session_factory, settings)
 
     install_error_handlers(app)
+    install_openapi(app)
     from scheduler.web.install import install_web
 
     install_web(app, settings)

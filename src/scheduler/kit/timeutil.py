@@ -14,9 +14,9 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     BeforeValidator,
-    Field,
     PlainSerializer,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -97,12 +97,35 @@ def _write_wall_time(value: time) -> str:
     return "24:00" if value == END_OF_DAY else value.isoformat()
 
 
+_CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+
+# A local wall-clock time ("08:00"), documented as such: JSON Schema's "time" format would
+# promise an RFC 3339 time with an offset, which these are not (the zone is the location's).
+WallTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": f"^{_CLOCK}$",
+            "description": "Local wall-clock time (HH:MM, seconds optional), no offset.",
+            "examples": ["08:00"],
+        }
+    ),
+]
+
 # An end of working hours: a local wall-clock time, or "24:00" for the end of the day.
 EndTime = Annotated[
     time,
     BeforeValidator(_read_end_of_day),
     PlainSerializer(_write_wall_time, return_type=str, when_used="json"),
-    Field(description='Local wall-clock time (HH:MM); "24:00" is the end of the day.'),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": f"^({_CLOCK}|24:00)$",
+            "description": 'Local wall-clock time (HH:MM); "24:00" is the end of the day.',
+            "examples": ["17:00", "24:00"],
+        }
+    ),
 ]
 
 

@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from scheduler.kit.timeutil import EndTime, IanaZone, InstantRange
+from scheduler.kit.timeutil import EndTime, IanaZone, InstantRange, WallTime
 
 
 class OpeningHours(BaseModel):
@@ -15,7 +15,7 @@ class OpeningHours(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
-    open_time: time
+    open_time: WallTime
     close_time: EndTime
 
     @field_validator("close_time")

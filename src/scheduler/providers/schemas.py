@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from scheduler.kit.timeutil import EndTime, Instant, InstantRange
+from scheduler.kit.timeutil import EndTime, Instant, InstantRange, WallTime
 
 ExceptionKind = Literal["unavailable", "extra"]
 
@@ -41,7 +41,7 @@ def _wall_clock(value: time) -> time:
 
 
 # A local wall-clock time such as "08:00"; "08:00+02:00" is refused (the zone is the location's).
-LocalTime = Annotated[time, AfterValidator(_wall_clock)]
+LocalTime = Annotated[WallTime, AfterValidator(_wall_clock)]
 # The end of working hours: the same, or "24:00" for the end of the day (a night shift).
 LocalEndTime = Annotated[EndTime, AfterValidator(_wall_clock)]
 
@@ -196,7 +196,7 @@ class AvailabilityRuleRead(BaseModel):
     provider_id: int
     location_id: int
     weekday: int
-    start_time: time
+    start_time: WallTime
     end_time: EndTime
     valid_from_date: date | None
     valid_until_date: date | None
