@@ -201,3 +201,32 @@ def test_unix_seconds_are_refused_in_a_body(
     )
     assert exception.status_code == 422, exception.text
     assert "Unix seconds" in exception.text
+
+
+@pytest.mark.parametrize(
+    ("open_time", "close_time", "field"),
+    [
+        ("08:00", 0, "close_time"),  # a number would be read as seconds after midnight UTC
+        (28800, "17:00", "open_time"),
+        ("08:00+02:00", "17:00", "open_time"),  # the zone is the location's
+        ("08:00", "17:00Z", "close_time"),
+    ],
+    ids=["close_as_number", "open_as_number", "open_with_offset", "close_with_offset"],
+)
+def test_opening_hours_are_local_wall_clock_text(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    open_time: Any,
+    close_time: Any,
+    field: str,
+) -> None:
+    body = {
+        "name": "Clinic with odd hours",
+        "timezone": "America/Denver",
+        "opening_hours": [{"weekday": 0, "open_time": open_time, "close_time": close_time}],
+    }
+    created = client.post("/api/v1/locations", json=body, headers=admin_headers)
+    assert created.status_code == 422, created.text
+    assert created.json()["errors"][0]["field"].endswith(field)
+    listed = client.get("/api/v1/locations", headers=admin_headers).json()["items"]
+    assert all(item["name"] != body["name"] for item in listed)

@@ -99,10 +99,29 @@ def _write_wall_time(value: time) -> str:
 
 _CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
 
+
+def _refuse_number(value: Any) -> Any:
+    """A number is not a wall-clock time (pydantic would read it as seconds since midnight, in
+    UTC): refuse it rather than guess."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        msg = 'expected a local time as text such as "08:00", not a number'
+        raise ValueError(msg)
+    return value
+
+
+def _no_offset(value: time) -> time:
+    """Wall-clock times are local to the location's zone: "08:00+02:00" is refused."""
+    if value.tzinfo is not None:
+        msg = "a local wall-clock time has no offset: the zone is the location's"
+        raise ValueError(msg)
+    return value
+
 # A local wall-clock time ("08:00"), documented as such: JSON Schema's "time" format would
 # promise an RFC 3339 time with an offset, which these are not (the zone is the location's).
 WallTime = Annotated[
     time,
+    BeforeValidator(_refuse_number),
+    AfterValidator(_no_offset),
     WithJsonSchema(
         {
             "type": "string",
@@ -117,6 +136,8 @@ WallTime = Annotated[
 EndTime = Annotated[
     time,
     BeforeValidator(_read_end_of_day),
+    BeforeValidator(_refuse_number),
+    AfterValidator(_no_offset),
     PlainSerializer(_write_wall_time, return_type=str, when_used="json"),
     WithJsonSchema(
         {
