@@ -159,3 +159,16 @@ def test_merge_input_errors(
         ).status_code
         == 404
     )
+    # Ids no integer column can hold name nobody: the same answers, never a 500.
+    huge = -10401121410524838447022080
+    beyond = client.post(url, json={"duplicate_id": huge}, headers=desk_headers)
+    assert beyond.status_code == 422, beyond.text
+    assert beyond.json()["errors"][0]["field"] == "duplicate_id"
+    assert (
+        client.post(
+            f"/api/v1/patients/{2**40}/merge",
+            json={"duplicate_id": clinic.patient.id},
+            headers=desk_headers,
+        ).status_code
+        == 404
+    )

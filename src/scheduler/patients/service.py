@@ -131,6 +131,10 @@ def update_patient(
     return patient
 
 
+# The largest id an integer primary key holds (PostgreSQL's ``integer``).
+MAX_ROW_ID = 2**31 - 1
+
+
 def merge_patients(
     session: Session, patient_id: int, data: PatientMerge, *, actor: Actor, now: datetime
 ) -> Patient:
@@ -147,6 +151,12 @@ def merge_patients(
     duplicate_id = data.duplicate_id
     if duplicate_id == patient_id:
         raise InvalidInput("A patient cannot be merged into itself.", field="duplicate_id")
+    # Ids beyond the id column's range name nobody; checked before they reach the locks
+    # (an advisory lock's key is an integer too, and PostgreSQL refuses a larger one).
+    if not 1 <= patient_id <= MAX_ROW_ID:
+        raise NotFound(f"Patient {patient_id} does not exist.")
+    if not 1 <= duplicate_id <= MAX_ROW_ID:
+        raise InvalidInput(f"Patient {duplicate_id} does not exist.", field="duplicate_id")
     # The patient advisory locks every booking takes, then the rows: no booking for either
     # record can be written while they are compared and moved.
     bookings_repository.lock_resources(
