@@ -89,6 +89,7 @@ def test_every_operation_keeps_its_contract(
                 capture_output=True,
                 text=True,
                 timeout=900,
+                cwd=tmp_path,  # its cache of replays stays out of the checkout
                 check=False,
             )
     finally:
