@@ -116,6 +116,7 @@ def _no_offset(value: time) -> time:
         raise ValueError(msg)
     return value
 
+
 # A local wall-clock time ("08:00"), documented as such: JSON Schema's "time" format would
 # promise an RFC 3339 time with an offset, which these are not (the zone is the location's).
 WallTime = Annotated[
