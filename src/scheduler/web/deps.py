@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from scheduler.auth.actors import ADMIN, FRONT_DESK, PROVIDER, Actor
 from scheduler.auth.dependencies import ALL_ROLES
 from scheduler.config import Settings
-from scheduler.db import open_session
+from scheduler.db.transaction import run_in_transaction
 from scheduler.kit.clock import Clock
 from scheduler.models import User
 from scheduler.models.enums import Role
@@ -85,13 +85,13 @@ def _check(
     factory: sessionmaker[Session], token: str, settings: Settings, clock: Clock
 ) -> sessions.SignedIn | None:
     now = clock.now()
-    with open_session(factory, read_only=True) as db:
-        check = sessions.check_session(db, token, settings=settings, now=now)
-        db.commit()
+    check = run_in_transaction(
+        factory,
+        lambda db: sessions.check_session(db, token, settings=settings, now=now),
+        read_only=True,
+    )
     if check.needs_write:
-        with open_session(factory) as db:
-            sessions.record_check(db, check, now=now)
-            db.commit()
+        run_in_transaction(factory, lambda db: sessions.record_check(db, check, now=now))
     return check.signed_in
 
 
