@@ -48,6 +48,7 @@ class InvalidInput(SchedulerError):
     def __init__(self, detail: str, *, field: str | None = None, code: str | None = None) -> None:
         errors = [{"field": field, "message": detail}] if field else []
         super().__init__(detail, code=code, extra={"errors": errors} if errors else None)
+        self.field = field
 
 
 class NotAuthenticated(SchedulerError):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from scheduler.models import AuditEvent
+from scheduler.models import AuditEvent, User
 
 
 def list_events(
@@ -39,3 +40,21 @@ def list_events(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(AuditEvent.id)).limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+def events_of_entity(
+    session: Session, *, entity_type: str, entity_id: int, actions: Sequence[str]
+) -> list[tuple[AuditEvent, User | None]]:
+    """An entity's events with these actions, oldest first, each with the staff user who
+    acted (None for the public, the system or a deleted account)."""
+    rows = session.exec(
+        select(AuditEvent, User)
+        .outerjoin(User, col(User.id) == col(AuditEvent.actor_user_id))
+        .where(
+            AuditEvent.entity_type == entity_type,
+            AuditEvent.entity_id == entity_id,
+            col(AuditEvent.action).in_(actions),
+        )
+        .order_by(col(AuditEvent.id))
+    ).all()
+    return [(event, user) for event, user in rows]

@@ -5,15 +5,20 @@ Patients are never deleted: bookings, series and the audit trail refer to them.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
+from scheduler.audit import repository as audit_repository
 from scheduler.audit.service import audited_write, record_event, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.bookings import repository as bookings_repository
 from scheduler.errors import Conflict, InvalidInput, NotFound
-from scheduler.models import Patient
+from scheduler.kit.written_dates import parse_written_date
+from scheduler.models import Booking, Patient
 from scheduler.patients import repository
 from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientUpdate
 
@@ -104,7 +109,13 @@ def create_patient(
 
 
 def update_patient(
-    session: Session, patient_id: int, data: PatientUpdate, *, actor: Actor, now: datetime
+    session: Session,
+    patient_id: int,
+    data: PatientUpdate,
+    *,
+    actor: Actor,
+    now: datetime,
+    reason: str = "",
 ) -> Patient:
     patient = get_patient(session, patient_id)
     before = snapshot(patient)
@@ -127,6 +138,7 @@ def update_patient(
         entity_id=patient_id,
         before=before,
         after=snapshot(patient),
+        reason=reason,
     )
     return patient
 
@@ -240,3 +252,267 @@ def merge_patients(
         after=snapshot(duplicate),
     )
     return kept
+
+
+# --- Finding a patient from one search box (the front desk's pages) -----------------------
+
+_PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ().-]*$")
+# Fewer digits than this are too common to search phone numbers by on their own.
+MIN_PHONE_DIGITS = 3
+# A number typed with the North American country code finds one stored without it.
+_NANP_LENGTH = 11
+
+
+@dataclass(frozen=True)
+class PatientSearch:
+    """What one search box asked for: words (in name, e-mail or phone), a date of birth,
+    and phone numbers (as digits, compared whatever the separators)."""
+
+    terms: list[str] = field(default_factory=list)
+    date_of_birth: date | None = None
+    phone_digits: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.date_of_birth or self.phone_digits)
+
+
+def _digits(text: str) -> str:
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == _NANP_LENGTH and digits.startswith("1"):
+        digits = digits[1:]
+    return digits
+
+
+def parse_search(text: str, *, today: date) -> PatientSearch:
+    """Read a search box: the whole of it as a date of birth (``5/17/1980``, ``May 17,
+    1980``...) or a phone number in any format (``(303) 555-0142``, ``+1 303 555 0142``);
+    otherwise word by word, each word a date, a phone number (digits and separators, at
+    least three digits) or a word to find in the name, e-mail or phone."""
+    value = " ".join(text.split())
+    if not value:
+        return PatientSearch()
+    whole_date = parse_written_date(value, today)
+    if whole_date is not None:
+        return PatientSearch(date_of_birth=whole_date)
+    if _PHONE_LIKE.match(value) and len(_digits(value)) >= MIN_PHONE_DIGITS:
+        return PatientSearch(phone_digits=[_digits(value)])
+    terms: list[str] = []
+    phones: list[str] = []
+    born: date | None = None
+    for word in value.split()[: MAX_SEARCH_TERMS * 2]:
+        as_date = parse_written_date(word, today)
+        if as_date is not None and born is None:
+            born = as_date
+        elif _PHONE_LIKE.match(word) and len(_digits(word)) >= MIN_PHONE_DIGITS:
+            phones.append(_digits(word))
+        else:
+            terms.append(word)
+    return PatientSearch(
+        terms=terms[:MAX_SEARCH_TERMS], date_of_birth=born, phone_digits=phones[:MAX_SEARCH_TERMS]
+    )
+
+
+def find_patients(
+    session: Session, text: str, *, viewer: Actor, now: datetime, limit: int
+) -> tuple[PatientSearch, list[Patient], int]:
+    """The patients matching a search box (``parse_search``), merged records left out, as
+    far as ``viewer`` may see (as ``list_patients``)."""
+    search = parse_search(text, today=now.date())
+    if not search:
+        return search, [], 0
+    own_provider = None
+    if viewer.role == "provider":
+        if viewer.provider_id is None:
+            return search, [], 0
+        own_provider = viewer.provider_id
+    rows, total = repository.list_patients(
+        session,
+        terms=search.terms,
+        date_of_birth=search.date_of_birth,
+        phone_digits=search.phone_digits,
+        booked_with_provider_id=own_provider,
+        limit=limit,
+        offset=0,
+        include_merged=False,
+    )
+    return search, rows, total
+
+
+SIMILAR_LIMIT = 5
+
+
+def similar_patients(session: Session, data: PatientCreate) -> list[Patient]:
+    """Records that may already be this person, to show before creating a new one: the same
+    e-mail; the same date of birth and first or last name; the same phone and last name."""
+    return repository.similar_patients(
+        session,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        date_of_birth=data.date_of_birth,
+        email=data.email or "",
+        phone_digits=_digits(data.phone) if data.phone else "",
+        limit=SIMILAR_LIMIT,
+    )
+
+
+# --- Eligibility flags ----------------------------------------------------------------------
+
+ELIGIBILITY_FLAGS = {
+    "consult_completed": "Consultation done",
+    "consent_signed": "Consent signed",
+    "rems_enrolled": "REMS enrolled",
+}
+# The events that can change a flag (an update through the API sets them too).
+_FLAG_ACTIONS = ("patient.create", "patient.update", "patient.eligibility")
+
+
+def set_eligibility(
+    session: Session,
+    patient_id: int,
+    flag: str,
+    value: bool,
+    *,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> Patient:
+    """Record (``value`` True) or clear an eligibility flag, with the reason staff give.
+
+    A reason is required; setting a flag to what it already is writes nothing (409
+    ``unchanged``); merged records are read-only (409 ``already_merged``)."""
+    if flag not in ELIGIBILITY_FLAGS:
+        raise InvalidInput(f"Unknown eligibility flag {flag!r}.", field="flag")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("Say why (for example where the form is filed).", field="reason")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"Keep the reason under {REASON_MAX} characters.", field="reason")
+    patient = get_patient(session, patient_id)
+    _not_merged(patient)
+    label = ELIGIBILITY_FLAGS[flag]
+    if getattr(patient, flag) == value:
+        state = "recorded" if value else "cleared"
+        raise Conflict(f"{label} is already {state}.", code="unchanged")
+    before = snapshot(patient)
+    setattr(patient, flag, value)
+    patient.updated_at = now
+    session.add(patient)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="patient.eligibility",
+        entity_type="patient",
+        entity_id=patient_id,
+        before=before,
+        after=snapshot(patient),
+        reason=reason,
+    )
+    return patient
+
+
+REASON_MAX = 1000
+
+
+@dataclass(frozen=True)
+class FlagRecord:
+    """An eligibility flag as it stands, and the change that made it so (None when no event
+    says: the record predates the audit trail)."""
+
+    flag: str
+    label: str
+    value: bool
+    changed_at: datetime | None
+    changed_by: str | None
+    reason: str
+
+
+def eligibility(session: Session, patient: Patient) -> list[FlagRecord]:
+    """Each eligibility flag with who last set or cleared it, when, and why."""
+    assert patient.id is not None
+    last: dict[str, tuple[datetime, str, str]] = {}
+    for event, user in audit_repository.events_of_entity(
+        session, entity_type="patient", entity_id=patient.id, actions=_FLAG_ACTIONS
+    ):
+        before: dict[str, Any] = event.before or {}
+        after: dict[str, Any] = event.after or {}
+        who = (user.full_name or user.email) if user is not None else event.actor
+        for flag in ELIGIBILITY_FLAGS:
+            if flag in after and bool(after[flag]) != bool(before.get(flag, False)):
+                last[flag] = (event.occurred_at, who, event.reason)
+    records = []
+    for flag, label in ELIGIBILITY_FLAGS.items():
+        value = bool(getattr(patient, flag))
+        if flag in last:
+            at, who, why = last[flag]
+            records.append(FlagRecord(flag, label, value, at, who, why))
+        else:
+            records.append(FlagRecord(flag, label, value, None, None, ""))
+    return records
+
+
+# --- Probable duplicates --------------------------------------------------------------------
+
+
+def _not_merged(patient: Patient) -> None:
+    if patient.merged_into_id is not None:
+        raise Conflict(
+            f"Patient {patient.id} was merged into patient {patient.merged_into_id}; "
+            "change that record instead.",
+            code="already_merged",
+        )
+
+
+def dismiss_duplicate(session: Session, patient_id: int, *, actor: Actor, now: datetime) -> Patient:
+    """Staff looked and this record is not the same person as the one it was flagged
+    against: the flag is cleared (audited ``patient.not_duplicate``), both records stay."""
+    patient = get_patient(session, patient_id)
+    _not_merged(patient)
+    if patient.probable_duplicate_of_id is None:
+        raise Conflict(
+            f"Patient {patient_id} is not flagged as a probable duplicate.", code="not_flagged"
+        )
+    before = snapshot(patient)
+    flagged_against = patient.probable_duplicate_of_id
+    patient.probable_duplicate_of_id = None
+    patient.updated_at = now
+    session.add(patient)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action="patient.not_duplicate",
+        entity_type="patient",
+        entity_id=patient_id,
+        before=before,
+        after=snapshot(patient),
+        reason=f"not the same person as patient {flagged_against}",
+    )
+    return patient
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """What merging ``duplicate`` into ``kept`` would do: the bookings, holds and series that
+    move; ``kept`` keeps its details and flags."""
+
+    kept: Patient
+    duplicate: Patient
+    bookings: list[Booking]
+    holds: int
+    series: int
+
+
+def merge_preview(session: Session, kept_id: int, duplicate_id: int) -> MergePreview:
+    """The confirm step of a merge (reads only; the merge itself checks again)."""
+    kept = get_patient(session, kept_id)
+    duplicate = get_patient(session, duplicate_id)
+    if kept_id == duplicate_id:
+        raise InvalidInput("A patient cannot be merged into itself.", field="duplicate_id")
+    _not_merged(kept)
+    _not_merged(duplicate)
+    holds, series = repository.count_holds_and_series(session, duplicate_id)
+    bookings = repository.bookings_of(session, duplicate_id)
+    return MergePreview(kept, duplicate, bookings, holds, series)

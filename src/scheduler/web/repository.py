@@ -1,4 +1,5 @@
-"""Queries of the web pages' own tables (staff sign-in sessions)."""
+"""Queries of the web pages: their own tables (staff sign-in sessions) and the joined reads
+the pages show (arrivals, a patient's visits)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,23 @@ def arrivals(
             col(Booking.start_at) < end_at,
             col(Booking.status).not_in(("cancelled", "entered-in-error")),
         )
+        .order_by(col(Booking.start_at), col(Booking.id))
+    ).all()
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+
+def visits_of_patient(
+    session: Session, patient_ids: list[int]
+) -> list[tuple[Booking, AppointmentType, Location, Provider, Chair | None]]:
+    """Every booking of these patients (any status), in start order, with what a patient's
+    page shows of each (one statement)."""
+    rows = session.execute(
+        sa_select(Booking, AppointmentType, Location, Provider, Chair)
+        .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
+        .join(Location, col(Location.id) == col(Booking.location_id))
+        .join(Provider, col(Provider.id) == col(Booking.provider_id))
+        .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
+        .where(col(Booking.patient_id).in_(patient_ids))
         .order_by(col(Booking.start_at), col(Booking.id))
     ).all()
     return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
