@@ -19,10 +19,11 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
-# Digits with the usual separators and an optional leading +; empty means unknown.
+# Digits with the usual separators and an optional leading +, the area code possibly in
+# brackets ("(303) 555-0142"); empty means unknown.
 Phone = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^(\+?[0-9][0-9 ().-]*)?$"),
+    StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^(\+?\(?[0-9][0-9 ().-]*)?$"),
 ]
 BirthDate = Annotated[date, Field(ge=EARLIEST_BIRTH_DATE, description="Not in the future")]
 

@@ -256,7 +256,7 @@ def merge_patients(
 
 # --- Finding a patient from one search box (the front desk's pages) -----------------------
 
-_PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ().-]*$")
+_PHONE_LIKE = re.compile(r"^\+?\(?[0-9][0-9 ().-]*$")
 # Fewer digits than this are too common to search phone numbers by on their own.
 MIN_PHONE_DIGITS = 3
 # A number typed with the North American country code finds one stored without it.
