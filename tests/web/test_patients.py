@@ -33,7 +33,7 @@ def _search(client: TestClient, q: str) -> str:
     token = csrf_of(client, "/admin/patients")
     response = client.post("/admin/patients/search", data={"csrftoken": token, "q": q})
     assert response.status_code == 200, response.text
-    return response.text
+    return str(response.text)
 
 
 def _result_ids(html: str) -> list[int]:
@@ -386,3 +386,43 @@ def test_an_unknown_patient_is_a_404_page(desk: TestClient) -> None:
     response = desk.get("/admin/patients/987654")
     assert response.status_code == 404
     assert "does not exist" in response.text
+
+
+def test_an_edit_over_someone_elses_change_saves_nothing_and_says_so(
+    desk: TestClient, db: Session, clinic: Clinic, clock: FrozenClock
+) -> None:
+    patient = clinic.patient
+    path = f"/admin/patients/{patient.id}"
+    page = desk.get(path).text
+    seen = re.search(r'name="seen" value="([^"]+)"', page)
+    assert seen is not None
+    token = csrf_of(desk, path)
+    # Meanwhile another receptionist changes the phone number.
+    clock.set(datetime(2026, 3, 2, 14, 5, tzinfo=UTC))
+    other = _refreshed(db, patient.id)
+    other.phone = "303 555 0111"
+    other.updated_at = clock.now()
+    db.add(other)
+    db.commit()
+    form = {
+        "csrftoken": token,
+        "seen": seen.group(1),
+        "first_name": patient.first_name,
+        "last_name": "Doe-Late",
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "email": patient.email,
+        "phone": "+1 555 0100",
+        "notes": "",
+    }
+    refused = desk.post(path, data=form)
+    assert refused.status_code == 422
+    assert "Someone else changed this patient while you were editing" in refused.text
+    assert 'id="saved-now"' in refused.text
+    assert "303 555 0111" in refused.text
+    assert 'value="Doe-Late"' in refused.text
+    assert _refreshed(db, patient.id).last_name == "Doe"
+    fresh = re.search(r'name="seen" value="([^"]+)"', refused.text)
+    assert fresh is not None
+    saved = desk.post(path, data={**form, "seen": fresh.group(1)})
+    assert saved.status_code == 303
+    assert _refreshed(db, patient.id).last_name == "Doe-Late"

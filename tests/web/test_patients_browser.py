@@ -199,6 +199,7 @@ def _flag_a_duplicate_with_a_visit(site: Site) -> tuple[int, int, int]:
         },
     )
     assert booked.status_code == 201, booked.text
+    assert duplicate_id is not None
     return int(kept.id), int(duplicate_id), int(booked.json()["id"])
 
 

@@ -16,7 +16,7 @@ from scheduler.audit import repository as audit_repository
 from scheduler.audit.service import audited_write, record_event, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.bookings import repository as bookings_repository
-from scheduler.errors import Conflict, InvalidInput, NotFound
+from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from scheduler.kit.written_dates import parse_written_date
 from scheduler.models import Booking, Patient
 from scheduler.patients import repository
@@ -116,8 +116,16 @@ def update_patient(
     actor: Actor,
     now: datetime,
     reason: str = "",
+    unchanged_since: datetime | None = None,
 ) -> Patient:
+    """Change the details given. ``unchanged_since`` (the ``updated_at`` the editor saw):
+    when the record changed after it, nothing is written (412 ``version_conflict``), so one
+    receptionist's save never silently undoes another's."""
     patient = get_patient(session, patient_id)
+    if unchanged_since is not None and patient.updated_at != unchanged_since:
+        raise PreconditionFailed(
+            f"Patient {patient_id} was changed by someone else since it was opened."
+        )
     before = snapshot(patient)
     changes = data.model_dump(exclude_unset=True)
     if "date_of_birth" in changes:

@@ -8,6 +8,7 @@ pages are addressed by id only.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -15,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from scheduler.deps import ClockDep
-from scheduler.errors import Conflict, InvalidInput
+from scheduler.errors import Conflict, InvalidInput, PreconditionFailed
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.patients import service
@@ -42,6 +43,10 @@ FIELD_MESSAGES = {
 DETAIL_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "notes")
 
 Text = Annotated[str, Form(max_length=5000)]
+STALE_EDIT = (
+    "Someone else changed this patient while you were editing, so nothing was saved. "
+    "The current details are shown under “Saved now”; your changes are still in the form."
+)
 
 
 def _errors_of(exc: ValidationError) -> FormErrors:
@@ -195,6 +200,7 @@ def _patient_page(
         "errors": errors or FormErrors(),
         "flag_errors": flag_errors or {},
         "flag_reasons": flag_reasons or {},
+        "stale": errors is not None and errors.for_("") == STALE_EDIT,
     }
     return render(request, "patient.html", context, status_code=status_code)
 
@@ -219,12 +225,21 @@ def edit(
     email: Text = "",
     phone: Text = "",
     notes: Text = "",
+    seen: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Save the details (not the eligibility flags: those have their own forms, with a
-    reason)."""
+    reason). ``seen`` is the record's ``updated_at`` when the form was shown: when someone
+    changed the record since, nothing is saved and the page says so, showing the current
+    details beside the input kept."""
     now = clock.now()
     form = _details(first_name, last_name, date_of_birth, email, phone, notes)
     errors = FormErrors()
+    try:
+        unchanged_since = datetime.fromisoformat(seen) if seen else None
+    except ValueError:
+        unchanged_since = None
+    if unchanged_since is not None and unchanged_since.tzinfo is None:
+        unchanged_since = None
     try:
         data = PatientUpdate.model_validate(_as_input(form))
         if data.date_of_birth is None:
@@ -237,9 +252,18 @@ def edit(
             errors.add("", "This record was merged into another; change that one instead.")
     if not errors:
         try:
-            service.update_patient(db, patient_id, data, actor=staff.actor, now=now)
+            service.update_patient(
+                db,
+                patient_id,
+                data,
+                actor=staff.actor,
+                now=now,
+                unchanged_since=unchanged_since,
+            )
         except InvalidInput as exc:
             errors.add(exc.field or "", exc.detail)
+        except PreconditionFailed:
+            errors.add("", STALE_EDIT)
     if errors:
         return _patient_page(
             request, staff, db, patient_id, now, form=form, errors=errors, status_code=422
