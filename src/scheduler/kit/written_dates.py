@@ -2,8 +2,8 @@
 ``17.05.1980``, ``May 17 1980``, ``17 May 1980``, ``May 17, 1980``.
 
 Numeric dates are read month first (the United States' order); when the first number cannot
-be a month (``17/05/1980``) they are read day first. A two-digit year is the latest year with
-those digits that is not after ``today`` (a birth date is never in the future).
+be a month (``17/05/1980``) they are read day first. A two-digit year makes the latest date
+with those digits that is not after ``today`` (a birth date is never in the future).
 """
 
 from __future__ import annotations
@@ -16,12 +16,20 @@ _WORDS_FORMATS = ("%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y")
 
 
 def _year(text: str, today: date) -> int:
+    """A four-digit year as written; two digits: this century's, the last one's if later."""
     year = int(text)
     if len(text) == 2:
         year += today.year - today.year % 100
         if year > today.year:
             year -= 100
     return year
+
+
+def _not_after(day: date, today: date, two_digit_year: bool) -> date:
+    """A two-digit year that lands on a day after ``today`` means the century before."""
+    if two_digit_year and day > today:
+        return day.replace(year=day.year - 100)
+    return day
 
 
 def parse_written_date(text: str, today: date) -> date | None:
@@ -45,9 +53,13 @@ def parse_written_date(text: str, today: date) -> date | None:
             candidates = [month_first, day_first]
         for year, month, day in candidates:
             try:
-                return date(year, month, day)
+                found_date = date(year, month, day)
             except ValueError:
                 continue
+            try:
+                return _not_after(found_date, today, len(first) != 4 and len(last) == 2)
+            except ValueError:  # 29 February of a year that had none
+                return found_date
         return None
     for pattern in _WORDS_FORMATS:
         try:
