@@ -11,15 +11,10 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
+from scheduler.audit import repository
 from scheduler.auth.actors import Actor
-from scheduler.models import AuditEvent
-
-# A Core INSERT through the session: events are never read back or changed in the request
-# that writes them, and the ORM's unit of work would cost several times the statement.
-_INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])
 
 
 def snapshot(
@@ -51,8 +46,8 @@ def record_event(
     reason: str = "",
 ) -> None:
     """Insert the event now, in the caller's transaction."""
-    session.execute(
-        _INSERT_EVENT,
+    repository.insert_event(
+        session,
         {
             "occurred_at": now,
             "actor": actor.label,
