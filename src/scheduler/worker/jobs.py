@@ -12,7 +12,8 @@ row once.
   ``noshow``, through the booking service (audited as done by ``system:worker``). The grace
   is ``noshow_grace_minutes`` after the end, or by default the end of the clinic's local day
   of the visit; a visit that has not ended is never touched.
-- ``purge_idempotency_records``: records older than ``idempotency_max_age_hours``.
+- ``purge_idempotency_records``: ``Idempotency-Key`` records past their expiry
+  (``idempotency_hours`` after they were written), by ``idempotency.service.purge_expired``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import zlib
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, SQLModel, col
 
 from scheduler.auth.actors import Actor
 from scheduler.availability.engine import local_instant
 from scheduler.errors import Conflict
-from scheduler.models import Booking, Hold, IdempotencyRecord, Location
+from scheduler.idempotency.service import purge_expired
+from scheduler.models import Booking, Hold, Location
 
 WORKER_ACTOR = Actor(kind="system", label="system:worker")
 NOSHOW_BATCH = 500
@@ -100,9 +102,7 @@ def mark_noshows(session: Session, *, now: datetime, grace_minutes: int | None) 
     return marked
 
 
-def purge_idempotency_records(session: Session, *, now: datetime, max_age: timedelta) -> int:
+def purge_idempotency_records(session: Session, *, now: datetime) -> int:
     if not take_job_lock(session, "idempotency"):
         return 0
-    table = SQLModel.metadata.tables[IdempotencyRecord.__tablename__]
-    result = session.execute(delete(table).where(table.c.created_at < now - max_age))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return purge_expired(session, now)
