@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from scheduler.audit.service import audited_write, record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth import repository
 from scheduler.auth.actors import Actor
 from scheduler.auth.schemas import PasswordChange, UserCreate, UserUpdate
@@ -176,15 +176,14 @@ def change_own_password(
         )
     current.password_hash = hash_password(data.new_password)
     current.credentials_changed_at = now
-    session.add(current)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        current,
         actor=actor,
         now=now,
         action="user.password_change",
         entity_type="user",
-        entity_id=current.id,
+        after=lambda: None,
         reason="own password changed",
     )
     return issue_access_token(

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event
+from scheduler.audit.service import audited_write
 from scheduler.auth.actors import Actor
 from scheduler.bookings.service import get_booking_for
 from scheduler.errors import Conflict, NotFound
@@ -57,16 +57,19 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
         created_at=now,
         updated_at=now,
     )
-    session.add(copy)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        copy,
         actor=actor,
         now=now,
         action="notification.resend",
         entity_type="booking",
         entity_id=original.booking_id,
-        after={"notification_id": copy.id, "resent_from": original.id, "kind": original.kind},
+        after=lambda: {
+            "notification_id": copy.id,
+            "resent_from": original.id,
+            "kind": original.kind,
+        },
     )
     return copy
 
