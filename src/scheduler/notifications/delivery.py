@@ -172,7 +172,8 @@ def _prepare(
     subject, text, html = render(context, override_dir=settings.mail_template_dir)
     attachments: tuple[Attachment, ...] = ()
     if notification.kind in ICS_KINDS:
-        ics = render_booking_ics(session, booking, settings=settings)
+        # Named and summarised without the treatment, like the subject (notifications/content).
+        ics = render_booking_ics(session, booking, settings=settings, neutral=True)
         method = "CANCEL" if notification.kind == "cancellation" else "PUBLISH"
         attachments = (Attachment("appointment.ics", "text/calendar", ics, {"method": method}),)
     sender = settings.mail_location_senders.get(booking.location_id)
