@@ -1,23 +1,58 @@
-"""Queries of the notification services (the outbox writes and the worker's claims live in
-``outbox.py`` and ``delivery.py``, next to the statements they tune)."""
+"""Read queries of the notification services that are not part of sending: the manage
+links, the outbox backlog (the worker's claim and marks live in ``delivery``, the hooks that
+queue messages in ``outbox``, next to the statements they tune)."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from dataclasses import dataclass
+from datetime import datetime
 
-from scheduler.models import Booking, NotificationLink
+from sqlalchemy import case, func, select
+from sqlmodel import Session, SQLModel, col
+from sqlmodel import select as select_rows
+
+from scheduler.models import Booking, Notification, NotificationLink
+
+_TABLE = SQLModel.metadata.tables[Notification.__tablename__]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """What the outbox holds now: ``due`` messages wait for a worker, ``scheduled`` ones are
+    not due yet (reminders), ``failed`` ones gave up after their last attempt and wait for
+    staff. ``oldest_due`` is when the longest-waiting due message fell due (None if none)."""
+
+    due: int
+    scheduled: int
+    failed: int
+    oldest_due: datetime | None
+
+
+def backlog(session: Session, *, now: datetime) -> OutboxBacklog:
+    """One statement over the (status, due_at) index: never reads sent or withdrawn rows."""
+    queued = _TABLE.c.status == "queued"
+    is_due = _TABLE.c.due_at <= now
+    row = session.execute(
+        select(
+            func.count(case((queued & is_due, 1))),
+            func.count(case((queued & ~is_due, 1))),
+            func.count(case((_TABLE.c.status == "failed", 1))),
+            func.min(case((queued & is_due, _TABLE.c.due_at))),
+        ).where(_TABLE.c.status.in_(("queued", "failed")))
+    ).one()
+    return OutboxBacklog(due=row[0], scheduled=row[1], failed=row[2], oldest_due=row[3])
 
 
 def link_by_token_hash(session: Session, token_hash: str) -> NotificationLink | None:
     return session.exec(
-        select(NotificationLink).where(NotificationLink.token_hash == token_hash)
+        select_rows(NotificationLink).where(NotificationLink.token_hash == token_hash)
     ).first()
 
 
 def latest_successor(session: Session, booking_id: int | None) -> Booking | None:
     """The latest booking made by rescheduling ``booking_id``, if any."""
     return session.exec(
-        select(Booking)
+        select_rows(Booking)
         .where(Booking.rescheduled_from_id == booking_id)
         .order_by(col(Booking.id).desc())
     ).first()
