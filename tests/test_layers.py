@@ -89,8 +89,9 @@ SQL_IN_SERVICE_ALLOWED = {"scheduler.public.service"}
 
 
 def _service_modules() -> list[tuple[str, str]]:
-    """Every domain module of the service layer: ``service.py``, ``*_service.py`` and the
-    bookings modules that the bookings service is split into, with their file paths."""
+    """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
+    bookings modules that the bookings service is split into and the worker's periodic jobs,
+    with their file paths."""
     bookings_domain = {"book", "holds", "lifecycle", "placement"}
     found = []
     for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):
@@ -100,6 +101,7 @@ def _service_modules() -> list[tuple[str, str]]:
             leaf == "service"
             or leaf.endswith("_service")
             or (parts[1] == "bookings" and leaf in bookings_domain)
+            or info.name == "scheduler.worker.jobs"
         )
         if in_service_layer:
             spec = importlib.util.find_spec(info.name)

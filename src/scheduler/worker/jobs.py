@@ -18,18 +18,17 @@ row once.
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session
 
 from scheduler.auth.actors import Actor
 from scheduler.availability.engine import local_instant
+from scheduler.bookings import repository as bookings_repository
 from scheduler.errors import Conflict
 from scheduler.idempotency.service import purge_expired
-from scheduler.models import Booking, Hold, Location
+from scheduler.worker.repository import try_job_lock
 
 WORKER_ACTOR = Actor(kind="system", label="system:worker")
 NOSHOW_BATCH = 500
@@ -37,26 +36,13 @@ NOSHOW_BATCH = 500
 
 def take_job_lock(session: Session, name: str) -> bool:
     """Whether this transaction may run job ``name`` now (always on SQLite)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    key = zlib.crc32(f"scheduler.job.{name}".encode())
-    return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+    return try_job_lock(session, name)
 
 
 def release_expired_holds(session: Session, *, now: datetime) -> int:
     if not take_job_lock(session, "holds"):
         return 0
-    table = SQLModel.metadata.tables[Hold.__tablename__]
-    result = session.execute(
-        update(table)
-        .where(
-            table.c.released_at.is_(None),
-            table.c.consumed_at.is_(None),
-            table.c.expires_at <= now,
-        )
-        .values(released_at=table.c.expires_at)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return bookings_repository.release_expired_holds(session, now)
 
 
 def noshow_deadline(end_at: datetime, tz: ZoneInfo, grace_minutes: int | None) -> datetime:
@@ -74,13 +60,7 @@ def mark_noshows(session: Session, *, now: datetime, grace_minutes: int | None) 
 
     if not take_job_lock(session, "noshow"):
         return []
-    candidates = session.exec(
-        select(Booking.id, Booking.end_at, Location.timezone)  # type: ignore[call-overload]
-        .join(Location, col(Location.id) == col(Booking.location_id))
-        .where(Booking.status == "booked", col(Booking.end_at) <= now)
-        .order_by(col(Booking.end_at))
-        .limit(NOSHOW_BATCH)
-    ).all()
+    candidates = bookings_repository.ended_booked_visits(session, now, limit=NOSHOW_BATCH)
     marked: list[int] = []
     for booking_id, end_at, zone in candidates:
         if now < noshow_deadline(end_at, ZoneInfo(zone), grace_minutes):
