@@ -85,6 +85,7 @@ def test_messages_arrive_with_local_times_across_the_dst_change(
     assert ics.get_content_type() == "text/calendar"
     # The attachment names neither the treatment nor the patient, like the subject.
     assert ics.get_filename() == "appointment.ics"
+    assert ics.get_content_charset() == "utf-8"
     assert "SUMMARY:Appointment – Downtown" in ics.get_content()
     assert "etamine" not in ics.get_content()
     assert prepared.infusion.name not in ics.get_content()
