@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
-    # How long an Idempotency-Key's answer is kept for a retry; an older key counts as new.
+    # How long an Idempotency-Key's answer is kept for a retry; an older key counts as new,
+    # and the worker deletes its record.
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
     public_base_url: str = "http://127.0.0.1:8000"
     # The organizer of a booking's .ics (calendar apps show it, and iTIP readers such as
@@ -108,7 +109,6 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
     worker_lease_seconds: int = Field(default=120, ge=5, le=3600)
     worker_heartbeat_max_age_seconds: int = Field(default=120, ge=5, le=3600)
-    idempotency_max_age_hours: int = Field(default=24, ge=1, le=24 * 30)
     # The web pages (/admin): how long a sign-in lasts without use (idle) and at most
     # (absolute). Seconds, so tests can use short limits.
     web_session_idle_seconds: int = Field(default=30 * 60, ge=1, le=24 * 3600)

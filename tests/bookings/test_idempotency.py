@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from scheduler.bookings.idempotency import Outcome, create_once
 from scheduler.db.engine import build_engine
 from scheduler.errors import Conflict, InvalidInput
+from scheduler.idempotency.service import Outcome, create_once
 from scheduler.migrate import upgrade
 from tests.conftest import dispose_database, fresh_database_url, make_settings
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from scheduler.bookings.idempotency import _IN_FLIGHT
+from scheduler.idempotency.service import _IN_FLIGHT
 from tests.bookings.test_concurrency import RaceClinic, build_race_clinic, round_start
 from tests.live import running_server
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from scheduler.bookings.idempotency import purge_expired
 from scheduler.config import Settings
+from scheduler.idempotency.service import purge_expired
 from scheduler.kit.clock import FrozenClock
 from scheduler.models import IdempotencyRecord
 from tests.clinic_fixture import Clinic

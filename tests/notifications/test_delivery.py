@@ -83,6 +83,13 @@ def test_messages_arrive_with_local_times_across_the_dst_change(
         assert prepared.patient.last_name not in part  # minimum necessary: first name only
     (ics,) = attachments(confirmation)
     assert ics.get_content_type() == "text/calendar"
+    # The attachment names neither the treatment nor the patient, like the subject.
+    assert ics.get_filename() == "appointment.ics"
+    assert ics.get_content_charset() == "utf-8"
+    assert "SUMMARY:Appointment – Downtown" in ics.get_content()
+    assert "etamine" not in ics.get_content()
+    assert prepared.infusion.name not in ics.get_content()
+    assert prepared.patient.last_name not in ics.get_content()
     assert "TZID=America/New_York:20260309T100000" in ics.get_content()
     stored = queued_for(db, response.json()["id"])
     assert confirmation["Message-ID"] == stored[0].message_id

@@ -22,7 +22,7 @@ from scheduler.appointment_types.schemas import (
     AppointmentTypeUpdate,
     Phase,
 )
-from scheduler.audit.service import audited_write, record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AppointmentType
@@ -258,16 +258,13 @@ def update_appointment_type(
     _check_consistency(appointment_type.model_dump() | changes)
     for key, value in changes.items():
         setattr(appointment_type, key, value)
-    session.add(appointment_type)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        appointment_type,
         actor=actor,
         now=now,
         action="appointment_type.update",
         entity_type="appointment_type",
-        entity_id=appointment_type_id,
         before=before,
-        after=snapshot(appointment_type),
     )
     return to_read(appointment_type)

@@ -1,13 +1,24 @@
-"""Queries over the audit trail (read-only: events are only ever added)."""
+"""Queries over the audit trail: events are only ever added, never changed or deleted."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlalchemy import insert
+from sqlmodel import Session, SQLModel, col, func, select
 
 from scheduler.models import AuditEvent, User
+
+# A Core INSERT through the session: events are never read back or changed in the request
+# that writes them, and the ORM's unit of work would cost several times the statement.
+_INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])
+
+
+def insert_event(session: Session, values: dict[str, Any]) -> None:
+    """Add one event (column values) in the caller's transaction."""
+    session.execute(_INSERT_EVENT, values)
 
 
 def list_events(

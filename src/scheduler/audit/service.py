@@ -7,19 +7,14 @@ that did not happen. Events are never updated or deleted (no API does either).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
+from scheduler.audit import repository
 from scheduler.auth.actors import Actor
-from scheduler.models import AuditEvent
-
-# A Core INSERT through the session: events are never read back or changed in the request
-# that writes them, and the ORM's unit of work would cost several times the statement.
-_INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])
 
 
 def snapshot(
@@ -51,8 +46,8 @@ def record_event(
     reason: str = "",
 ) -> None:
     """Insert the event now, in the caller's transaction."""
-    session.execute(
-        _INSERT_EVENT,
+    repository.insert_event(
+        session,
         {
             "occurred_at": now,
             "actor": actor.label,
@@ -68,6 +63,11 @@ def record_event(
     )
 
 
+# What an audited write records as ``after``: a picture taken before the call, or a function
+# that takes it once the row is flushed (so it shows ids and what the flush wrote).
+After = dict[str, Any] | Callable[[], dict[str, Any] | None] | None
+
+
 def audited_write(
     session: Session,
     row: SQLModel,
@@ -76,15 +76,50 @@ def audited_write(
     now: datetime,
     action: str,
     entity_type: str,
+    entity_id: int | None = None,
     before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
+    after: After = None,
     reason: str = "",
     exclude: frozenset[str] = frozenset(),
 ) -> None:
     """Write ``row`` (add and flush, so it has its id) and its audit event, in the caller's
-    transaction. ``after`` defaults to the row as written (``exclude``: secret columns)."""
+    transaction: the one way a change outside the bookings' own statements is recorded.
+
+    ``entity_id``: the entity the event is about, when that is not the row (default: the
+    row's id). ``after``: by default the row as flushed (``exclude``: secret columns); a
+    callable is called after the flush (an event without ``after``: ``lambda: None``).
+    """
     session.add(row)
     session.flush()
+    if after is None:
+        after = snapshot(row, exclude=exclude)
+    elif callable(after):
+        after = after()
+    record_event(
+        session,
+        actor=actor,
+        now=now,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id if entity_id is not None else getattr(row, "id", None),
+        before=before,
+        after=after,
+        reason=reason,
+    )
+
+
+def audited_delete(
+    session: Session,
+    row: SQLModel,
+    *,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    entity_type: str,
+    reason: str = "",
+    exclude: frozenset[str] = frozenset(),
+) -> None:
+    """Delete ``row`` for good; its audit event keeps the row as it was (``before``)."""
     record_event(
         session,
         actor=actor,
@@ -92,7 +127,8 @@ def audited_write(
         action=action,
         entity_type=entity_type,
         entity_id=getattr(row, "id", None),
-        before=before,
-        after=after if after is not None else snapshot(row, exclude=exclude),
+        before=snapshot(row, exclude=exclude),
         reason=reason,
     )
+    session.delete(row)
+    session.flush()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
-from scheduler.audit.service import audited_write, record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
+from scheduler.auth import repository
 from scheduler.auth.actors import Actor
 from scheduler.auth.schemas import PasswordChange, UserCreate, UserUpdate
 from scheduler.auth.security import hash_password, issue_access_token, verify_password
@@ -40,7 +41,7 @@ def check_login(session: Session, *, email: str, password: str) -> User:
     """The active staff user with this e-mail and password (the API's token login and the
     web pages' sign-in share it). Unknown e-mail, wrong password and a disabled account all
     raise the same ``NotAuthenticated``, in the same time."""
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    user = repository.user_by_email(session, email.strip().lower())
     ok = verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.active or user.id is None:
         raise NotAuthenticated("Wrong e-mail or password.")
@@ -56,7 +57,7 @@ def _check_provider_link(session: Session, role: str, provider_id: int | None) -
 
 def create_user(session: Session, data: UserCreate, *, actor: Actor, now: datetime) -> User:
     email = str(data.email).strip().lower()
-    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+    if repository.email_taken(session, email):
         raise Conflict(f"A user with e-mail {email} already exists.", code="already_exists")
     _check_provider_link(session, data.role, data.provider_id)
     user = User(
@@ -87,9 +88,7 @@ def get_user(session: Session, user_id: int) -> User:
 
 
 def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
-    total = session.exec(select(func.count()).select_from(User)).one()
-    rows = session.exec(select(User).order_by(col(User.id)).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return repository.list_users(session, limit=limit, offset=offset)
 
 
 def update_user(
@@ -144,12 +143,7 @@ def _keep_another_active_admin(session: Session, user_id: int) -> None:
 
     Locks the active admins' rows, in id order, on PostgreSQL: two admins demoting each other
     at once queue here, and the second sees the first's change (SQLite serializes writers)."""
-    admins = session.exec(
-        select(User.id)
-        .where(User.role == ADMIN, col(User.active).is_(True))
-        .order_by(col(User.id))
-        .with_for_update()
-    ).all()
+    admins = repository.lock_active_admin_ids(session)
     if not any(admin_id != user_id for admin_id in admins):
         raise Conflict(
             "This is the clinic's last active admin: make another user an admin first.",
@@ -182,15 +176,14 @@ def change_own_password(
         )
     current.password_hash = hash_password(data.new_password)
     current.credentials_changed_at = now
-    session.add(current)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        current,
         actor=actor,
         now=now,
         action="user.password_change",
         entity_type="user",
-        entity_id=current.id,
+        after=lambda: None,
         reason="own password changed",
     )
     return issue_access_token(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, record_event, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.availability.service import load_subject
 from scheduler.bookings import repository
@@ -308,21 +308,19 @@ def reschedule_booking(
     old.cancelled_at = now
     old.manage_token_hash = None  # the link moves to the new booking
     bump(old, now)
-    session.add(old)
     # Written before the new row: frees the old chair time before PostgreSQL checks the new
-    # one, and the manage token is unique.
-    session.flush()
-    # Two events, one per row, so each booking's history is complete on its own: the old one
-    # was cancelled by this reschedule, the new one created by it.
-    record_event(
+    # one, and the manage token is unique. Two events, one per row, so each booking's history
+    # is complete on its own: the old one was cancelled by this reschedule, the new one
+    # created by it.
+    audited_write(
         session,
+        old,
         actor=actor,
         now=now,
         action="booking.reschedule",
         entity_type="booking",
-        entity_id=old.id,
         before=before,
-        after=snapshot(old, exclude=SECRET_FIELDS),
+        exclude=SECRET_FIELDS,
         reason=data.reason,
     )
     lifted = _override_note(placement.overridden, placement.missing)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write
 from scheduler.auth.actors import Actor
 from scheduler.bookings import repository
 from scheduler.bookings.lifecycle import patient_flags_of
@@ -80,16 +80,14 @@ def create_hold(
         created_by_user_id=actor.user_id,
         created_at=now,
     )
-    session.add(hold)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        hold,
         actor=actor,
         now=now,
         action="hold.create",
         entity_type="hold",
-        entity_id=hold.id,
-        after=snapshot(hold, exclude=frozenset({"secret_hash"})),
+        exclude=frozenset({"secret_hash"}),
     )
     return hold
 
@@ -102,12 +100,12 @@ def release_hold(session: Session, hold_id: int, *, actor: Actor, now: datetime)
     if hold.released_at is not None:
         return
     hold.released_at = now
-    session.add(hold)
-    record_event(
+    audited_write(
         session,
+        hold,
         actor=actor,
         now=now,
         action="hold.release",
         entity_type="hold",
-        entity_id=hold.id,
+        after=lambda: None,
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.bookings import repository
 from scheduler.bookings.repository import PatientFlags
@@ -146,20 +146,18 @@ def record_change(
 ) -> Booking:
     """Bump version and sequence, write, and leave the audit event in the same transaction."""
     bump(booking, now)
-    session.add(booking)
-    session.flush()
-    outbox.booking_changed(session, booking, action=action, now=now)
-    record_event(
+    audited_write(
         session,
+        booking,
         actor=actor,
         now=now,
         action=f"booking.{action}",
         entity_type="booking",
-        entity_id=booking.id,
         before=before,
-        after=snapshot(booking, exclude=SECRET_FIELDS),
+        exclude=SECRET_FIELDS,
         reason=reason,
     )
+    outbox.booking_changed(session, booking, action=action, now=now)
     return booking
 
 

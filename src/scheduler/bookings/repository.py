@@ -237,3 +237,34 @@ def list_bookings(
         query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit).offset(offset)
     ).all()
     return list(rows), total
+
+
+def release_expired_holds(session: Session, now: datetime) -> int:
+    """Mark released the holds past ``expires_at`` that were neither booked nor released (at
+    ``expires_at``: they stopped blocking then); how many."""
+    table = metadata.tables[Hold.__tablename__]
+    result = session.execute(
+        table.update()
+        .where(
+            table.c.released_at.is_(None),
+            table.c.consumed_at.is_(None),
+            table.c.expires_at <= now,
+        )
+        .values(released_at=table.c.expires_at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def ended_booked_visits(
+    session: Session, now: datetime, *, limit: int
+) -> list[tuple[int, datetime, str]]:
+    """``booked`` visits (never checked in) that ended by ``now``, oldest first: (id, end,
+    the location's time zone)."""
+    rows = session.exec(
+        select(Booking.id, Booking.end_at, Location.timezone)
+        .join(Location, col(Location.id) == col(Booking.location_id))
+        .where(Booking.status == "booked", col(Booking.end_at) <= now)
+        .order_by(col(Booking.end_at))
+        .limit(limit)
+    ).all()
+    return [(i, end_at, zone) for i, end_at, zone in rows if i is not None]

@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from scheduler.auth.actors import ADMIN, FRONT_DESK, PROVIDER, Actor
 from scheduler.auth.dependencies import AnyStaff, DeskActor, StaffActor, staff_actor
 from scheduler.bookings import service
-from scheduler.bookings.idempotency import create_once
 from scheduler.bookings.schemas import (
     ActionRequest,
     BookingCreate,
@@ -30,6 +29,7 @@ from scheduler.http.json_body import validated_body
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute, DirectRoute, run_and_commit, served_by
 from scheduler.http.transaction import SessionDep, request_transaction
+from scheduler.idempotency.service import create_once
 from scheduler.kit.clock import Clock
 from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED
 from scheduler.kit.timeutil import Instant

@@ -22,7 +22,7 @@ import icalendar
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from scheduler.audit.service import audited_write, record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.config import Settings
 from scheduler.errors import NotFound
@@ -130,17 +130,15 @@ def revoke_token(session: Session, token_id: int, *, actor: Actor, now: datetime
 def _revoke(session: Session, token: FeedToken, *, actor: Actor, now: datetime) -> None:
     before = snapshot(token, exclude=_SECRET)
     token.revoked_at = now
-    session.add(token)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        token,
         actor=actor,
         now=now,
         action="feed_token.revoke",
         entity_type="feed_token",
-        entity_id=token.id,
         before=before,
-        after=snapshot(token, exclude=_SECRET),
+        exclude=_SECRET,
     )
 
 
@@ -379,11 +377,15 @@ def booking_organizer(settings: Settings, location: Location) -> Organizer:
     return Organizer(name, settings.public_base_url.rstrip("/") + "/")
 
 
-def render_booking_ics(session: Session, booking: Booking, *, settings: Settings) -> bytes:
+def render_booking_ics(
+    session: Session, booking: Booking, *, settings: Settings, neutral: bool = False
+) -> bytes:
     """The patient's own appointment as a single-event calendar, with their instructions.
 
     It goes to the patient (or staff), not to a subscription server, so it may carry the
-    preparation instructions; it still carries no other personal data. ``METHOD:PUBLISH``
+    preparation instructions; it still carries no other personal data. ``neutral``: the
+    SUMMARY says "Appointment", not the treatment, like the subject of the e-mail it is
+    attached to (mail and calendar servers read both). ``METHOD:PUBLISH``
     with the clinic as ORGANIZER (RFC 5546 3.2.1), so iTIP readers (libical) accept it; the
     instants are written exactly as in the feeds.
     """
@@ -400,7 +402,10 @@ def render_booking_ics(session: Session, booking: Booking, *, settings: Settings
         sequence=booking.sequence,
         start_at=booking.start_at,
         end_at=booking.end_at,
-        summary=f"{appointment_type.name} – {settings.clinic_name or location.name}",
+        summary=(
+            f"{'Appointment' if neutral else appointment_type.name}"
+            f" – {settings.clinic_name or location.name}"
+        ),
         location=where,
         status=_feed_status(booking),
         last_modified_at=booking.updated_at,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from scheduler.audit.service import audited_write, record_event, snapshot
+from scheduler.audit.service import audited_delete, audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, NotFound
 from scheduler.locations import repository
@@ -92,14 +92,14 @@ def create_location(
     session.flush()
     assert location.id is not None
     repository.replace_hours(session, location.id, _hours_rows(location.id, data.opening_hours))
-    record_event(
+    audited_write(
         session,
+        location,
         actor=actor,
         now=now,
         action="location.create",
         entity_type="location",
-        entity_id=location.id,
-        after=_audit_snapshot(location, data.opening_hours),
+        after=lambda: _audit_snapshot(location, data.opening_hours),
     )
     return read_location(session, location.id)
 
@@ -125,17 +125,15 @@ def update_location(
         hours = data.opening_hours
         repository.replace_hours(session, location_id, _hours_rows(location_id, hours))
     location.updated_at = now
-    session.add(location)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        location,
         actor=actor,
         now=now,
         action="location.update",
         entity_type="location",
-        entity_id=location_id,
         before=before,
-        after=_audit_snapshot(location, hours),
+        after=lambda: _audit_snapshot(location, hours),
     )
     return read_location(session, location_id)
 
@@ -251,13 +249,11 @@ def delete_closure(
     closure = session.get(AvailabilityException, closure_id)
     if closure is None or closure.location_id != location_id or closure.provider_id is not None:
         raise NotFound(f"Closure {closure_id} does not exist at location {location_id}.")
-    record_event(
+    audited_delete(
         session,
+        closure,
         actor=actor,
         now=now,
         action="closure.delete",
         entity_type="availability_exception",
-        entity_id=closure_id,
-        before=snapshot(closure),
     )
-    session.delete(closure)

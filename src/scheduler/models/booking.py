@@ -119,7 +119,7 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
     status_code: int
-    # The response without its secrets (see bookings/idempotency.py): replayed until expiry.
+    # The response without its secrets (see idempotency/service.py): replayed until expiry.
     response_body: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

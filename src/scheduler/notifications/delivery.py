@@ -172,9 +172,12 @@ def _prepare(
     subject, text, html = render(context, override_dir=settings.mail_template_dir)
     attachments: tuple[Attachment, ...] = ()
     if notification.kind in ICS_KINDS:
-        ics = render_booking_ics(session, booking, settings=settings)
+        # Named and summarised without the treatment, like the subject (notifications/content).
+        ics = render_booking_ics(session, booking, settings=settings, neutral=True)
         method = "CANCEL" if notification.kind == "cancellation" else "PUBLISH"
-        attachments = (Attachment("appointment.ics", "text/calendar", ics, {"method": method}),)
+        # UTF-8 said out loud: without a charset a reader takes the part for US-ASCII.
+        params = {"method": method, "charset": "utf-8"}
+        attachments = (Attachment("appointment.ics", "text/calendar", ics, params),)
     sender = settings.mail_location_senders.get(booking.location_id)
     headers: dict[str, str] = {}
     if context.opt_out_url:

@@ -1,5 +1,6 @@
-"""Read queries over the outbox that are not part of sending (the worker's claim and marks
-live in ``delivery``, the hooks that queue messages in ``outbox``)."""
+"""Read queries of the notification services that are not part of sending: the manage
+links, the outbox backlog (the worker's claim and marks live in ``delivery``, the hooks that
+queue messages in ``outbox``, next to the statements they tune)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
+from sqlmodel import select as select_rows
 
-from scheduler.models import Notification
+from scheduler.models import Booking, Notification, NotificationLink
 
 _TABLE = SQLModel.metadata.tables[Notification.__tablename__]
 
@@ -39,3 +41,18 @@ def backlog(session: Session, *, now: datetime) -> OutboxBacklog:
         ).where(_TABLE.c.status.in_(("queued", "failed")))
     ).one()
     return OutboxBacklog(due=row[0], scheduled=row[1], failed=row[2], oldest_due=row[3])
+
+
+def link_by_token_hash(session: Session, token_hash: str) -> NotificationLink | None:
+    return session.exec(
+        select_rows(NotificationLink).where(NotificationLink.token_hash == token_hash)
+    ).first()
+
+
+def latest_successor(session: Session, booking_id: int | None) -> Booking | None:
+    """The latest booking made by rescheduling ``booking_id``, if any."""
+    return session.exec(
+        select_rows(Booking)
+        .where(Booking.rescheduled_from_id == booking_id)
+        .order_by(col(Booking.id).desc())
+    ).first()

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from scheduler.audit.service import record_event
+from scheduler.audit.service import audited_write
 from scheduler.auth.actors import Actor
 from scheduler.bookings.service import get_booking_for
 from scheduler.errors import Conflict, NotFound
 from scheduler.kit.secrets import hash_token
-from scheduler.models import Booking, Notification, NotificationLink, ReminderOptOut
+from scheduler.models import Booking, Notification, ReminderOptOut
+from scheduler.notifications import repository
 from scheduler.notifications.delivery import LINK_GRACE
 from scheduler.notifications.outbox import new_message_id, policy_of, queued_for
 
@@ -56,16 +57,19 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
         created_at=now,
         updated_at=now,
     )
-    session.add(copy)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        copy,
         actor=actor,
         now=now,
         action="notification.resend",
         entity_type="booking",
         entity_id=original.booking_id,
-        after={"notification_id": copy.id, "resent_from": original.id, "kind": original.kind},
+        after=lambda: {
+            "notification_id": copy.id,
+            "resent_from": original.id,
+            "kind": original.kind,
+        },
     )
     return copy
 
@@ -73,20 +77,14 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
 def booking_for_link(session: Session, token: str, now: datetime) -> Booking | None:
     """The booking a message's manage link opens (the latest of its reschedules), or None
     for an unknown or expired link: a link works until a day after the visit it now opens."""
-    link = session.exec(
-        select(NotificationLink).where(NotificationLink.token_hash == hash_token(token))
-    ).first()
+    link = repository.link_by_token_hash(session, hash_token(token))
     if link is None:
         return None
     booking = session.get(Booking, link.booking_id)
     for _ in range(MAX_RESCHEDULE_HOPS):
         if booking is None or booking.status != "cancelled":
             break
-        successor = session.exec(
-            select(Booking)
-            .where(Booking.rescheduled_from_id == booking.id)
-            .order_by(col(Booking.id).desc())
-        ).first()
+        successor = repository.latest_successor(session, booking.id)
         if successor is None:
             break
         booking = successor

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from scheduler.audit import repository as audit_repository
-from scheduler.audit.service import audited_write, record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.bookings import repository as bookings_repository
 from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
@@ -135,17 +135,14 @@ def update_patient(
     for key, value in changes.items():
         setattr(patient, key, value)
     patient.updated_at = now
-    session.add(patient)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        patient,
         actor=actor,
         now=now,
         action="patient.update",
         entity_type="patient",
-        entity_id=patient_id,
         before=before,
-        after=snapshot(patient),
         reason=reason,
     )
     return patient
@@ -212,20 +209,18 @@ def merge_patients(
         booking.version += 1
         booking.sequence += 1
         booking.updated_at = now
-        session.add(booking)
-        session.flush()
-        moved.append(booking.id or 0)
-        record_event(
+        audited_write(
             session,
+            booking,
             actor=actor,
             now=now,
             action="booking.patient_merged",
             entity_type="booking",
-            entity_id=booking.id,
             before=before,
-            after=snapshot(booking, exclude=_BOOKING_SECRETS),
+            exclude=_BOOKING_SECRETS,
             reason=f"patient {duplicate_id} merged into patient {patient_id}",
         )
+        moved.append(booking.id or 0)
     holds, series = repository.move_holds_and_series(
         session, from_id=duplicate_id, to_id=patient_id
     )
@@ -236,28 +231,25 @@ def merge_patients(
     if kept.probable_duplicate_of_id == duplicate_id:
         kept.probable_duplicate_of_id = None
     kept.updated_at = now
-    session.add_all([kept, duplicate])
-    session.flush()
     summary = {"bookings": moved, "holds": holds, "series": series}
-    record_event(
+    audited_write(
         session,
+        kept,
         actor=actor,
         now=now,
         action="patient.merge",
         entity_type="patient",
-        entity_id=patient_id,
         before=kept_before,
-        after={**(snapshot(kept) or {}), "merged_from": duplicate_id, "moved": summary},
+        after=lambda: {**(snapshot(kept) or {}), "merged_from": duplicate_id, "moved": summary},
     )
-    record_event(
+    audited_write(
         session,
+        duplicate,
         actor=actor,
         now=now,
         action="patient.merged_into",
         entity_type="patient",
-        entity_id=duplicate_id,
         before=duplicate_before,
-        after=snapshot(duplicate),
     )
     return kept
 
@@ -404,17 +396,14 @@ def set_eligibility(
     before = snapshot(patient)
     setattr(patient, flag, value)
     patient.updated_at = now
-    session.add(patient)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        patient,
         actor=actor,
         now=now,
         action="patient.eligibility",
         entity_type="patient",
-        entity_id=patient_id,
         before=before,
-        after=snapshot(patient),
         reason=reason,
     )
     return patient
@@ -485,17 +474,14 @@ def dismiss_duplicate(session: Session, patient_id: int, *, actor: Actor, now: d
     flagged_against = patient.probable_duplicate_of_id
     patient.probable_duplicate_of_id = None
     patient.updated_at = now
-    session.add(patient)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        patient,
         actor=actor,
         now=now,
         action="patient.not_duplicate",
         entity_type="patient",
-        entity_id=patient_id,
         before=before,
-        after=snapshot(patient),
         reason=f"not the same person as patient {flagged_against}",
     )
     return patient

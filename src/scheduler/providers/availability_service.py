@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from scheduler.audit.service import audited_write, record_event, snapshot
+from scheduler.audit.service import audited_delete, audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.kit.timeutil import END_OF_DAY, wall_time_text
@@ -220,17 +220,14 @@ def update_rule(
         setattr(rule, key, merged[key])
     rule.valid_from_date = merged["valid_from_date"]
     rule.valid_until_date = merged["valid_until_date"]
-    session.add(rule)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        rule,
         actor=actor,
         now=now,
         action="availability_rule.update",
         entity_type="availability_rule",
-        entity_id=rule_id,
         before=before,
-        after=snapshot(rule),
         reason=data.reason,
     )
     return rule
@@ -242,18 +239,15 @@ def delete_rule(
     """Rules are removed outright (they are configuration); the audit event keeps the record."""
     get_provider(session, provider_id, lock=True)
     rule = get_rule(session, provider_id, rule_id)
-    record_event(
+    audited_delete(
         session,
+        rule,
         actor=actor,
         now=now,
         action="availability_rule.delete",
         entity_type="availability_rule",
-        entity_id=rule_id,
-        before=snapshot(rule),
         reason=reason,
     )
-    session.delete(rule)
-    session.flush()
 
 
 def list_exceptions(
@@ -341,17 +335,14 @@ def update_exception(
     for key in ("kind", "start_at", "end_at", "reason"):
         setattr(exception, key, merged[key])
     exception.location_id = merged["location_id"]
-    session.add(exception)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        exception,
         actor=actor,
         now=now,
         action="availability_exception.update",
         entity_type="availability_exception",
-        entity_id=exception_id,
         before=before,
-        after=snapshot(exception),
         reason=exception.reason,
     )
     return exception
@@ -368,15 +359,12 @@ def delete_exception(
 ) -> None:
     get_provider(session, provider_id, lock=True)
     exception = get_exception(session, provider_id, exception_id)
-    record_event(
+    audited_delete(
         session,
+        exception,
         actor=actor,
         now=now,
         action="availability_exception.delete",
         entity_type="availability_exception",
-        entity_id=exception_id,
-        before=snapshot(exception),
         reason=reason,
     )
-    session.delete(exception)
-    session.flush()

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.audit.service import record_event, snapshot
+from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import Provider
@@ -124,15 +124,14 @@ def create_provider(
     assert provider.id is not None
     repository.replace_locations(session, provider.id, data.location_ids)
     repository.replace_appointment_types(session, provider.id, data.appointment_type_ids)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        provider,
         actor=actor,
         now=now,
         action="provider.create",
         entity_type="provider",
-        entity_id=provider.id,
-        after=_audit_snapshot(provider, data.location_ids, data.appointment_type_ids),
+        after=lambda: _audit_snapshot(provider, data.location_ids, data.appointment_type_ids),
     )
     return to_read(provider, data.location_ids, data.appointment_type_ids)
 
@@ -185,16 +184,14 @@ def update_provider(
     if data.appointment_type_ids is not None:
         type_ids = data.appointment_type_ids
         repository.replace_appointment_types(session, provider_id, type_ids)
-    session.add(provider)
-    session.flush()
-    record_event(
+    audited_write(
         session,
+        provider,
         actor=actor,
         now=now,
         action="provider.update",
         entity_type="provider",
-        entity_id=provider_id,
         before=before,
-        after=_audit_snapshot(provider, location_ids, type_ids),
+        after=lambda: _audit_snapshot(provider, location_ids, type_ids),
     )
     return to_read(provider, location_ids, type_ids)

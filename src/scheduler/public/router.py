@@ -9,7 +9,6 @@ from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from scheduler.auth.actors import Actor
-from scheduler.bookings.idempotency import create_once
 from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.feeds.router import ics_response
 from scheduler.http.query_ids import (
@@ -18,6 +17,7 @@ from scheduler.http.query_ids import (
 )
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.idempotency.service import create_once
 from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED, SLOT_SEARCH_DURATION
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.secrets import derived_token, hash_token, new_token

@@ -12,22 +12,23 @@ row once.
   ``noshow``, through the booking service (audited as done by ``system:worker``). The grace
   is ``noshow_grace_minutes`` after the end, or by default the end of the clinic's local day
   of the visit; a visit that has not ended is never touched.
-- ``purge_idempotency_records``: records older than ``idempotency_max_age_hours``.
+- ``purge_idempotency_records``: ``Idempotency-Key`` records past their expiry
+  (``idempotency_hours`` after they were written), by ``idempotency.service.purge_expired``.
 """
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session
 
 from scheduler.auth.actors import Actor
 from scheduler.availability.engine import local_instant
+from scheduler.bookings import repository as bookings_repository
 from scheduler.errors import Conflict
-from scheduler.models import Booking, Hold, IdempotencyRecord, Location
+from scheduler.idempotency.service import purge_expired
+from scheduler.worker.repository import try_job_lock
 
 WORKER_ACTOR = Actor(kind="system", label="system:worker")
 NOSHOW_BATCH = 500
@@ -35,26 +36,13 @@ NOSHOW_BATCH = 500
 
 def take_job_lock(session: Session, name: str) -> bool:
     """Whether this transaction may run job ``name`` now (always on SQLite)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    key = zlib.crc32(f"scheduler.job.{name}".encode())
-    return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+    return try_job_lock(session, name)
 
 
 def release_expired_holds(session: Session, *, now: datetime) -> int:
     if not take_job_lock(session, "holds"):
         return 0
-    table = SQLModel.metadata.tables[Hold.__tablename__]
-    result = session.execute(
-        update(table)
-        .where(
-            table.c.released_at.is_(None),
-            table.c.consumed_at.is_(None),
-            table.c.expires_at <= now,
-        )
-        .values(released_at=table.c.expires_at)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return bookings_repository.release_expired_holds(session, now)
 
 
 def noshow_deadline(end_at: datetime, tz: ZoneInfo, grace_minutes: int | None) -> datetime:
@@ -72,13 +60,7 @@ def mark_noshows(session: Session, *, now: datetime, grace_minutes: int | None) 
 
     if not take_job_lock(session, "noshow"):
         return []
-    candidates = session.exec(
-        select(Booking.id, Booking.end_at, Location.timezone)  # type: ignore[call-overload]
-        .join(Location, col(Location.id) == col(Booking.location_id))
-        .where(Booking.status == "booked", col(Booking.end_at) <= now)
-        .order_by(col(Booking.end_at))
-        .limit(NOSHOW_BATCH)
-    ).all()
+    candidates = bookings_repository.ended_booked_visits(session, now, limit=NOSHOW_BATCH)
     marked: list[int] = []
     for booking_id, end_at, zone in candidates:
         if now < noshow_deadline(end_at, ZoneInfo(zone), grace_minutes):
@@ -100,9 +82,7 @@ def mark_noshows(session: Session, *, now: datetime, grace_minutes: int | None) 
     return marked
 
 
-def purge_idempotency_records(session: Session, *, now: datetime, max_age: timedelta) -> int:
+def purge_idempotency_records(session: Session, *, now: datetime) -> int:
     if not take_job_lock(session, "idempotency"):
         return 0
-    table = SQLModel.metadata.tables[IdempotencyRecord.__tablename__]
-    result = session.execute(delete(table).where(table.c.created_at < now - max_age))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return purge_expired(session, now)

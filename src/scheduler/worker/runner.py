@@ -144,11 +144,7 @@ class Worker:
                 s, now=now, grace_minutes=self.settings.noshow_grace_minutes
             )
         )
-        purged = self._transaction(
-            lambda s: jobs.purge_idempotency_records(
-                s, now=now, max_age=timedelta(hours=self.settings.idempotency_max_age_hours)
-            )
-        )
+        purged = self._transaction(lambda s: jobs.purge_idempotency_records(s, now=now))
         if released or marked or purged:
             log.info(
                 "jobs: %d holds released, %d no-shows, %d idempotency records purged",

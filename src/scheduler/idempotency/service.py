@@ -30,8 +30,8 @@ record; the caller names them in ``secrets`` with values it can compute again fo
 response as the first, while the database holds no working link.
 
 Records expire ``ttl`` after they were written (``SCHEDULER_IDEMPOTENCY_HOURS``, 24 by
-default): an expired key counts as new (its record is replaced), and ``purge_expired`` deletes
-expired records (for a periodic job).
+default, the one setting of their lifetime): an expired key counts as new (its record is
+replaced), and ``purge_expired`` deletes expired records (the worker's periodic job).
 """
 
 from __future__ import annotations
@@ -43,35 +43,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, and_, bindparam, delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from scheduler.errors import Conflict, InvalidInput
-from scheduler.models import IdempotencyRecord
+from scheduler.idempotency import repository
 
 MAX_KEY_LENGTH = 200
-# Built once: composing a statement costs more than running it on a warm connection.
-# Plain Core statements: the record is never used as an object in the request that writes
-# it, and the ORM's loading and unit of work cost several times the statement.
-_TABLE = SQLModel.metadata.tables[IdempotencyRecord.__tablename__]
-_RECORD = (
-    _TABLE.c.request_hash,
-    _TABLE.c.status_code,
-    _TABLE.c.response_body,
-    _TABLE.c.expires_at,
-)
 DEFAULT_TTL = timedelta(hours=24)
-_BY_KEY = and_(_TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key"))
-_LOOKUP = select(*_RECORD).where(_BY_KEY)
-# One row whether or not the record exists: (lock taken, record columns or NULLs).
-_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
-_LOCK_AND_LOOKUP = select(
-    func.pg_try_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)).label("free"),
-    *_RECORD,
-).select_from(_ONE_ROW.outerjoin(_TABLE, _BY_KEY))
-_INSERT_RECORD = insert(_TABLE)
-_DELETE_RECORD = delete(_TABLE).where(_BY_KEY)
 _IN_FLIGHT = (
     "A request with this Idempotency-Key is already being processed; retry shortly to "
     "receive its result."
@@ -127,16 +106,8 @@ def create_once(
 
 
 def purge_expired(session: Session, now: datetime) -> int:
-    """Delete the records that expired by ``now``; how many. For a periodic job (worker)."""
-    result = session.execute(delete(_TABLE).where(_TABLE.c.expires_at <= now))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _lock_key(scope: str, key: str) -> int:
-    """A signed 64-bit advisory lock key for (scope, key). Advisory locks keyed by one
-    bigint do not share a key space with the (class, id) pairs in bookings/repository.py."""
-    digest = hashlib.sha256(f"idempotency\n{scope}\n{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    """Delete the records that expired by ``now``; how many. The worker's periodic job."""
+    return repository.delete_expired(session, now)
 
 
 def run_idempotent(
@@ -160,22 +131,16 @@ def run_idempotent(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
             field="Idempotency-Key",
         )
-    params: dict[str, Any] = {"scope": scope, "key": key}
-    existing: list[Any]
     if session.get_bind().dialect.name == "postgresql":
-        params["lock_key"] = _lock_key(scope, key)
-        free, *existing = session.execute(_LOCK_AND_LOOKUP, params).one()
+        free, existing = repository.lock_and_find(session, scope, key)
         if existing[0] is None:
             if not free:
                 raise Conflict(_IN_FLIGHT, code="idempotency_conflict")
             # The lock is ours, but this statement's snapshot may predate a twin's commit
             # (which released the lock): look again with a fresh one.
-            row = session.execute(_LOOKUP, params).first()
-            if row is not None:
-                existing = list(row)
+            existing = repository.find(session, scope, key)
     else:
-        row = session.execute(_LOOKUP, params).first()
-        existing = [None, None, None, None] if row is None else list(row)
+        existing = repository.find(session, scope, key)
     if existing[0] is not None:
         request_hash, status_code, stored, expires_at = existing
         if expires_at > now:
@@ -189,11 +154,11 @@ def run_idempotent(
             )
         # Expired: the key counts as new. The key's lock (PostgreSQL) or the database's write
         # lock (SQLite) is held, so no twin writes it meanwhile.
-        session.execute(_DELETE_RECORD, {"scope": scope, "key": key})
+        repository.delete_record(session, scope, key)
     status_code, body = produce()
     try:
-        session.execute(
-            _INSERT_RECORD,
+        repository.insert_record(
+            session,
             {
                 "scope": scope,
                 "key": key,
