@@ -47,5 +47,8 @@ def create_app() -> FastAPI:
     )
     # Tried right after the feed's route, as the feed's is tried first.
     route = app.router.routes.pop()
-    app.router.routes.insert(5, route)
+    feed = next(
+        i for i, r in enumerate(app.router.routes) if getattr(r, "path", "") == "/feeds/{token}.ics"
+    )
+    app.router.routes.insert(feed + 1, route)
     return app

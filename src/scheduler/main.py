@@ -129,16 +129,10 @@ def create_app(
 
     install_error_handlers(app)
     install_openapi(app)
-    from scheduler.web.install import install_web
 
-    install_web(app, settings)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics)
-    app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on
-    app.add_middleware(RequestId)  # outermost: even a refused request gets its id
-    _install_log_redaction()
-
-    # Calendar apps poll feeds all day: their route is tried first.
+    # Calendar apps poll feeds all day: their route is tried first. FastAPI tries every route
+    # of an included router in turn, so routes added before the feed's (the web pages' were)
+    # cost every poll and every API request their matching.
     from scheduler.feeds.router import add_feed_route
 
     add_feed_route(app.router)
@@ -149,6 +143,17 @@ def create_app(
     # nested routers level by level, which cost more per request than some endpoints' work.
     for router in _api_routers():
         app.include_router(router, prefix=API_PREFIX)
+
+    # The staff pages after the API (people click, programs poll). Their middleware is added
+    # before the others below, so it stays the innermost.
+    from scheduler.web.install import install_web
+
+    install_web(app, settings)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on
+    app.add_middleware(RequestId)  # outermost: even a refused request gets its id
+    _install_log_redaction()
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
