@@ -461,8 +461,8 @@ def test_boosters_are_proposed_after_the_course(
     settings: Settings,
 ) -> None:
     series = book_series(client, admin_headers, desk_headers, clinic)
-    url = f"/api/v1/series/{series['id']}/boosters"
-    early = client.get(url, headers=desk_headers)
+    url = f"/api/v1/series/{series['id']}/boosters/preview"
+    early = client.post(url, headers=desk_headers)
     assert early.status_code == 409
     assert early.json()["code"] == "series_incomplete"
     for booking in db.exec(select(Booking).where(Booking.series_id == series["id"])):
@@ -470,7 +470,7 @@ def test_boosters_are_proposed_after_the_course(
     db.commit()
     clock.set(datetime(2026, 3, 12, 12, 0, tzinfo=UTC))
     desk_headers = desk_at(db, settings, clock.now())
-    response = client.get(url, headers=desk_headers)
+    response = client.post(url, headers=desk_headers)
     assert response.status_code == 200, response.text
     proposal = response.json()
     # The last visit: Wednesday 11 March 08:00; 28 days later, same local time.

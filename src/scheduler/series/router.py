@@ -171,8 +171,8 @@ def reschedule_series_visit(
     )
 
 
-@router.get(
-    "/series/{series_id}/boosters",
+@router.post(
+    "/series/{series_id}/boosters/preview",
     response_model=BoosterProposal,
     summary="After the course: booster starts at the template's interval (changes nothing)",
 )
