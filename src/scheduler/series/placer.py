@@ -152,6 +152,7 @@ class _Search:
         self.max_gap = int(rules.max_gap.total_seconds())
         self.n = rules.visit_count
         self._feasible: dict[tuple[int, int, int], bool] = {}
+        self._next: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
 
     def successors(self, j: int, c: int) -> list[tuple[int, int]]:
         """Next starts k after a visit at j (c visits so far in j's week), with k's count."""
@@ -177,27 +178,40 @@ class _Search:
             self._feasible[key] = found
         return found
 
+    def next_feasible(self, i: int, j: int, c: int) -> list[tuple[int, int]]:
+        """The successors of visit i at j from which visits i+2 .. n-1 can still be placed."""
+        key = (i, j, c)
+        found = self._next.get(key)
+        if found is None:
+            found = [(k, ck) for k, ck in self.successors(j, c) if self.feasible(i + 1, k, ck)]
+            self._next[key] = found
+        return found
+
     def best(
         self,
-        anchor: tuple[time | None, int | None, int | None],
+        weights: list[int],
         memo: dict[tuple[int, int, int], tuple[int, int, int]],
         i: int,
         j: int,
         c: int,
+        top: int,
     ) -> int:
-        """The highest score of visits i+1 .. n-1 after visit i at j (memo: score, next)."""
+        """The highest score of visits i+1 .. n-1 after visit i at j (memo: score, next);
+        ``weights[k]``: what a visit at k earns under the first visit's anchor, at most
+        ``top``."""
         if i == self.n - 1:
             return 0
         key = (i, j, c)
         hit = memo.get(key)
         if hit is not None:
             return hit[0]
-        ceiling = (self.n - 1 - i) * self.rules.preferences
+        rest = (self.n - 2 - i) * top  # the most the visits after k can earn
+        ceiling = rest + top
         best_score, best_k, best_c = -1, -1, 0
-        for k, ck in self.successors(j, c):
-            if not self.feasible(i + 1, k, ck):
-                continue
-            score = self.weight(anchor, k) + self.best(anchor, memo, i + 1, k, ck)
+        for k, ck in self.next_feasible(i, j, c):
+            if weights[k] + rest <= best_score:
+                continue  # cannot beat the best found: an earlier start wins ties
+            score = weights[k] + self.best(weights, memo, i + 1, k, ck, top)
             if score > best_score:
                 best_score, best_k, best_c = score, k, ck
                 if score == ceiling:
@@ -205,14 +219,15 @@ class _Search:
         memo[key] = (best_score, best_k, best_c)
         return best_score
 
-    def weight(self, anchor: tuple[time | None, int | None, int | None], k: int) -> int:
+    def weights(self, anchor: tuple[time | None, int | None, int | None]) -> list[int]:
+        """What a visit at each start earns under ``anchor`` (wall time, chair, provider)."""
         wall, chair, provider = anchor
-        slot = self.slots[k]
-        return (
+        return [
             int(wall is not None and self.wall[k] == wall)
             + int(chair is not None and chair in slot.chair_ids)
             + int(provider is not None and provider in slot.provider_ids)
-        )
+            for k, slot in enumerate(self.slots)
+        ]
 
     def longest(self, j: int, c: int, memo: dict[tuple[int, int], tuple[int, int, int]]) -> int:
         """Visits in the longest chain that starts at j (capped at n), memo: length, next."""
@@ -251,7 +266,19 @@ def place_series(
     memos: dict[
         tuple[time | None, int | None, int | None], dict[tuple[int, int, int], tuple[int, int, int]]
     ] = {}
+    # With "same time" and another preference on, a first visit whose time of day can be
+    # kept for only w visits earns at most w + (the other preferences, every visit): first
+    # visits that cannot beat the best found are skipped without trying their anchors.
+    others = rules.preferences - int(rules.same_time)
+    bound_walls = rules.same_time and others > 0
     for j0 in feasible_firsts:
+        if bound_walls and best is not None:
+            wall_only = (search.wall[j0], None, None)
+            walls = search.best(
+                search.weights(wall_only), memos.setdefault(wall_only, {}), 0, j0, 1, 1
+            )
+            if walls + others * (rules.visit_count - 1) <= best[0]:
+                continue
         slot = slots[j0]
         chairs: Sequence[int | None] = (
             slot.chair_ids if rules.same_chair and slot.chair_ids else (None,)
@@ -261,7 +288,7 @@ def place_series(
             for provider in providers:
                 anchor = (search.wall[j0] if rules.same_time else None, chair, provider)
                 memo = memos.setdefault(anchor, {})
-                score = search.best(anchor, memo, 0, j0, 1)
+                score = search.best(search.weights(anchor), memo, 0, j0, 1, rules.preferences)
                 if best is None or score > best[0]:
                     best = (score, j0, anchor)
                 if score == rules.max_score:
