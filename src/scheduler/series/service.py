@@ -1,7 +1,7 @@
 """Treatment series: plan a course all-or-nothing, book it, and manage it. No FastAPI here.
 
-Planning loads the calendar once for the whole window (one ``load_context``, plus the days
-the "later first day" alternatives need), asks the engine for the free starts, drops those
+Planning loads the calendar once for the whole window (one ``load_context``; only when no
+placement exists, a second one with the days the "later first day" alternatives need), asks the engine for the free starts, drops those
 the request excludes (the patient's own visits, a provider or time-of-day limit) and hands
 them to the pure placer (``series.placer``).
 
@@ -228,48 +228,40 @@ def _visits(plan: SeriesPlan, duration: timedelta, tz: ZoneInfo) -> list[Planned
 
 
 def _plan(session: Session, subject: _Subject, data: SeriesRequest, now: datetime) -> _Planned:
+    """Plan on the series' own window (one ``load_context``); only when that fails, load the
+    window again with the days the "later first day" alternatives need (a second one)."""
     tz = subject.tz
-    start_at, _ = window_of(data.first_day, 1, tz)
-    _, end_at = window_of(data.first_day, subject.template.window_days + ALTERNATIVE_DAYS, tz)
-    assert subject.location.id is not None
-    assert subject.appointment_type.id is not None
-    ctx = load_context(
-        session,
-        location_id=subject.location.id,
-        appointment_type_id=subject.appointment_type.id,
-        provider_id=None,
-        start_at=start_at,
-        end_at=end_at,
-        now=now,
-        patient_id=subject.patient.id,
-        subject=(subject.location, subject.appointment_type),
-    )
-    if not subject.appointment_type.active:
-        raise Conflict(
-            f"{subject.appointment_type.name} is no longer offered.", code="type_inactive"
-        )
-    if data.provider_id is not None and all(p.id != data.provider_id for p in ctx.query.providers):
-        raise InvalidInput(
-            f"Provider {data.provider_id} does not exist, is inactive, or does not do this "
-            "appointment type at this location.",
-            field="provider_id",
-        )
-    slots = find_free_slots(ctx.query)
-    busy = _patient_busy(ctx, subject.patient.id)
     limits = _Limits(data.provider_id, data.earliest_time, data.latest_time)
-    candidates = _candidates(slots, limits, tz, busy)
-    rules = _rules(subject, data, ctx, data.first_day)
-    result = place_series(candidates, rules, tz)
-    duration = timedelta(minutes=ctx.query.appointment_type.duration_minutes)
-    if isinstance(result, SeriesPlan):
-        preview = SeriesPreview(
-            feasible=True,
-            timezone=subject.location.timezone,
-            visits=_visits(result, duration, tz),
-            score=result.score,
-            max_score=result.max_score,
-        )
-        return _Planned(ctx, result, preview)
+    for extra_days in (0, ALTERNATIVE_DAYS):
+        ctx = _load_window(session, subject, data.first_day, extra_days, now)
+        if not subject.appointment_type.active:
+            raise Conflict(
+                f"{subject.appointment_type.name} is no longer offered.", code="type_inactive"
+            )
+        if data.provider_id is not None and all(
+            p.id != data.provider_id for p in ctx.query.providers
+        ):
+            raise InvalidInput(
+                f"Provider {data.provider_id} does not exist, is inactive, or does not do this "
+                "appointment type at this location.",
+                field="provider_id",
+            )
+        slots = find_free_slots(ctx.query)
+        busy = _patient_busy(ctx, subject.patient.id)
+        candidates = _candidates(slots, limits, tz, busy)
+        rules = _rules(subject, data, ctx, data.first_day)
+        result = place_series(candidates, rules, tz)
+        duration = timedelta(minutes=ctx.query.appointment_type.duration_minutes)
+        if isinstance(result, SeriesPlan):
+            preview = SeriesPreview(
+                feasible=True,
+                timezone=subject.location.timezone,
+                visits=_visits(result, duration, tz),
+                score=result.score,
+                max_score=result.max_score,
+            )
+            return _Planned(ctx, result, preview)
+    assert isinstance(result, NoPlacement)
 
     alternatives: list[Alternative] = []
     for offset in range(1, ALTERNATIVE_DAYS + 1):
@@ -309,6 +301,25 @@ def _plan(session: Session, subject: _Subject, data: SeriesRequest, now: datetim
         alternatives=alternatives,
     )
     return _Planned(ctx, result, preview)
+
+
+def _load_window(
+    session: Session, subject: _Subject, first_day: date, extra_days: int, now: datetime
+) -> SearchContext:
+    start_at, end_at = window_of(first_day, subject.template.window_days + extra_days, subject.tz)
+    assert subject.location.id is not None
+    assert subject.appointment_type.id is not None
+    return load_context(
+        session,
+        location_id=subject.location.id,
+        appointment_type_id=subject.appointment_type.id,
+        provider_id=None,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+        patient_id=subject.patient.id,
+        subject=(subject.location, subject.appointment_type),
+    )
 
 
 def _unplaceable(
