@@ -27,10 +27,11 @@ from scheduler.models import (
     Hold,
     Notification,
     Series,
+    SeriesTemplate,
     User,
 )
 from scheduler.series.placer import PlannedVisit, SeriesPlan
-from scheduler.series.service import write_visits
+from scheduler.series.service import spacing_problem, write_visits
 from tests.clinic_fixture import Clinic
 from tests.factories import auth_headers
 
@@ -161,6 +162,9 @@ def test_a_series_books_every_visit_in_one_transaction(
     starts = [datetime.fromisoformat(v["start_at"]) for v in series["visits"]]
     assert starts == [datetime.fromisoformat(v["start_at"]) for v in preview["visits"]]
     assert {v["series_id"] for v in series["visits"]} == {series["id"]}
+    row = db.get(SeriesTemplate, template["id"])
+    assert row is not None
+    assert spacing_problem(starts, row, timedelta(hours=48), clinic_tz()) is None
     assert {v["status"] for v in series["visits"]} == {"booked"}
     # One confirmation per visit (each visit is an ordinary booking), audited one by one.
     ids = [v["id"] for v in series["visits"]]
@@ -477,3 +481,28 @@ def test_boosters_are_proposed_after_the_course(
     assert proposal["target_at"] == "2026-04-08T08:00:00-04:00"
     assert proposal["proposals"][0]["start_at"] == "2026-04-08T08:00:00-04:00"
     assert proposal["proposals"][0]["chair_id"] == series["visits"][-1]["chair_id"]
+
+
+def test_admins_change_and_withdraw_a_template(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+) -> None:
+    template = make_template(client, admin_headers, clinic)
+    url = f"/api/v1/series-templates/{template['id']}"
+    changed = client.patch(url, json={"visit_count": 3, "name": "Short"}, headers=admin_headers)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["visit_count"], changed.json()["name"]) == (3, "Short")
+    backwards = client.patch(url, json={"max_gap_hours": 24}, headers=admin_headers)
+    assert backwards.status_code == 422
+    assert "max_gap_hours" in backwards.text
+    assert client.patch(url, json={"name": None}, headers=admin_headers).status_code == 422
+    assert client.patch(url, json={"active": False}, headers=desk_headers).status_code == 403
+    withdrawn = client.patch(url, json={"active": False}, headers=admin_headers)
+    assert withdrawn.json()["active"] is False
+    refused = client.post(
+        "/api/v1/series/preview", json=request_body(clinic, template), headers=desk_headers
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "template_inactive"

@@ -24,6 +24,7 @@ from scheduler.series.schemas import (
     SeriesRequest,
     SeriesTemplateCreate,
     SeriesTemplateRead,
+    SeriesTemplateUpdate,
     SeriesVisitReschedule,
 )
 
@@ -74,6 +75,18 @@ def list_series_templates(
 @router.get("/series-templates/{template_id}", response_model=SeriesTemplateRead)
 def get_series_template(template_id: RowId, _: AnyStaff, session: SessionDep) -> SeriesTemplateRead:
     return templates.read_template(session, template_id)
+
+
+@router.patch("/series-templates/{template_id}", response_model=SeriesTemplateRead)
+def update_series_template(
+    template_id: RowId,
+    data: SeriesTemplateUpdate,
+    _: Admin,
+    actor: StaffActor,
+    session: SessionDep,
+    clock: ClockDep,
+) -> SeriesTemplateRead:
+    return templates.update_template(session, template_id, data, actor=actor, now=clock.now())
 
 
 @router.post(

@@ -42,6 +42,25 @@ class SeriesTemplateCreate(SeriesTemplateBase):
     pass
 
 
+class SeriesTemplateUpdate(BaseModel):
+    """Change a template (later series only; booked ones keep their visits). ``active``
+    false withdraws it from new bookings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    visit_count: int | None = Field(default=None, ge=1, le=30)
+    window_days: int | None = Field(default=None, ge=1, le=93)
+    min_gap_hours: int | None = Field(default=None, ge=1, le=24 * 93)
+    max_gap_hours: int | None = Field(default=None, ge=1, le=24 * 93)
+    max_per_week: int | None = Field(default=None, ge=1, le=7)
+    booster_interval_days: int | None = Field(default=None, ge=1, le=365)
+    prefer_same_time: bool | None = None
+    prefer_same_chair: bool | None = None
+    prefer_same_provider: bool | None = None
+    active: bool | None = None
+
+
 class SeriesTemplateRead(SeriesTemplateBase):
     model_config = ConfigDict(from_attributes=True, extra="ignore")
 

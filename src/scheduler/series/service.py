@@ -1,9 +1,9 @@
 """Treatment series: plan a course all-or-nothing, book it, and manage it. No FastAPI here.
 
 Planning loads the calendar once for the whole window (one ``load_context``; only when no
-placement exists, a second one with the days the "later first day" alternatives need), asks the engine for the free starts, drops those
-the request excludes (the patient's own visits, a provider or time-of-day limit) and hands
-them to the pure placer (``series.placer``).
+placement exists, a second one with the days the "later first day" alternatives need), asks
+the engine for the free starts, drops those the request excludes (the patient's own visits,
+a provider or time-of-day limit) and hands them to the pure placer (``series.placer``).
 
 Booking (``create_series``) takes the locks a single booking takes, for every eligible
 provider at once (location, providers, patient), then plans under them and writes each visit
