@@ -53,6 +53,7 @@ def _api_routers() -> list[APIRouter]:
     from scheduler.patients.router import router as patients
     from scheduler.providers.router import router as providers
     from scheduler.public.router import router as public
+    from scheduler.series.router import router as series
 
     return [
         bookings,
@@ -64,6 +65,7 @@ def _api_routers() -> list[APIRouter]:
         locations,
         providers,
         appointment_types,
+        series,
         audit,
         notifications,
         public_notifications,

@@ -351,3 +351,39 @@ def reschedule_booking(
         action="booking.override" if override_reason else "booking.create",
         reason=override_reason or f"rescheduled from booking {old.id}",
     )
+
+
+def book_placement(
+    session: Session,
+    placement: Placement,
+    *,
+    patient_id: int,
+    actor: Actor,
+    now: datetime,
+    source: str,
+    notes: str,
+    override: str | None,
+    series_id: int | None,
+) -> BookingRead:
+    """Write a booking at a placement ``place`` returned (a series visit): the row, its
+    confirmation and its audit event, as ``create_booking`` writes them. ``override``: the
+    staff reason, recorded with what it lifted."""
+    lifted = _override_note(placement.overridden, placement.missing)
+    override_reason = f"{override} [{lifted}]" if override and lifted else ""
+    values = _booking_values(
+        placement,
+        patient_id=patient_id,
+        source=source,
+        now=now,
+        notes=notes,
+        override_reason=override_reason,
+        series_id=series_id,
+    )
+    return write_booking(
+        session,
+        values,
+        actor=actor,
+        now=now,
+        action="booking.override" if override_reason else "booking.create",
+        reason=override_reason,
+    )

@@ -9,6 +9,7 @@ from scheduler.models.booking import (
     Hold,
     IdempotencyRecord,
     Series,
+    SeriesTemplate,
 )
 from scheduler.models.clinic import (
     AppointmentType,
@@ -50,6 +51,7 @@ __all__ = [
     "ReminderOptOut",
     "Role",
     "Series",
+    "SeriesTemplate",
     "User",
     "WebSession",
     "metadata",

@@ -18,15 +18,58 @@ from scheduler.db.types import UTCDateTime
 from scheduler.models.base import JSONType
 from scheduler.models.enums import ACTIVE_STATUSES, BookingStatus, one_of
 
-__all__ = ["ACTIVE_STATUSES", "Booking", "Hold", "IdempotencyRecord", "Series"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Booking",
+    "Hold",
+    "IdempotencyRecord",
+    "Series",
+    "SeriesTemplate",
+]
+
+
+class SeriesTemplate(SQLModel, table=True):
+    """How a treatment course of one appointment type is planned (hard rules and soft
+    preferences; see ``scheduler.series.placer``)."""
+
+    __tablename__ = "series_template"
+    __table_args__ = (
+        CheckConstraint("visit_count >= 1", name="visit_count_positive"),
+        CheckConstraint("window_days >= 1", name="window_days_positive"),
+        CheckConstraint("max_gap_hours >= min_gap_hours", name="gap_range"),
+        CheckConstraint("max_per_week >= 1", name="max_per_week_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_type_id: int = Field(foreign_key="appointment_type.id", index=True)
+    name: str = Field(max_length=200)
+    visit_count: int
+    window_days: int
+    min_gap_hours: int
+    max_gap_hours: int
+    max_per_week: int
+    booster_interval_days: int | None = None
+    prefer_same_time: bool = True
+    prefer_same_chair: bool = False
+    prefer_same_provider: bool = False
+    active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Series(SQLModel, table=True):
+    """A planned course of bookings (``Booking.series_id``), booked all-or-nothing."""
+
     __tablename__ = "series"
 
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     label: str = Field(default="", max_length=200)
+    template_id: int | None = Field(default=None, foreign_key="series_template.id")
+    location_id: int | None = Field(default=None, foreign_key="location.id")
+    # "active" or "cancelled" (the rest of its visits cancelled).
+    status: str = Field(default="active", max_length=20)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
