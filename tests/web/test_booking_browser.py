@@ -198,7 +198,10 @@ def test_a_failing_gate_needs_an_override_reason_found_in_the_history(
     history = page.locator(".history")
     expect(history).to_contain_text("Booked with an override")
     expect(history).to_contain_text("by Front Desk")
-    expect(history).to_contain_text("Consent signed on paper today")
+    expect(history).to_contain_text(
+        "Consent signed on paper today (lifted: a completed screening consultation; "
+        "signed treatment consent)"
+    )
     assert_accessible(page)
     screenshot(page, "booking-override-history")
 
@@ -241,6 +244,14 @@ def test_the_booking_page_checks_in_completes_and_downloads_the_ics(page: Page, 
     # Riley's 10:00 visit today (tests/web/browser.py TODAYS_VISITS).
     riley = _ids(site)["riley"]
     today_id = next(b[0] for b in _bookings_of(site, riley) if _local_day(b[1]) == TODAY)
+    # Its confirmation could not be delivered.
+    _sql(
+        site,
+        "UPDATE notification SET status = 'failed', attempts = 5, "
+        "last_error = 'SMTP 550 mailbox unavailable' "
+        "WHERE booking_id = :b AND kind = 'confirmation'",
+        b=today_id,
+    )
     sign_in(page, site)
     page.goto(site.url(f"/admin/board?date={TODAY}"))
     page.locator(f'.block[data-booking="{today_id}"]').click()  # board blocks link here
@@ -250,6 +261,14 @@ def test_the_booking_page_checks_in_completes_and_downloads_the_ics(page: Page, 
     expect(page.get_by_text("Front desk on")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "booking-page")
+    messages = page.locator("section", has=page.get_by_role("heading", name="Messages"))
+    failed = messages.locator("tr", has_text="Confirmation")
+    expect(failed).to_contain_text("Failed")
+    expect(failed).to_contain_text("SMTP 550 mailbox unavailable")
+    failed.get_by_role("button", name="Resend").click()
+    expect(page.locator(".flash")).to_contain_text("queued to be sent again")
+    expect(messages.locator("tr", has_text="Confirmation")).to_have_count(2)
+    expect(page.locator(".history")).to_contain_text("Message resent")
     expect(page.get_by_role("button", name="Complete")).to_have_count(0)
     page.get_by_role("button", name="Check in").click()
     expect(page.locator(".flash")).to_contain_text("checked in")

@@ -22,7 +22,7 @@ from scheduler.availability import service as availability_service
 from scheduler.availability.engine import local_instant
 from scheduler.bookings import service as bookings_service
 from scheduler.bookings.lifecycle import patient_flags_of
-from scheduler.bookings.placement import missing_prerequisites
+from scheduler.bookings.placement import PREREQUISITE_TEXT, missing_prerequisites
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.models import (
     AppointmentType,
@@ -398,6 +398,21 @@ STATUS_ACTIONS = (
 )
 
 
+def readable_override(text: str) -> str:
+    """An override reason as stored ("reason [prerequisite:consent_signed, min_notice]") with
+    what the override lifted in words: "reason (lifted: signed treatment consent; ...)"."""
+    if not text.endswith("]") or " [" not in text:
+        return text
+    reason, codes = text[:-1].rsplit(" [", 1)
+    words = []
+    for code in codes.split(", "):
+        if code.startswith("prerequisite:"):
+            words.append(PREREQUISITE_TEXT.get(code.split(":", 1)[1], code))
+        else:
+            words.append(availability_service.REASON_TEXT.get(code, code))
+    return f"{reason} (lifted: {'; '.join(words)})"
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     at: datetime  # local
@@ -440,6 +455,10 @@ class BookingPage:
     cancel_is_late: bool
     cutoff_hours: float
     rescheduled_to_id: int | None
+
+    @property
+    def override_reason(self) -> str:
+        return readable_override(self.booking.override_reason)
 
     @property
     def last_change(self) -> HistoryEntry | None:
@@ -488,7 +507,7 @@ def history_of(session: Session, booking_id: int, zone: str) -> list[HistoryEntr
             at=e.occurred_at.astimezone(tz),
             who=_who(e, names),
             what=ACTION_LABELS.get(e.action, e.action),
-            reason=e.reason,
+            reason=readable_override(e.reason),
             detail=_detail(e),
         )
         for e in events
