@@ -478,10 +478,10 @@ def _who(event: AuditEvent, names: dict[int, str]) -> str:
 def _detail(event: AuditEvent) -> str:
     before, after = event.before or {}, event.after or {}
     parts = []
-    if before.get("status") != after.get("status") and after.get("status"):
-        old = STATUS_LABELS.get(str(before.get("status")), str(before.get("status") or ""))
-        new = STATUS_LABELS.get(str(after.get("status")), str(after.get("status")))
-        parts.append(f"{old} → {new}" if before.get("status") else new)
+    if before.get("status") and after.get("status") and before["status"] != after["status"]:
+        old = STATUS_LABELS.get(str(before["status"]), str(before["status"]))
+        new = STATUS_LABELS.get(str(after["status"]), str(after["status"]))
+        parts.append(f"{old} → {new}")
     if event.action == "booking.cancel" and after.get("late_cancel"):
         parts.append("late cancellation")
     return "; ".join(parts)
