@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from scheduler.kit.clock import FrozenClock
-from scheduler.models import Patient
+from scheduler.models import Booking, Patient
+from tests.bookings.test_bookings_api import book
 from tests.clinic_fixture import Clinic
 from tests.factories import make_user
 from tests.web.inprocess import csrf_of, sign_in
@@ -121,3 +122,33 @@ def test_a_provider_may_not_book_or_open_a_booking(
     sign_in(browser, "nurse@clinic.example")
     assert browser.get("/admin/book").status_code == 403
     assert browser.get("/admin/bookings/1").status_code == 403
+
+
+def test_the_patients_own_overlapping_visit_is_said_on_the_confirm_step(
+    client: TestClient,
+    browser: TestClient,
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    clock: FrozenClock,
+    db: Session,
+) -> None:
+    first = book(client, desk_headers, clinic, start="2026-03-04T10:00:00-05:00")
+    assert first.status_code == 201, first.text
+    _desk(browser, db, clock)
+    other_chair = next(c.id for c in clinic.chairs if c.id != first.json()["chair_id"])
+    form = {
+        "csrftoken": csrf_of(browser, "/admin/book"),
+        "key": "web-test-key-1",
+        "slot": f"2026-03-04T10:30:00-05:00|{other_chair}|{clinic.nurse.id}",
+        "patient_id": str(clinic.patient.id),
+        "type_id": str(clinic.infusion_id),
+        "location_id": str(clinic.location_id),
+    }
+    page = browser.post("/admin/book", data=form)
+    assert page.status_code == 409
+    assert "Confirm the booking" in page.text
+    assert "already has" in page.text
+    assert 'name="key" value="web-test-key-1"' in page.text  # the same key, to try again
+    assert db.exec(select(Booking).where(Booking.patient_id == clinic.patient.id)).all() == [
+        db.get(Booking, first.json()["id"])
+    ]

@@ -469,12 +469,13 @@ def create(
         if exc.code == "idempotency_conflict":
             errors.add("", IN_FLIGHT)
             return _confirm_page(request, db, search, errors=errors, status_code=409, **again)
-        if exc.code in ("prerequisite_missing", "outside_availability", "type_inactive"):
-            errors.add("", exc.detail)
-            return _confirm_page(request, db, search, errors=errors, status_code=409, **again)
-        return _book_page(
-            request, db, search, now=now, staff=staff, status_code=409, slot_taken=SLOT_TAKEN
-        )
+        if exc.code == "slot_unavailable":  # taken meanwhile: the times still free
+            return _book_page(
+                request, db, search, now=now, staff=staff, status_code=409, slot_taken=SLOT_TAKEN
+            )
+        # The patient's own overlapping visit, a requirement, the type withdrawn...
+        errors.add("", exc.detail)
+        return _confirm_page(request, db, search, errors=errors, status_code=409, **again)
     except InvalidInput as exc:
         errors.add("", exc.detail)
         return _confirm_page(request, db, search, errors=errors, status_code=422, **again)
