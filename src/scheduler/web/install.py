@@ -26,11 +26,13 @@ def _is_page(request: Request) -> bool:
 def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.board import router as board_router
     from scheduler.web.patients import router as patients_router
+    from scheduler.web.booking import router as booking_router
     from scheduler.web.router import router
 
     app.include_router(router)
     app.include_router(board_router)
     app.include_router(patients_router)
+    app.include_router(booking_router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(WebSecurity, settings=settings)
 

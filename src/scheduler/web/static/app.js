@@ -15,8 +15,24 @@
       if (!(form instanceof HTMLFormElement)) { return; }
       if (form.dataset.submitted === "true") { event.preventDefault(); return; }
       form.dataset.submitted = "true";
-      window.setTimeout(function () { delete form.dataset.submitted; }, 5000);
+      // Disabled after the browser has read the form (a disabled button sends no value),
+      // so the pressed button shows that nothing more will happen.
+      window.setTimeout(function () {
+        form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) {
+          b.disabled = true;
+        });
+      }, 0);
+      window.setTimeout(function () { release(form); }, 5000);
     });
+    // Back to a page from the history cache: its forms can be used again.
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("form[data-submitted]").forEach(release);
+    });
+  }
+
+  function release(form) {
+    delete form.dataset.submitted;
+    form.querySelectorAll("button[disabled]").forEach(function (b) { b.disabled = false; });
   }
 
   // Controls marked data-autosubmit (a location switcher) submit their form on change.
