@@ -50,6 +50,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Day board", "/admin/", (ADMIN, FRONT_DESK)),
     NavItem("Today", "/admin/today", (ADMIN, FRONT_DESK)),
     NavItem("My schedule", "/admin/my-schedule", (PROVIDER,)),
+    NavItem("Settings", "/admin/settings", (ADMIN,)),
 )
 
 
