@@ -149,7 +149,7 @@ def test_create_a_location_then_add_rename_and_retire_a_chair(
 
     empty = post(client, f"{chairs}/{chair.id}", {"name": " "}, page=page_path)
     assert empty.status_code == 422
-    assert field_error(empty.text, f"chair-{chair.id}") == "Fill this in."
+    assert field_error(empty.text, f"chair-{chair.id}") == "Name: fill this in."
 
 
 def test_a_location_form_with_errors_keeps_the_input(
@@ -162,7 +162,8 @@ def test_a_location_form_with_errors_keeps_the_input(
     )
     html = bad.text
     assert bad.status_code == 422
-    assert field_error(html, "name") == "Fill this in."
+    assert field_error(html, "name") == "Name: fill this in."
+    assert field_error(html, "timezone").startswith("Time zone: ")
     assert input_value(html, "address") == "2 Side St"
     taken = post(
         signed_in_admin,
@@ -283,7 +284,7 @@ def test_a_type_error_is_shown_next_to_its_field_with_the_input_kept(
     assert str(clinic.infusion.max_days_ahead) == before
     # A schema error on a phase row, and a turnover on a visit without a chair.
     bad = post(signed_in_admin, path, type_form(**{"phase-3-minutes": "abc"}))
-    assert field_error(bad.text, "phase-3-minutes") == "Enter a whole number."
+    assert field_error(bad.text, "phase-3-minutes") == "Phase 4 minutes: enter a whole number."
     no_chair = type_form(
         **{"phase-0-uses_chair": None, "phase-1-uses_chair": None, "phase-3-uses_chair": None}
     )  # type: ignore[arg-type]

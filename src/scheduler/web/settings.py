@@ -144,13 +144,18 @@ def _location_page(
 ) -> Response:
     location = locations_service.read_location(db, location_id)
     chairs, _ = locations_service.list_chairs(db, location_id, active=None, limit=ALL, offset=0)
+    zones = time_zones()
+    if all(value != location.timezone for value, _ in zones):
+        # A zone the select does not offer (an alias such as "US/Mountain", or "UTC"):
+        # offered too, so saving the other fields keeps it.
+        zones = [(location.timezone, location.timezone), *zones]
     context = {
         "location": location,
         "values": values or location.model_dump(),
         "chairs": chairs,
         "chair_values": chair_values or {},
         "errors": errors or FormErrors(),
-        "zones": time_zones(),
+        "zones": zones,
     }
     return render(request, "settings_location.html", context, status_code=status_code)
 

@@ -111,8 +111,25 @@ def validation_errors(
     for error in exc.errors():
         loc = tuple(error.get("loc", ()))
         name = (keys or {}).get(loc) or (str(loc[0]) if loc else "")
-        errors.add(name, _message(error))
+        errors.add(name, _labelled(name, _message(error)))
     return errors
+
+
+_PHASE_FIELD = re.compile(r"phase-(\d+)-(minutes|provider_use|uses_chair)")
+_PHASE_PARTS = {"minutes": "minutes", "provider_use": "provider", "uses_chair": "chair"}
+
+
+def _labelled(name: str, message: str) -> str:
+    """The message saying which field it is about, so the error summary at the top of a long
+    form reads on its own ("Slot step (minutes): enter 5 or more.")."""
+    phase = _PHASE_FIELD.fullmatch(name)
+    if phase:
+        label = f"Phase {int(phase.group(1)) + 1} {_PHASE_PARTS[phase.group(2)]}"
+    elif name in LABELS:
+        label = LABELS[name]
+    else:
+        return message
+    return f"{label}: {message[:1].lower()}{message[1:]}"
 
 
 def service_errors(exc: SchedulerError, *, default_field: str = "") -> FormErrors:
