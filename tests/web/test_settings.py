@@ -442,3 +442,19 @@ def test_a_duplicate_or_malformed_e_mail_keeps_the_input(
     )
     assert bad.status_code == 422
     assert "e-mail address" in field_error(bad.text, "email")
+
+
+def test_an_id_beyond_the_id_columns_is_a_page_not_a_server_error(
+    signed_in_admin: TestClient,
+) -> None:
+    for path in (
+        "/admin/settings/locations/99999999999999999999",
+        "/admin/settings/types/99999999999",
+        "/admin/settings/users/4294967296",
+    ):
+        response = signed_in_admin.get(path)
+        assert response.status_code == 400, path
+        assert "text/html" in response.headers["content-type"]
+    missing = signed_in_admin.get("/admin/settings/types/2147483647")
+    assert missing.status_code == 404
+    assert "does not exist" in missing.text

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Annotated, Any, TypeVar
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -40,6 +40,9 @@ router = APIRouter(prefix="/admin/settings", include_in_schema=False)
 
 T = TypeVar("T")
 ALL = 1000  # a clinic has a handful of locations, chairs and types: one page shows them all
+# An id in a page's path: beyond the id columns' range it is no row of ours (a 400 page,
+# before any query could fail on it).
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 async def read_form(request: Request) -> FormData:
@@ -162,7 +165,7 @@ def _location_page(
 
 @router.get("/locations/{location_id}")
 def location_page(
-    request: Request, location_id: int, staff: AdminPage, db: ReadSessionDep
+    request: Request, location_id: IdPath, staff: AdminPage, db: ReadSessionDep
 ) -> Response:
     return _location_page(request, db, location_id)
 
@@ -170,7 +173,7 @@ def location_page(
 @router.post("/locations/{location_id}")
 def update_location(
     request: Request,
-    location_id: int,
+    location_id: IdPath,
     staff: AdminPage,
     db: SessionDep,
     clock: ClockDep,
@@ -209,7 +212,7 @@ def update_location(
 @router.post("/locations/{location_id}/chairs")
 def add_chair(
     request: Request,
-    location_id: int,
+    location_id: IdPath,
     staff: AdminPage,
     db: SessionDep,
     clock: ClockDep,
@@ -255,8 +258,8 @@ def add_chair(
 @router.post("/locations/{location_id}/chairs/{chair_id}")
 def update_chair(
     request: Request,
-    location_id: int,
-    chair_id: int,
+    location_id: IdPath,
+    chair_id: IdPath,
     staff: AdminPage,
     db: SessionDep,
     clock: ClockDep,

@@ -28,7 +28,7 @@ from scheduler.errors import SchedulerError
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.clock import Clock
 from scheduler.web.deps import AdminPage, Staff
-from scheduler.web.settings import ALL, FormDep, attempt, status_of
+from scheduler.web.settings import ALL, FormDep, IdPath, attempt, status_of
 from scheduler.web.settings_forms import (
     PREREQUISITE_LABELS,
     PROVIDER_USES,
@@ -89,7 +89,7 @@ def new_type_page(request: Request, staff: AdminPage) -> Response:
 
 
 @router.get("/{type_id}")
-def type_page(request: Request, type_id: int, staff: AdminPage, db: ReadSessionDep) -> Response:
+def type_page(request: Request, type_id: IdPath, staff: AdminPage, db: ReadSessionDep) -> Response:
     current = types_service.read_appointment_type(db, type_id)
     return _form_page(request, type_form_from(current.model_dump()), current=current)
 
@@ -153,7 +153,7 @@ def create_type(
 @router.post("/{type_id}")
 def update_type(
     request: Request,
-    type_id: int,
+    type_id: IdPath,
     staff: AdminPage,
     db: SessionDep,
     clock: ClockDep,

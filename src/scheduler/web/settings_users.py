@@ -27,7 +27,7 @@ from scheduler.kit.clock import Clock
 from scheduler.models import User
 from scheduler.providers import service as providers_service
 from scheduler.web.deps import AdminPage, Staff
-from scheduler.web.settings import ALL, FormDep, attempt, status_of
+from scheduler.web.settings import ALL, FormDep, IdPath, attempt, status_of
 from scheduler.web.settings_forms import ROLE_LABELS, service_errors, text, validation_errors
 from scheduler.web.templating import FormErrors, flash, render
 
@@ -132,7 +132,7 @@ def _user_page(
 
 
 @router.get("/{user_id}")
-def user_page(request: Request, user_id: int, staff: AdminPage, db: ReadSessionDep) -> Response:
+def user_page(request: Request, user_id: IdPath, staff: AdminPage, db: ReadSessionDep) -> Response:
     return _user_page(request, db, user_id)
 
 
@@ -174,7 +174,7 @@ def _update(
 @router.post("/{user_id}")
 def update_user(
     request: Request,
-    user_id: int,
+    user_id: IdPath,
     staff: AdminPage,
     db: SessionDep,
     clock: ClockDep,
@@ -196,7 +196,7 @@ def update_user(
 @router.post("/{user_id}/active")
 def set_active(
     request: Request,
-    user_id: int,
+    user_id: IdPath,
     staff: AdminPage,
     db: SessionDep,
     clock: ClockDep,
@@ -217,7 +217,7 @@ def set_active(
 
 @router.post("/{user_id}/password")
 def reset_password(
-    request: Request, user_id: int, staff: AdminPage, db: SessionDep, clock: ClockDep
+    request: Request, user_id: IdPath, staff: AdminPage, db: SessionDep, clock: ClockDep
 ) -> Response:
     """A new temporary password, shown once; the user's sessions and tokens end."""
     password = temporary_password()
