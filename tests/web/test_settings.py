@@ -351,6 +351,7 @@ def test_create_a_user_who_signs_in_and_is_signed_out_when_disabled(
     assert found
     password = found.group(1)
     assert "shown only this once" in html
+    assert created.headers["cache-control"] == "no-store"
     user = db.exec(select(User).where(User.email == "new.desk@clinic.example")).one()
     assert user.role == "front_desk"
     assert password not in signed_in_admin.get(f"/admin/settings/users/{user.id}").text

@@ -59,8 +59,10 @@ def attempt(db: Session, work: Callable[[], T]) -> T:
         return work()
 
 
-def status_of(errors: FormErrors, exc: SchedulerError | None = None) -> int:
-    return exc.status if exc is not None and exc.status in (409, 422) else 422
+def status_of(exc: SchedulerError) -> int:
+    """The status of a form page shown again with a service's error: 409 for a conflict with
+    the clinic's data (a duplicate name, the last admin), else 422."""
+    return 409 if exc.status == 409 else 422
 
 
 @cache
@@ -129,7 +131,7 @@ def create_location(
     except SchedulerError as exc:
         errors = service_errors(exc, default_field="name")
         return _locations_page(
-            request, db, values=values, errors=errors, status_code=status_of(errors, exc)
+            request, db, values=values, errors=errors, status_code=status_of(exc)
         )
     flash(request, db, f"Location “{created.name}” created. Add its chairs below.")
     return RedirectResponse(f"/admin/settings/locations/{created.id}", status_code=303)
@@ -203,7 +205,7 @@ def update_location(
             location_id,
             values=values,
             errors=errors,
-            status_code=status_of(errors, exc),
+            status_code=status_of(exc),
         )
     flash(request, db, f"Location “{updated.name}” saved.")
     return RedirectResponse(f"/admin/settings/locations/{location_id}", status_code=303)
@@ -249,7 +251,7 @@ def add_chair(
             location_id,
             errors=errors,
             chair_values={"chair_name": name},
-            status_code=status_of(errors, exc),
+            status_code=status_of(exc),
         )
     flash(request, db, f"Chair “{chair.name}” added.")
     return RedirectResponse(f"/admin/settings/locations/{location_id}#chairs", status_code=303)
@@ -302,7 +304,7 @@ def update_chair(
             location_id,
             errors=FormErrors({key: next(iter(errors))[1]}),
             chair_values={key: changes.get("name", "")},
-            status_code=status_of(errors, exc),
+            status_code=status_of(exc),
         )
     if "active" in changes:
         state = "back in use" if chair.active else "taken out of use"

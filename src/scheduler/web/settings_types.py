@@ -135,9 +135,7 @@ def _save(
         errors = service_errors(exc, default_field="code")
         if errors.for_("duration_minutes") or errors.for_("needs_chair"):
             errors = FormErrors({"phases": next(iter(errors))[1]})
-        return _form_page(
-            request, form, current=current, errors=errors, status_code=status_of(errors, exc)
-        )
+        return _form_page(request, form, current=current, errors=errors, status_code=status_of(exc))
     verb = "created" if type_id is None else "saved"
     flash(request, db, f"Appointment type “{saved.name}” {verb}.")
     return RedirectResponse("/admin/settings/types", status_code=303)

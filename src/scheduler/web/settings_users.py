@@ -88,7 +88,10 @@ def create_user(
     values = {name: text(form, name) for name in ("email", "full_name", "role", "provider_id")}
     password = temporary_password()
     payload: dict[str, Any] = dict(values, password=password)
-    payload["provider_id"] = values["provider_id"] or None
+    # The provider link belongs to a provider's account only (the select says so).
+    payload["provider_id"] = (
+        (values["provider_id"] or None) if values["role"] == "provider" else None
+    )
     try:
         data = UserCreate.model_validate(payload)
         user = attempt(
@@ -100,9 +103,7 @@ def create_user(
         )
     except SchedulerError as exc:
         errors = service_errors(exc, default_field="email")
-        return _users_page(
-            request, db, values=values, errors=errors, status_code=status_of(errors, exc)
-        )
+        return _users_page(request, db, values=values, errors=errors, status_code=status_of(exc))
     return _password_page(request, user, password, created=True)
 
 
@@ -164,7 +165,7 @@ def _update(
         if exc.code == "last_admin":
             errors = FormErrors({default_field: exc.detail})
         return _user_page(
-            request, db, user_id, values=values, errors=errors, status_code=status_of(errors, exc)
+            request, db, user_id, values=values, errors=errors, status_code=status_of(exc)
         )
     # The API's tokens of this user are re-checked at once in this process.
     staff_accounts(request).forget_on_commit(db, user_id)
