@@ -459,3 +459,30 @@ def test_an_id_beyond_the_id_columns_is_a_page_not_a_server_error(
     missing = signed_in_admin.get("/admin/settings/types/2147483647")
     assert missing.status_code == 404
     assert "does not exist" in missing.text
+
+
+def test_a_type_with_more_phases_than_rows_keeps_them_all(
+    signed_in_admin: TestClient, db: Session, clinic: Clinic
+) -> None:
+    phases = [{"minutes": 10 + i, "uses_chair": True, "provider_use": "monitor"} for i in range(8)]
+    clinic.infusion.phases = phases
+    clinic.infusion.duration_minutes = sum(p["minutes"] for p in phases)
+    db.add(clinic.infusion)
+    db.commit()
+    path = f"/admin/settings/types/{clinic.infusion_id}"
+    html = signed_in_admin.get(path).text
+    assert input_value(html, "phase-7-minutes") == "17"
+    assert input_value(html, "phase-8-minutes") == ""  # room for one more
+    form = {"csrftoken": csrf_of(signed_in_admin, path), "name": "Long", "code": "long"}
+    for name in ("turnover_minutes", "slot_step_minutes", "min_notice_minutes", "max_days_ahead"):
+        form[name] = input_value(html, name)
+    form["patient_cancel_cutoff_minutes"] = "0"
+    form["patient_reschedule_cutoff_minutes"] = "0"
+    for i, phase in enumerate(phases):
+        form[f"phase-{i}-minutes"] = str(phase["minutes"])
+        form[f"phase-{i}-uses_chair"] = "1"
+        form[f"phase-{i}-provider_use"] = "monitor"
+    saved = signed_in_admin.post(path, data=form)
+    assert saved.status_code == 303, saved.text
+    db.refresh(clinic.infusion)
+    assert clinic.infusion.phases == phases

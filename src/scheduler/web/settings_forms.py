@@ -16,12 +16,12 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from scheduler.appointment_types.schemas import PREREQUISITES
+from scheduler.appointment_types.schemas import MAX_PHASES, PREREQUISITES
 from scheduler.errors import SchedulerError
 from scheduler.web.templating import FormErrors
 
 # How many phase rows the type form offers (it works without JavaScript, so the number is
-# fixed; a type with more phases is rare, and the API takes up to MAX_PHASES).
+# fixed; a type with more phases, up to the API's MAX_PHASES, is shown with all of them).
 PHASE_ROWS = 6
 
 PROVIDER_USES: tuple[tuple[str, str], ...] = (
@@ -176,7 +176,9 @@ class TypeForm:
     prerequisites: list[str] = field(default_factory=list)
 
     def rows(self) -> list[PhaseRow]:
-        return self.phases + [PhaseRow() for _ in range(PHASE_ROWS - len(self.phases))]
+        """The phases, then blank rows: up to PHASE_ROWS, and one more for a longer type."""
+        count = max(PHASE_ROWS, min(len(self.phases) + 1, MAX_PHASES))
+        return self.phases + [PhaseRow() for _ in range(count - len(self.phases))]
 
 
 TYPE_TEXT_FIELDS = ("code", "name", "description", "patient_instructions")
@@ -225,7 +227,7 @@ def read_type_form(form: FormData) -> tuple[TypeForm, dict[str, Any], dict[tuple
     payload["prerequisites"] = typed.prerequisites
     keys: dict[tuple[Any, ...], str] = {}
     phases: list[dict[str, Any]] = []
-    for row in range(PHASE_ROWS):
+    for row in range(MAX_PHASES):  # every row the page showed (more than six for a long type)
         minutes = text(form, f"phase-{row}-minutes")
         use = text(form, f"phase-{row}-provider_use") or "monitor"
         uses_chair = checked(form, f"phase-{row}-uses_chair")
