@@ -28,11 +28,17 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.patients import router as patients_router
     from scheduler.web.booking import router as booking_router
     from scheduler.web.router import router
+    from scheduler.web.settings import router as settings_router
+    from scheduler.web.settings_types import router as settings_types_router
+    from scheduler.web.settings_users import router as settings_users_router
 
     app.include_router(router)
     app.include_router(board_router)
     app.include_router(patients_router)
     app.include_router(booking_router)
+    app.include_router(settings_router)
+    app.include_router(settings_types_router)
+    app.include_router(settings_users_router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(WebSecurity, settings=settings)
 

@@ -52,6 +52,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Patients", "/admin/patients", (ADMIN, FRONT_DESK)),
     NavItem("Book", "/admin/book", (ADMIN, FRONT_DESK)),
     NavItem("My schedule", "/admin/my-schedule", (PROVIDER,)),
+    NavItem("Settings", "/admin/settings", (ADMIN,)),
 )
 
 
