@@ -24,11 +24,15 @@ def _is_page(request: Request) -> bool:
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
+    from scheduler.web.availability import router as availability_router
     from scheduler.web.board import router as board_router
+    from scheduler.web.feeds import router as feeds_router
     from scheduler.web.router import router
 
     app.include_router(router)
     app.include_router(board_router)
+    app.include_router(availability_router)
+    app.include_router(feeds_router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(WebSecurity, settings=settings)
 

@@ -14,12 +14,15 @@ from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import NotAuthenticated
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.ratelimit import RateLimiter, TooManyRequests, client_address
+from scheduler.web import my_schedule as my_schedule_service
 from scheduler.web import sessions
 from scheduler.web import today as today_service
+from scheduler.web.board import parse_day
 from scheduler.web.deps import (
     SESSION_COOKIE,
     SESSION_COOKIE_PATH,
     DeskPage,
+    PageForbidden,
     ProviderPage,
     safe_next,
     session_cookie_secure,
@@ -130,9 +133,20 @@ async def home_without_slash() -> Response:
 
 
 @router.get("/my-schedule")
-def my_schedule(request: Request, staff: ProviderPage) -> Response:
-    """Placeholder start page of a provider (their own day and week come here)."""
-    return render(request, "my_schedule.html", {"staff": staff})
+def my_schedule(
+    request: Request,
+    staff: ProviderPage,
+    db: ReadSessionDep,
+    clock: ClockDep,
+    day: Annotated[str | None, Query(alias="date", max_length=20)] = None,
+) -> Response:
+    """A provider's own day and week, weekly hours and feed links (their own only)."""
+    if staff.user.provider_id is None:
+        raise PageForbidden("Your account is not linked to a provider record.")
+    view = my_schedule_service.my_schedule(
+        db, staff.user.provider_id, parse_day(day), now=clock.now()
+    )
+    return render(request, "my_schedule.html", {"view": view, "staff": staff})
 
 
 @router.get("/today")

@@ -50,6 +50,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Day board", "/admin/", (ADMIN, FRONT_DESK)),
     NavItem("Today", "/admin/today", (ADMIN, FRONT_DESK)),
     NavItem("My schedule", "/admin/my-schedule", (PROVIDER,)),
+    NavItem("Availability", "/admin/availability", (ADMIN, FRONT_DESK, PROVIDER)),
+    NavItem("Calendar feeds", "/admin/feeds", (ADMIN, FRONT_DESK, PROVIDER)),
 )
 
 
