@@ -189,15 +189,15 @@ def test_the_admin_manages_location_feeds(page: Page, site: Site) -> None:
     assert_accessible(page)
 
 
-def test_a_provider_sees_only_their_own_schedule_and_availability(
-    page: Page, site: Site
-) -> None:
+def test_a_provider_sees_only_their_own_schedule_and_availability(page: Page, site: Site) -> None:
     ids = _ids(site)
     login = site.provider_login()
     sign_in(page, site, login)
     expect(page).to_have_url(site.url("/admin/my-schedule"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("My schedule")
-    expect(page.get_by_role("link", name="Change my hours, time off and extra hours")).to_be_visible()
+    expect(
+        page.get_by_role("link", name="Change my hours, time off and extra hours")
+    ).to_be_visible()
     assert_accessible(page)
     screenshot(page, "my-schedule")
 
@@ -208,7 +208,7 @@ def test_a_provider_sees_only_their_own_schedule_and_availability(
     screenshot(page, "availability-provider")
     own_name = page.get_by_role("heading", level=1).inner_text()
     other = next(pid for name, pid in ids["providers"].items() if name not in own_name)
-    refused = page.goto(site.url(f"/admin/availability?provider_id={other}"))
+    refused = page.goto(site.url(f"/admin/availability?provider={other}"))
     assert refused is not None
     assert refused.status == 403
     board = page.goto(site.url("/admin/"))

@@ -42,7 +42,6 @@ from scheduler.web.templating import FormErrors, flash, render
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 LIST_LIMIT = 200
-IdParam = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -80,11 +79,11 @@ class Editor:
         return self.location.timezone if self.location else "UTC"
 
     def url(self) -> str:
-        query = {"provider_id": self.provider.id}
+        query = {"provider": self.provider.id}
         if self.location is not None:
-            query["location_id"] = self.location_id
+            query["location"] = self.location_id
         if self.kind is not None:
-            query["type_id"] = self.kind.id
+            query["type"] = self.kind.id
         return f"/admin/availability?{urlencode(query)}"
 
 
@@ -223,10 +222,12 @@ def availability_page(
     staff: StaffPage,
     db: ReadSessionDep,
     clock: ClockDep,
-    provider_id: IdParam = None,
-    location_id: IdParam = None,
-    type_id: IdParam = None,
+    provider_id: Annotated[int | None, Query(alias="provider", ge=1, le=2**31 - 1)] = None,
+    location_id: Annotated[int | None, Query(alias="location", ge=1, le=2**31 - 1)] = None,
+    type_id: Annotated[int | None, Query(alias="type", ge=1, le=2**31 - 1)] = None,
 ) -> Response:
+    """The editor of ``?provider=`` (a provider: themselves) at ``?location=``, previewing
+    the slots of ``?type=`` (the same names as the board's and the slot search's)."""
     now = clock.now()
     editor = load_editor(db, staff, provider_id, location_id, type_id, now)
     preview = _preview(db, editor, now) if editor else None
