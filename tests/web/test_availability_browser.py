@@ -118,6 +118,25 @@ def test_refused_hours_are_explained_next_to_the_field(page: Page, site: Site) -
     expect(page.get_by_label("Start (Sunday new range)")).to_have_value("14:00")
 
 
+def test_two_new_ranges_on_one_day_with_the_add_button(page: Page, site: Site) -> None:
+    carter = _ids(site)["providers"]["Ben Carter"]
+    sign_in(page, site)
+    _open_editor(page, site, "Ben Carter")
+    hours = page.locator("form.hours-form")
+    hours.get_by_label("Start (Saturday new range)").fill("08:30")
+    hours.get_by_label("End (Saturday new range)").fill("10:30")
+    hours.get_by_role("button", name="Add another range on Saturday").click()
+    expect(hours.get_by_label("Start (Saturday new range 2)")).to_be_focused()
+    hours.get_by_label("Start (Saturday new range 2)").fill("11:00")
+    hours.get_by_label("End (Saturday new range 2)").fill("13:30")
+    hours.get_by_role("button", name="Save weekly hours").click()
+    expect(page.get_by_role("status")).to_have_text("Weekly hours saved.")
+    expect(page.get_by_label("End (Saturday range 1)")).to_have_value("10:30")
+    expect(page.get_by_label("Start (Saturday range 2)")).to_have_value("11:00")
+    saturday = ("2026-11-14T00:00:00-07:00", "2026-11-15T00:00:00-07:00")
+    assert _slot_count(site, carter, saturday) > 0
+
+
 def test_time_off_takes_the_days_slots_away(page: Page, site: Site) -> None:
     lee = _ids(site)["providers"]["Sam Lee"]
     assert _slot_count(site, lee, FRIDAY) > 0
