@@ -494,3 +494,41 @@ def test_the_desk_makes_a_location_feed(browser: TestClient, desk: User, clinic:
     url = _feed_url(made.text)
     path = url.split("://", 1)[1].split("/", 1)[1]
     assert browser.get(f"/{path}").status_code == 200
+
+
+def test_extra_hours_must_name_the_location(
+    browser: TestClient, desk: User, clinic: Clinic, db: Session
+) -> None:
+    sign_in(browser, desk.email)
+    csrf = csrf_of(browser, "/admin/availability")
+    response = browser.post(
+        "/admin/availability/exceptions",
+        data={
+            "csrftoken": csrf,
+            "provider_id": str(clinic.nurse.id),
+            "location_id": str(clinic.location_id),
+            "exc-kind": "extra",
+            "exc-where": "all",
+            "exc-start": "2026-03-07T09:00",
+            "exc-end": "2026-03-07T12:00",
+            "action": "save",
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="field-exc-where"' in response.text
+    assert "Extra hours must name the location." in response.text
+    assert not db.exec(select(AvailabilityException)).all()
+
+
+def test_a_range_removed_meanwhile_is_explained(
+    browser: TestClient, desk: User, clinic: Clinic, db: Session
+) -> None:
+    sign_in(browser, desk.email)
+    rule = _tuesday_rule(db, clinic)
+    csrf = csrf_of(browser, "/admin/availability")
+    form = _week_form(db, clinic, csrf, "save", **{f"r{rule.id}_end": "12:00"})
+    db.delete(rule)
+    db.flush()
+    response = browser.post("/admin/availability/hours", data=form)
+    assert response.status_code == 422
+    assert "changed or removed this range meanwhile" in response.text

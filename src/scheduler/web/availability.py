@@ -213,6 +213,9 @@ def _form_editor(db: Session, staff: Staff, form: FormData, now: datetime) -> Ed
     )
     if editor is None or editor.location is None:
         raise PageForbidden("Choose a provider and one of their locations first.")
+    if _int(form, "location_id") != editor.location_id:
+        # A stale form (the provider left that location) must not edit another location.
+        raise PageForbidden("That location is not one of this provider's any more.")
     return editor
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from scheduler.availability.engine import local_instant
-from scheduler.errors import SchedulerError
+from scheduler.errors import NotFound, SchedulerError
 from scheduler.kit.timeutil import wall_time_text
 from scheduler.models import AvailabilityRule
 from scheduler.providers.availability_service import WEEKDAY_NAMES
@@ -170,6 +170,12 @@ def refused_range(key: str, error: SchedulerError, errors: FormErrors) -> None:
             f"{key}-start",
             f"These hours overlap {day} {span}{dates}. Ranges of one day may touch "
             "but not overlap.",
+        )
+        return
+    if isinstance(error, NotFound):
+        errors.add(
+            f"{key}-start",
+            "Someone else changed or removed this range meanwhile: reload the page.",
         )
         return
     fields = [e.get("field") for e in error.extra.get("errors", []) if isinstance(e, dict)]
