@@ -274,7 +274,7 @@ def test_page_errors_are_pages_not_json(browser: TestClient, desk: User) -> None
     truncated = browser.post("/admin/bookings/1/check-in", data={"csrftoken": token})
     assert truncated.status_code == 400
     assert "nothing was changed" in truncated.text
-    unknown_location = browser.get("/admin/today?location_id=999999")
+    unknown_location = browser.get("/admin/today?location=999999")
     assert unknown_location.status_code == 404
     assert "Location 999999 does not exist." in unknown_location.text
 

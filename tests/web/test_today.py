@@ -49,7 +49,7 @@ def test_arrivals_in_start_order_with_late_ones_marked(
     make_user(db, role="front_desk", email="desk@clinic.example")
     clock.set(TUESDAY_9_10)
     sign_in(browser, "desk@clinic.example")
-    page = browser.get(f"/admin/today?location_id={clinic.location_id}")
+    page = browser.get(f"/admin/today?location={clinic.location_id}")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
     rows = _rows(page.text)
@@ -78,7 +78,7 @@ def test_check_in_moves_the_booking_and_says_so(
     desk = make_user(db, role="front_desk", email="desk@clinic.example")
     clock.set(TUESDAY_9_10)
     sign_in(browser, "desk@clinic.example")
-    today = f"/admin/today?location_id={clinic.location_id}"
+    today = f"/admin/today?location={clinic.location_id}"
     token = csrf_of(browser, today)
     response = browser.post(
         f"/admin/bookings/{first_id}/check-in",
@@ -115,7 +115,7 @@ def test_a_stale_check_in_changes_nothing_and_says_why(
     make_user(db, role="front_desk", email="desk@clinic.example")
     clock.set(TUESDAY_9_10)
     sign_in(browser, "desk@clinic.example")
-    page = browser.get(f"/admin/today?location_id={clinic.location_id}")
+    page = browser.get(f"/admin/today?location={clinic.location_id}")
     assert len(_rows(page.text)) == 2
     # Meanwhile, another receptionist cancels the first visit.
     booking = db.get(Booking, first_id)
@@ -157,3 +157,14 @@ def test_check_in_needs_the_csrf_token(
     booking = db.get(Booking, first_id)
     assert booking is not None
     assert booking.status == "booked"
+
+
+def test_old_links_with_location_id_reach_the_same_page(
+    browser: TestClient, clinic: Clinic, db: Session
+) -> None:
+    make_user(db, role="front_desk", email="desk@clinic.example")
+    sign_in(browser, "desk@clinic.example")
+    old = browser.get(f"/admin/today?location_id={clinic.location_id}")
+    assert old.status_code == 308
+    assert old.headers["location"] == f"/admin/today?location={clinic.location_id}"
+    assert browser.get(old.headers["location"]).status_code == 200

@@ -47,14 +47,20 @@ def parse_day(value: str | None) -> date | None:
     return day
 
 
-def _day_board(
+@router.get("/")
+@router.get("/board")
+def day_board(
     request: Request,
+    staff: DeskPage,
     db: ReadSessionDep,
     clock: ClockDep,
-    location: str | None,
-    day: str | None,
-    cancelled: str | None,
+    location: LocationParam = None,
+    day: DateParam = None,
+    cancelled: Annotated[str | None, Query(max_length=1)] = None,
 ) -> Response:
+    """A location's day (the front desk's home page at ``/admin/``, today's board of the
+    first location unless asked): chairs as rows, time across, provider lanes and load
+    strips."""
     page = service.day_board(
         db,
         location_id=parse_location(location),
@@ -75,34 +81,6 @@ def _day_board(
             "highlight": int(highlight) if highlight.isdigit() else None,
         },
     )
-
-
-@router.get("/")
-def home(
-    request: Request,
-    staff: DeskPage,
-    db: ReadSessionDep,
-    clock: ClockDep,
-    location: LocationParam = None,
-    day: DateParam = None,
-    cancelled: Annotated[str | None, Query(max_length=1)] = None,
-) -> Response:
-    """The front desk's home page: today's board of the first location (or the asked one)."""
-    return _day_board(request, db, clock, location, day, cancelled)
-
-
-@router.get("/board")
-def day_board(
-    request: Request,
-    staff: DeskPage,
-    db: ReadSessionDep,
-    clock: ClockDep,
-    location: LocationParam = None,
-    day: DateParam = None,
-    cancelled: Annotated[str | None, Query(max_length=1)] = None,
-) -> Response:
-    """A location's day: chairs as rows, time across, provider lanes and load strips."""
-    return _day_board(request, db, clock, location, day, cancelled)
 
 
 @router.get("/week")

@@ -100,3 +100,25 @@ def rescheduled_to(session: Session, booking_id: int) -> int | None:
     return session.exec(
         select(Booking.id).where(col(Booking.rescheduled_from_id) == booking_id).limit(1)
     ).first()
+
+
+def provider_visits(
+    session: Session, provider_id: int, start_at: datetime, end_at: datetime
+) -> list[tuple[Booking, Patient, AppointmentType, Location, Chair | None]]:
+    """One provider's bookings starting in [start_at, end_at), in start order, with what
+    their schedule shows of each (one statement). Cancelled and erroneous ones left out."""
+    rows = session.execute(
+        sa_select(Booking, Patient, AppointmentType, Location, Chair)
+        .join(Patient, col(Patient.id) == col(Booking.patient_id))
+        .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
+        .join(Location, col(Location.id) == col(Booking.location_id))
+        .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
+        .where(
+            col(Booking.provider_id) == provider_id,
+            col(Booking.start_at) >= start_at,
+            col(Booking.start_at) < end_at,
+            col(Booking.status).not_in(("cancelled", "entered-in-error")),
+        )
+        .order_by(col(Booking.start_at), col(Booking.id))
+    ).all()
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,12 +15,15 @@ from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import NotAuthenticated
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.ratelimit import RateLimiter, TooManyRequests, client_address
+from scheduler.web import my_schedule as my_schedule_service
 from scheduler.web import sessions
 from scheduler.web import today as today_service
+from scheduler.web.board import LocationParam, parse_day, parse_location
 from scheduler.web.deps import (
     SESSION_COOKIE,
     SESSION_COOKIE_PATH,
     DeskPage,
+    PageForbidden,
     ProviderPage,
     safe_next,
     session_cookie_secure,
@@ -130,9 +134,20 @@ async def home_without_slash() -> Response:
 
 
 @router.get("/my-schedule")
-def my_schedule(request: Request, staff: ProviderPage) -> Response:
-    """Placeholder start page of a provider (their own day and week come here)."""
-    return render(request, "my_schedule.html", {"staff": staff})
+def my_schedule(
+    request: Request,
+    staff: ProviderPage,
+    db: ReadSessionDep,
+    clock: ClockDep,
+    day: Annotated[str | None, Query(alias="date", max_length=20)] = None,
+) -> Response:
+    """A provider's own day and week, weekly hours and feed links (their own only)."""
+    if staff.user.provider_id is None:
+        raise PageForbidden("Your account is not linked to a provider record.")
+    view = my_schedule_service.my_schedule(
+        db, staff.user.provider_id, parse_day(day), now=clock.now()
+    )
+    return render(request, "my_schedule.html", {"view": view, "staff": staff})
 
 
 @router.get("/today")
@@ -141,10 +156,14 @@ def today(
     staff: DeskPage,
     db: ReadSessionDep,
     clock: ClockDep,
-    location_id: Annotated[int | None, Query(ge=1)] = None,
+    location: LocationParam = None,
+    location_id: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    """Today's arrivals at a location, with one-click check-in."""
-    view = today_service.arrivals_today(db, location_id, now=clock.now())
+    """Today's arrivals at a location (``?location=``, as on the board), with one-click
+    check-in. Links of old with ``?location_id=`` are sent to the same page."""
+    if location is None and location_id is not None:
+        return RedirectResponse(f"/admin/today?{urlencode({'location': location_id})}", 308)
+    view = today_service.arrivals_today(db, parse_location(location), now=clock.now())
     return render(request, "today.html", {"view": view, "staff": staff})
 
 
@@ -165,4 +184,4 @@ def check_in(
         db, booking_id, version=version, actor=staff.actor, now=clock.now()
     )
     flash(request, db, message)
-    return RedirectResponse(f"/admin/today?location_id={location_id}", status_code=303)
+    return RedirectResponse(f"/admin/today?location={location_id}", status_code=303)

@@ -45,11 +45,37 @@
     });
   }
 
+  // A button marked data-copy="<input id>" copies that field's text (a feed link) and says
+  // so in the element named by data-copy-status. Without the script the field is selectable.
+  function copyButtons() {
+    var buttons = document.querySelectorAll("button[data-copy]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      var status = document.getElementById(button.getAttribute("data-copy-status") || "");
+      if (!field) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        function say(text) { if (status) { status.textContent = text; } }
+        field.focus();
+        field.select();
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(field.value).then(
+            function () { say("Copied. Paste it into your calendar app."); },
+            function () { say("Press Ctrl+C (or Cmd+C) to copy the selected link."); }
+          );
+        } else {
+          say("Press Ctrl+C (or Cmd+C) to copy the selected link.");
+        }
+      });
+    });
+  }
+
   function start() {
     document.documentElement.classList.add("js");
     focusErrorSummary();
     guardDoubleSubmit();
     autoSubmit();
+    copyButtons();
   }
 
   if (document.readyState === "loading") {
