@@ -173,9 +173,7 @@ def assert_accessible(page: Page) -> None:
     assert not bad, f"accessibility violations on {page.url}:\n" + json.dumps(bad, indent=2)
 
 
-def screenshot(
-    page: Page, name: str, sizes: tuple[tuple[int, int], ...] = VIEWPORTS
-) -> list[Path]:
+def screenshot(page: Page, name: str, sizes: tuple[tuple[int, int], ...] = VIEWPORTS) -> list[Path]:
     """Save the page at each of ``sizes`` (full page), then restore the viewport.
 
     Fails when the page is wider than the window at that size (a sideways scroll on a

@@ -277,9 +277,7 @@ def _first_free(site: Site, day: str) -> str:
         return found.group(1)
 
 
-def test_cancel_inside_the_cutoff_states_the_policy_first(
-    phone: Page, patient_site: Site
-) -> None:
+def test_cancel_inside_the_cutoff_states_the_policy_first(phone: Page, patient_site: Site) -> None:
     token = _api_booking(patient_site, _first_free(patient_site, "2026-11-17"))
     phone.goto(patient_site.url(f"/manage/{token}"))
     check(phone, "manage-1-visit")

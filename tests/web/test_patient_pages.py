@@ -52,9 +52,7 @@ def csrf(html: str) -> str:
 def hold_time(browser: TestClient, clinic: Clinic, start: str = THURSDAY_9) -> str:
     """Pick ``start`` on the day's page; returns the details page's URL."""
     consult = clinic.consult.id
-    day = browser.get(
-        f"/book/times?location={clinic.location_id}&type={consult}&day={start[:10]}"
-    )
+    day = browser.get(f"/book/times?location={clinic.location_id}&type={consult}&day={start[:10]}")
     assert day.status_code == 200, day.text
     assert f'value="{start}"' in day.text
     held = browser.post(
@@ -202,9 +200,7 @@ def test_the_last_time_taken_meanwhile_offers_the_second_patient_alternatives(
     app: object, browser: TestClient, online: Clinic, db: Session
 ) -> None:
     first_details = hold_time(browser, online)
-    with TestClient(
-        browser.app, base_url="https://testserver", follow_redirects=False
-    ) as second:
+    with TestClient(browser.app, base_url="https://testserver", follow_redirects=False) as second:
         day = second.get(
             f"/book/times?location={online.location_id}&type={online.consult.id}&day={THURSDAY}"
         )
