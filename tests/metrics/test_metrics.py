@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from scheduler.kit.clock import FrozenClock
 from scheduler.main import create_app
+from scheduler.models import Notification
 from tests.clinic_fixture import Clinic
 from tests.conftest import make_settings
 
@@ -281,6 +283,48 @@ def test_pool_use_is_read_from_the_engine_at_scrape_time(database_url: str) -> N
         assert value(samples, "scheduler_db_pool_connections_in_use", pool="main") == 1
 
 
+def test_the_outbox_backlog_is_read_from_the_database_when_scraped(
+    metered: TestClient,
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    clock: FrozenClock,
+    session_factory: sessionmaker[Session],
+) -> None:
+    """What an on-call person watches: messages waiting for a worker, how long the oldest
+    has waited, and failures that need staff."""
+    _, empty = scrape(metered)
+    assert value(empty, "scheduler_outbox_messages", state="due") == 0
+    assert value(empty, "scheduler_outbox_oldest_due_seconds") == 0
+    # A week ahead: its reminders and day-before instructions are not due yet.
+    created = book(metered, desk_headers, clinic, start_at="2026-03-10T09:00:00-04:00")
+    assert created.status_code == 201, created.text
+    with session_factory() as db:
+        queued = db.exec(select(Notification).where(Notification.status == "queued")).all()
+    due_now = [n for n in queued if n.due_at <= clock.now()]
+    later = [n for n in queued if n.due_at > clock.now()]
+    assert [n.kind for n in due_now] == ["confirmation"]
+    assert later  # the reminders and the day-before instructions
+
+    clock.advance(timedelta(seconds=90))
+    _, samples = scrape(metered)
+    assert value(samples, "scheduler_outbox_messages", state="due") == 1
+    assert value(samples, "scheduler_outbox_messages", state="scheduled") == len(later)
+    assert value(samples, "scheduler_outbox_messages", state="failed") == 0
+    assert value(samples, "scheduler_outbox_oldest_due_seconds") == 90
+
+    with session_factory() as db:
+        message = db.get(Notification, due_now[0].id)
+        assert message is not None
+        message.status = "failed"
+        message.last_error = "550 mailbox unavailable"
+        db.add(message)
+        db.commit()
+    _, samples = scrape(metered)
+    assert value(samples, "scheduler_outbox_messages", state="due") == 0
+    assert value(samples, "scheduler_outbox_messages", state="failed") == 1
+    assert value(samples, "scheduler_outbox_oldest_due_seconds") == 0
+
+
 MULTIPROCESS_CHILD = """
 import sys
 from scheduler.kit.metrics import BOOKINGS_CREATED
@@ -339,6 +383,8 @@ def test_the_example_dashboard_queries_only_metrics_the_service_exposes(
         "scheduler_feed_responses_total",
         "scheduler_db_pool_connections_in_use",
         "scheduler_db_pool_size",
+        "scheduler_outbox_messages",
+        "scheduler_outbox_oldest_due_seconds",
     }
     assert queried == expected
     assert queried <= exposed, f"not exposed: {queried - exposed}"

@@ -8,12 +8,14 @@ With ``PROMETHEUS_MULTIPROC_DIR`` set (several API processes), the counters and 
 of every process are summed from that directory (prometheus_client's multiprocess mode; the
 directory must be empty when the processes start, e.g. a tmpfs). The database pool is read
 from the answering process's engine at scrape time, so with several processes it shows the
-one that answered the scrape.
+one that answered the scrape. The outbox's backlog is read from the database at scrape time
+(one statement), so it is the same whichever process answers.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -25,15 +27,20 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scheduler.db.transaction import run_in_transaction
 from scheduler.errors import NotAuthenticated
 from scheduler.http.access_log import route_template
 from scheduler.kit.metrics import HTTP_DURATION, HTTP_REQUESTS
+from scheduler.notifications.repository import backlog
+
+logger = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
 NO_ROUTE = "(no route)"  # requests no route matched: one label value, never the path
@@ -98,9 +105,45 @@ class _Forward(Collector):
         return REGISTRY.collect()
 
 
-# Outbox backlog and failures: the notification outbox is not on main yet. When a
-# Notification model lands, add a collector here that counts its rows by status at scrape
-# time (one GROUP BY, through the app's sessionmaker) and register it in exposition().
+class _OutboxCollector(Collector):
+    """The outbox's backlog, read from the database when scraped (one statement).
+
+    Any process can answer: the counts are the database's, not the process's, so they are
+    right with several API processes and workers. When the database cannot be read, these
+    families are left out of the scrape (the rest still answers; ``/readyz`` says why).
+    """
+
+    def __init__(self, request: Request) -> None:
+        self.state = request.app.state
+
+    def collect(self) -> Iterable[Metric]:
+        factory = getattr(self.state, "sessionmaker", None)
+        if factory is None:
+            return []
+        now = self.state.clock.now()
+        try:
+            found = run_in_transaction(
+                factory, lambda session: backlog(session, now=now), read_only=True
+            )
+        except SQLAlchemyError:
+            logger.warning("metrics: the outbox backlog could not be read", exc_info=True)
+            return []
+        messages = GaugeMetricFamily(
+            "scheduler_outbox_messages",
+            "Messages in the outbox by state: due (waiting for a worker), scheduled (not due"
+            " yet) and failed (gave up; staff can resend).",
+            labels=["state"],
+        )
+        messages.add_metric(["due"], float(found.due))
+        messages.add_metric(["scheduled"], float(found.scheduled))
+        messages.add_metric(["failed"], float(found.failed))
+        oldest = GaugeMetricFamily(
+            "scheduler_outbox_oldest_due_seconds",
+            "How long the longest-waiting due message has been due (0 when none is).",
+        )
+        waited = (now - found.oldest_due).total_seconds() if found.oldest_due else 0.0
+        oldest.add_metric([], max(waited, 0.0))
+        return [messages, oldest]
 
 
 class _PoolCollector(Collector):
@@ -153,6 +196,7 @@ def exposition(request: Request) -> bytes:
     else:
         registry.register(_Forward())
     registry.register(_PoolCollector(request))
+    registry.register(_OutboxCollector(request))
     return generate_latest(registry)
 
 
