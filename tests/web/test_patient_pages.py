@@ -91,7 +91,7 @@ def test_a_new_patient_books_a_consultation_step_by_step(
     assert types.status_code == 200
     assert "Consultation" in types.text
     assert "60 minutes" in types.text
-    assert "No food for 4 hours before" in types.text
+    assert "How to prepare:</strong> Bring a list of your medicines." in types.text
     assert "booked by the clinic" in types.text  # the infusion needs an earlier visit
     month = browser.get(f"/book/times?location={online.location_id}&type={online.consult.id}")
     assert month.status_code == 200
