@@ -293,3 +293,18 @@ def test_unknown_links_are_the_same_plain_page(browser: TestClient, online: Clin
     assert unknown.status_code == 404
     assert "does not exist, or it has expired" in unknown.text
     assert re.search(r"<title>Not found", unknown.text)
+
+
+def test_the_booking_form_sent_twice_books_once_and_says_so(
+    browser: TestClient, online: Clinic, db: Session
+) -> None:
+    details_url = hold_time(browser, online)
+    form = browser.get(details_url)
+    hold_id = details_url.rsplit("=", 1)[1]
+    data = {**ROSA, "hold": hold_id, "fasting_acknowledged": "yes", "csrftoken": csrf(form.text)}
+    first = browser.post("/book/confirm", data=data)
+    assert first.status_code == 303
+    again = browser.post("/book/confirm", data=data)
+    assert again.status_code == 200
+    assert "already booked for you" in again.text
+    assert len(db.exec(select(Booking)).all()) == 1

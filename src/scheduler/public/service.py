@@ -500,6 +500,7 @@ class HeldTime:
     expires_at: datetime
     timezone: str
     live: bool
+    booked: bool  # turned into a booking (a form sent twice lands here)
 
 
 def held_time(
@@ -523,6 +524,7 @@ def held_time(
         expires_at=hold.expires_at.astimezone(tz),
         timezone=location.timezone,
         live=live,
+        booked=hold.consumed_at is not None,
     )
 
 

@@ -380,6 +380,14 @@ def _held(
     request: Request, db: Session, hold: int, *, now: datetime, settings: Settings
 ) -> tuple[service.HeldTime, PublicLocation, PublicAppointmentType]:
     held = service.held_time(db, hold, session_token=_book_token(request), now=now)
+    if held.booked:  # the booking form sent twice (a double tap without JavaScript)
+        place = service.public_location(db, held.location_id)
+        context = {"held": held, "tz": ZoneInfo(held.timezone), "zone": held.timezone}
+
+        def build(_db: Session) -> Response:
+            return page(request, "already_booked.html", context, location=place)
+
+        raise Refused(build)
     if not held.live:
         raise _expired_page(request, held, now=now, settings=settings)
     place = service.public_location(db, held.location_id)
@@ -536,9 +544,9 @@ def book_confirm(
             settings=settings,
             reason="taken",
         ) from exc
-    response = _redirect(f"/manage/{confirmation.manage_token}?booked=1")
-    response.delete_cookie(BOOK_COOKIE, path=BOOK_COOKIE_PATH)
-    return response
+    # The booking session's cookie stays (for an hour): a form sent twice then finds its
+    # hold booked and says so, instead of "not found".
+    return _redirect(f"/manage/{confirmation.manage_token}?booked=1")
 
 
 # --- /manage/{token} -------------------------------------------------------------------------
