@@ -2,7 +2,7 @@
 (function () {
   "use strict";
 
-  // The held time's countdown ("9:41 left"); at zero the page says the hold has run out.
+  // The held time's countdown ("9 min 41 s left"); at zero the page says the hold has run out.
   function countdown() {
     var node = document.querySelector("[data-countdown]");
     if (!node) { return; }
@@ -11,7 +11,7 @@
       var left = Math.max(0, Math.round((end - Date.now()) / 1000));
       var minutes = Math.floor(left / 60);
       var seconds = left % 60;
-      node.textContent = minutes + ":" + (seconds < 10 ? "0" : "") + seconds;
+      node.textContent = minutes + " min " + (seconds < 10 ? "0" : "") + seconds + " s";
       if (left === 0) {
         node.textContent = "no time";
         return;
