@@ -341,6 +341,7 @@ def test_a_hold_that_expires_while_typing_offers_the_nearest_times(
 ) -> None:
     to_times(phone, patient_site)
     pick_first_time(phone)
+    expect(phone.locator("[data-countdown]")).to_contain_text(" min ")  # our script counts
     fill_details(phone)
     set_time(clock_file, FROZEN_NOW + timedelta(minutes=11))
     phone.get_by_role("button", name="Continue").click()
