@@ -69,7 +69,7 @@ def running_server(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded CI machine starts slowly
         while True:
             try:
                 if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     # (default: public_base_url, a URI that is not a mailbox).
     clinic_name: str = Field(default="", max_length=200)
     clinic_email: str = Field(default="", max_length=320)
+    # The patient pages (/book, /manage): the clinic's phone (default: the location's), its
+    # logo (a path on this server or a data: image URL; nothing is loaded from elsewhere) and
+    # its brand colour (#rrggbb, used for buttons and the header).
+    clinic_phone: str = Field(default="", max_length=40)
+    clinic_logo_url: str = Field(
+        default="", max_length=100_000, pattern=r"^$|^/[^/\\]|^data:image/(png|svg\+xml|jpeg|webp);"
+    )
+    clinic_brand_color: str = Field(default="#1f5aa6", pattern=r"^#[0-9a-fA-F]{6}$")
     feed_privacy: FeedPrivacy = "type_and_initials"
     feed_past_days: int = Field(default=30, ge=0, le=366)
     feed_future_days: int = Field(default=180, ge=1, le=730)

@@ -61,7 +61,7 @@ def html_of(message: EmailMessage) -> str:
 
 def link_token(message: EmailMessage, kind: str = "manage") -> str:
     pattern = (
-        r"/public/manage/([A-Za-z0-9_\-]+)"
+        r"/manage/([A-Za-z0-9_\-]+)"
         if kind == "manage"
         else (r"/public/reminders/([A-Za-z0-9_\-]+)/opt-out")
     )

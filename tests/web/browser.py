@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORTS = ((1280, 800), (768, 1024))
+PHONE = (390, 844)
 DESK = "desk@demo.clinic"
 ADMIN = "admin@demo.clinic"
 PASSWORD = DEMO_PASSWORD
@@ -172,8 +173,8 @@ def assert_accessible(page: Page) -> None:
     assert not bad, f"accessibility violations on {page.url}:\n" + json.dumps(bad, indent=2)
 
 
-def screenshot(page: Page, name: str) -> list[Path]:
-    """Save the page at each size in ``VIEWPORTS`` (full page), then restore the viewport.
+def screenshot(page: Page, name: str, sizes: tuple[tuple[int, int], ...] = VIEWPORTS) -> list[Path]:
+    """Save the page at each of ``sizes`` (full page), then restore the viewport.
 
     Fails when the page is wider than the window at that size (a sideways scroll on a
     tablet hides columns and buttons)."""
@@ -181,7 +182,7 @@ def screenshot(page: Page, name: str) -> list[Path]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     paths = []
-    for width, height in VIEWPORTS:
+    for width, height in sizes:
         page.set_viewport_size({"width": width, "height": height})
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -161,7 +161,8 @@ def _prepare(
         start_at=booking.start_at.astimezone(tz),
         end_at=booking.end_at.astimezone(tz),
         instructions=tuple(patient_instructions(appointment_type, booking.start_at, tz)),
-        manage_url=public_url(settings, f"manage/{token}"),
+        # The patient's manage page (the public API answers the same token too).
+        manage_url=f"{settings.public_base_url.rstrip('/')}/manage/{token}",
         opt_out_url=(
             public_url(settings, f"reminders/{token}/opt-out")
             if notification.kind in REMINDER_KINDS

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from scheduler.auth.actors import Actor
 from scheduler.availability.service import search_slots
@@ -46,6 +47,7 @@ from scheduler.feeds.service import patient_instructions, render_booking_ics
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import AppointmentType, Booking, Hold, Location, Patient, Provider
 from scheduler.notifications import service as notifications
+from scheduler.public import repository
 from scheduler.public.schemas import (
     PatientDetails,
     PublicAppointmentType,
@@ -101,10 +103,7 @@ def _public_location(location: Location) -> PublicLocation:
 
 
 def list_locations(session: Session) -> list[PublicLocation]:
-    rows = session.exec(
-        select(Location).where(col(Location.active).is_(True)).order_by(col(Location.id))
-    ).all()
-    return [_public_location(r) for r in rows]
+    return [_public_location(r) for r in repository.active_locations(session)]
 
 
 def _active_location(session: Session, location_id: int) -> Location:
@@ -135,24 +134,8 @@ def _bookable_online(appointment_type: AppointmentType) -> None:
 def list_types(session: Session, location_id: int) -> list[PublicAppointmentType]:
     """Self-schedulable types that at least one active provider does at this location
     (``bookable_online`` false: shown, but booked through the clinic)."""
-    from scheduler.models import ProviderAppointmentType, ProviderLocation
-
     _active_location(session, location_id)
-    offered = (
-        select(ProviderAppointmentType.appointment_type_id)
-        .join(Provider, col(Provider.id) == col(ProviderAppointmentType.provider_id))
-        .join(ProviderLocation, col(ProviderLocation.provider_id) == col(Provider.id))
-        .where(col(Provider.active).is_(True), ProviderLocation.location_id == location_id)
-    )
-    rows = session.exec(
-        select(AppointmentType)
-        .where(
-            col(AppointmentType.active).is_(True),
-            col(AppointmentType.self_schedulable).is_(True),
-            col(AppointmentType.id).in_(offered),
-        )
-        .order_by(col(AppointmentType.id))
-    ).all()
+    rows = repository.self_schedulable_types_at(session, location_id)
     return [
         PublicAppointmentType(
             id=r.id or 0,
@@ -224,14 +207,7 @@ def place_hold(
     _active_location(session, data.location_id)
     _bookable_online(_bookable_type(session, data.appointment_type_id))
     secret_hash = hash_token(session_token)
-    for previous in session.exec(
-        select(Hold).where(
-            Hold.secret_hash == secret_hash,
-            col(Hold.released_at).is_(None),
-            col(Hold.consumed_at).is_(None),
-            col(Hold.expires_at) > now,
-        )
-    ).all():
+    for previous in repository.live_holds_of_session(session, secret_hash, now):
         bookings.release_hold(session, previous.id or 0, actor=actor, now=now)
     with public_refusals():
         hold = bookings.create_hold(
@@ -273,16 +249,7 @@ def _same_person_ids(
     session: Session, email: str, date_of_birth: date, *, besides: int | None = None
 ) -> list[int]:
     """Ids of the unmerged records with this (lower-case) e-mail and date of birth."""
-    rows = session.exec(
-        select(Patient.id)
-        .where(
-            func.lower(Patient.email) == email,
-            Patient.date_of_birth == date_of_birth,
-            col(Patient.merged_into_id).is_(None),
-        )
-        .order_by(col(Patient.id))
-    ).all()
-    return [r for r in rows if r is not None and r != besides]
+    return [r for r in repository.same_person_ids(session, email, date_of_birth) if r != besides]
 
 
 def create_online_patient(
@@ -375,7 +342,9 @@ def book(
 
 
 def manage_url(settings: Settings, token: str) -> str:
-    return f"{settings.public_base_url.rstrip('/')}/api/v1/public/manage/{token}"
+    """The patient's manage page (``/manage/{token}``; the API answers under
+    ``/api/v1/public/manage/{token}`` for the same token)."""
+    return f"{settings.public_base_url.rstrip('/')}/manage/{token}"
 
 
 def manage_links(settings: Settings, token: str) -> dict[str, str]:
@@ -385,9 +354,9 @@ def manage_links(settings: Settings, token: str) -> dict[str, str]:
 
 
 def booking_by_token(session: Session, token: str, now: datetime) -> Booking:
-    booking = session.exec(
-        select(Booking).where(Booking.manage_token_hash == hash_token(token))
-    ).first() or notifications.booking_for_link(session, token, now)
+    booking = repository.booking_by_manage_hash(
+        session, hash_token(token)
+    ) or notifications.booking_for_link(session, token, now)
     if booking is not None and booking.manage_token_hash is None:
         return booking  # a message's link: its own expiry was checked
     if (
@@ -514,3 +483,92 @@ def reschedule(
             same_person_ids=same_person,
         )
     return booking_view(session, moved, manage_token=token, settings=settings)
+
+
+# --- What the patient web pages (/book, /manage) need besides the API's answers ---------
+
+
+@dataclass(frozen=True)
+class HeldTime:
+    """A session's hold as the booking pages show it (times in the location's zone)."""
+
+    hold_id: int
+    location_id: int
+    appointment_type_id: int
+    start_at: datetime
+    end_at: datetime
+    expires_at: datetime
+    timezone: str
+    live: bool
+    booked: bool  # turned into a booking (a form sent twice lands here)
+
+
+def held_time(
+    session: Session, hold_id: int, *, session_token: str | None, now: datetime
+) -> HeldTime:
+    """The session's hold ``hold_id``, live or not (expired, released, booked); any other
+    session's hold, or none, is the usual 404."""
+    hold = session.get(Hold, hold_id)
+    if hold is None or not session_token or hold.secret_hash != hash_token(session_token):
+        raise NotFound(NOT_FOUND)
+    location = _active_location(session, hold.location_id)
+    tz = ZoneInfo(location.timezone)
+    live = hold.released_at is None and hold.consumed_at is None and hold.expires_at > now
+    assert hold.id is not None
+    return HeldTime(
+        hold_id=hold.id,
+        location_id=hold.location_id,
+        appointment_type_id=hold.appointment_type_id,
+        start_at=hold.start_at.astimezone(tz),
+        end_at=hold.end_at.astimezone(tz),
+        expires_at=hold.expires_at.astimezone(tz),
+        timezone=location.timezone,
+        live=live,
+        booked=hold.consumed_at is not None,
+    )
+
+
+def public_type(session: Session, location_id: int, type_id: int) -> PublicAppointmentType:
+    """One of ``list_types(location_id)``; any other id is the usual 404."""
+    for each in list_types(session, location_id):
+        if each.id == type_id:
+            return each
+    raise NotFound(NOT_FOUND)
+
+
+def public_location(session: Session, location_id: int) -> PublicLocation:
+    return _public_location(_active_location(session, location_id))
+
+
+NEAREST_BEFORE = timedelta(days=3)
+NEAREST_AFTER = timedelta(days=14)
+
+
+def nearest_times(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    around: datetime,
+    now: datetime,
+    settings: Settings,
+    count: int = 4,
+) -> PublicSlotList:
+    """The ``count`` free times nearest to ``around`` (a taken or expired time's
+    alternatives), earliest first."""
+    start = max(now, around - NEAREST_BEFORE)
+    end = max(start, around) + NEAREST_AFTER
+    end = min(end, start + timedelta(days=settings.public_search_max_days))
+    found = find_times(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        start_at=start,
+        end_at=end,
+        now=now,
+        settings=settings,
+    )
+    nearest = sorted(found.items, key=lambda s: abs((s.start_at - around).total_seconds()))
+    return PublicSlotList(
+        timezone=found.timezone, items=sorted(nearest[:count], key=lambda s: s.start_at)
+    )

@@ -14,13 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from scheduler.config import Settings
 from scheduler.errors import SchedulerError
 from scheduler.web.deps import PageForbidden, SignInRequired, login_url
+from scheduler.web.patient_pages import Refused, error_page, is_patient_page, show_refusal
 from scheduler.web.security import WebSecurity
 from scheduler.web.templating import STATIC_DIR, STATIC_PREFIX, render
 
 
 def _is_page(request: Request) -> bool:
     path = request.url.path
-    return path == "/admin" or path.startswith("/admin/")
+    return path == "/admin" or path.startswith("/admin/") or is_patient_page(path)
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
@@ -29,6 +30,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.patients import router as patients_router
     from scheduler.web.booking import router as booking_router
     from scheduler.web.feeds import router as feeds_router
+    from scheduler.web.patient_pages import router as patient_router
     from scheduler.web.router import router
     from scheduler.web.settings import router as settings_router
     from scheduler.web.settings_types import router as settings_types_router
@@ -43,6 +45,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(settings_users_router)
     app.include_router(availability_router)
     app.include_router(feeds_router)
+    app.include_router(patient_router)
+    app.add_exception_handler(Refused, show_refusal)  # type: ignore[arg-type]
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(WebSecurity, settings=settings)
 
@@ -74,6 +78,10 @@ def install_web(app: FastAPI, settings: Settings) -> None:
             status = exc.status_code
             message = "This page does not exist." if status == 404 else str(exc.detail)
         title = "Not found" if status == 404 else "Something is not right"
+        if is_patient_page(request.url.path):
+            if status == 404:
+                message = "This page or link does not exist, or it has expired."
+            return error_page(request, status, title, message)
         return render(
             request, "error.html", {"title": title, "message": message}, status_code=status
         )
@@ -93,6 +101,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
             "message": "The page or form was incomplete, so nothing was changed. "
             "Go back, reload the page and try again.",
         }
+        if is_patient_page(request.url.path):
+            return error_page(request, 400, context["title"], context["message"])
         return render(request, "error.html", context, status_code=400)
 
     app.add_exception_handler(RequestValidationError, _page_validation_error)

@@ -1,7 +1,8 @@
 """What every web page's response carries, and CSRF protection of every form post.
 
-``WebSecurity`` is one ASGI middleware in front of the app that acts on ``/admin`` and
-``/static`` only (the API's hot paths pass straight through):
+``WebSecurity`` is one ASGI middleware in front of the app that acts on ``/admin``, the
+patient pages (``/book``, ``/manage``) and ``/static`` only (the API's hot paths pass
+straight through):
 
 - CSRF: ``asgi-csrf`` (a signed double-submit token: a cookie plus the ``csrftoken`` form
   field or ``X-CSRFToken`` header). Every unsafe method under ``/admin`` must carry it, the
@@ -10,6 +11,9 @@
   script, framing forbidden, ``Referrer-Policy: same-origin``, ``nosniff``; pages are
   ``Cache-Control: no-store`` (they show personal data); versioned static files are cached
   for a year (their URL changes with their content, see ``templating.static_url``).
+- The patient pages: the same, with their own CSRF cookies (paths ``/book`` and
+  ``/manage``), ``Referrer-Policy: no-referrer`` (a manage page's URL holds its token) and,
+  on manage pages, ``X-Robots-Tag: noindex``.
 
 The policy allows inline ``style`` *attributes* (``style-src-attr``), not ``<style>``
 elements: the day board places blocks on its time grid with them. No script can be inline.
@@ -43,6 +47,14 @@ COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 )
+PATIENT_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"referrer-policy", b"no-referrer"),
+    *(h for h in COMMON_HEADERS if h[0] != b"referrer-policy"),
+)
+MANAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    *PATIENT_HEADERS,
+    (b"x-robots-tag", b"noindex, nofollow"),
+)
 NO_STORE = (b"cache-control", b"no-store")
 STATIC_IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
 STATIC_SHORT = (b"cache-control", b"public, max-age=300")
@@ -56,21 +68,31 @@ CSRF_FAILED_PAGE = """<!doctype html>
 Go back, reload the page and try again.</p>
 <p><a href="/admin/">Back to the start page</a></p></main></body></html>
 """
+PATIENT_CSRF_FAILED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Form expired</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>This form could not be accepted</h1>
+<p>The form expired or did not come from this site, so nothing was changed.
+Go back, reload the page and try again.</p>
+<p><a href="/book">Book a visit</a></p></main></body></html>
+"""
 
 
 async def _csrf_failed(scope: Scope, send: Send, _reason: Errors) -> None:
+    patient = not str(scope.get("path", "")).startswith("/admin")
+    body = PATIENT_CSRF_FAILED_PAGE if patient else CSRF_FAILED_PAGE
     await send(
         {
             "type": "http.response.start",
             "status": 403,
             "headers": [
                 (b"content-type", b"text/html; charset=utf-8"),
-                *COMMON_HEADERS,
+                *(PATIENT_HEADERS if patient else COMMON_HEADERS),
                 NO_STORE,
             ],
         }
     )
-    await send({"type": "http.response.body", "body": CSRF_FAILED_PAGE.encode()})
+    await send({"type": "http.response.body", "body": body.encode()})
 
 
 def _with_headers(
@@ -90,6 +112,14 @@ def _with_headers(
     return wrapped
 
 
+class _EveryPath:
+    """``always_protect`` for the patient pages: every form post needs its token, even from
+    a browser that sends no cookie (asgi-csrf lets cookie-less posts through otherwise)."""
+
+    def __contains__(self, _path: object) -> bool:
+        return True
+
+
 class WebSecurity:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -103,6 +133,19 @@ class WebSecurity:
             cookie_path="/admin",
             send_csrf_failed=_csrf_failed,
         )
+        self.patient_protected = {
+            prefix: asgi_csrf(
+                app,
+                signing_secret=settings.secret_key,
+                signing_namespace="scheduler-patient-csrf",
+                always_protect=_EveryPath(),
+                cookie_secure=settings.public_base_url.startswith("https://"),
+                cookie_samesite="Lax",
+                cookie_path=prefix,
+                send_csrf_failed=_csrf_failed,
+            )
+            for prefix in ("/book", "/manage")
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,6 +154,12 @@ class WebSecurity:
         path: str = scope["path"]
         if path == "/admin" or path.startswith("/admin/"):
             await self.protected(scope, receive, _with_headers(send, COMMON_HEADERS, NO_STORE))
+        elif path in ("/book", "/manage") or path.startswith(("/book/", "/manage/")):
+            prefix = "/book" if path.startswith("/book") else "/manage"
+            extra = PATIENT_HEADERS if prefix == "/book" else MANAGE_HEADERS
+            await self.patient_protected[prefix](
+                scope, receive, _with_headers(send, extra, NO_STORE)
+            )
         elif path.startswith("/static/"):
             versioned = b"v=" in scope.get("query_string", b"")
             cache = STATIC_IMMUTABLE if versioned else STATIC_SHORT
