@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Header, Path, Query, status
 from fastapi.responses import JSONResponse
 
 from scheduler.auth.dependencies import Admin, AnyStaff, DeskActor, StaffActor
-from scheduler.bookings.idempotency import create_once
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.idempotency.service import create_once
 from scheduler.series import service, templates
 from scheduler.series.schemas import (
     MAX_ROW_ID,

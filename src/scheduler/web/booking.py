@@ -22,7 +22,6 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from scheduler.bookings import service as bookings_service
-from scheduler.bookings.idempotency import create_once
 from scheduler.bookings.schemas import (
     BookingCreate,
     BookingRead,
@@ -34,6 +33,7 @@ from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Conflict, InvalidInput, PreconditionFailed, SchedulerError
 from scheduler.feeds import service as feeds_service
 from scheduler.http.transaction import ReadSessionDep, SessionDep
+from scheduler.idempotency.service import create_once
 from scheduler.models import Booking, Patient
 from scheduler.notifications import service as notifications_service
 from scheduler.patients import service as patients_service

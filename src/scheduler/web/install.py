@@ -27,10 +27,10 @@ def _is_page(request: Request) -> bool:
 def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.availability import router as availability_router
     from scheduler.web.board import router as board_router
-    from scheduler.web.patients import router as patients_router
     from scheduler.web.booking import router as booking_router
     from scheduler.web.feeds import router as feeds_router
     from scheduler.web.patient_pages import router as patient_router
+    from scheduler.web.patients import router as patients_router
     from scheduler.web.router import router
     from scheduler.web.settings import router as settings_router
     from scheduler.web.settings_types import router as settings_types_router
