@@ -85,7 +85,7 @@ SQL_BUILDERS = {
     "false",
 }
 # Services still building their own queries, to be moved into their repository. Shrink only.
-SQL_IN_SERVICE_ALLOWED = {"scheduler.public.service"}
+SQL_IN_SERVICE_ALLOWED: set[str] = set()
 
 
 def _service_modules() -> list[tuple[str, str]]:

@@ -54,7 +54,7 @@ def test_a_new_patient_is_added_inline_errors_next_to_fields_and_input_kept(
         "csrftoken": token,
         "first_name": "Mara",
         "last_name": "",
-        "date_of_birth": "14/03/1980",
+        "date_of_birth": "1980-14-03",  # no 14th month
         "email": "not-an-address",
         "type_id": str(clinic.infusion_id),
     }

@@ -34,6 +34,7 @@ from scheduler.errors import Conflict, InvalidInput, PreconditionFailed, Schedul
 from scheduler.feeds import service as feeds_service
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.idempotency.service import create_once
+from scheduler.kit.written_dates import parse_written_date
 from scheduler.models import Booking, Patient
 from scheduler.notifications import service as notifications_service
 from scheduler.patients import service as patients_service
@@ -171,18 +172,12 @@ def find_patient(
     """Find a patient by name, date of birth, phone or e-mail (in the body: no PHI in URLs)."""
     search = _search(None, type_id, location_id, provider_id, None, None)
     errors = FormErrors()
-    terms, birth_date = _patient_terms(q)
     found: list[Patient] = []
-    if not terms and birth_date is None:
+    if not q.strip():
         errors.add("q", "Type a name, date of birth, phone number or e-mail address.")
     else:
-        found, _ = patients_service.list_patients(
-            db,
-            q=" ".join(terms) or None,
-            date_of_birth=birth_date,
-            viewer=staff.actor,
-            limit=20,
-            offset=0,
+        _, found, _ = patients_service.find_patients(
+            db, q, viewer=staff.actor, now=clock.now(), limit=20
         )
     return _book_page(
         request,
@@ -196,30 +191,6 @@ def find_patient(
         q=q,
         searched=not errors,
     )
-
-
-def _patient_terms(q: str) -> tuple[list[str], date | None]:
-    """Split a search into words and a date of birth (2026-03-14, 03/14/2026 or 14.03.2026).
-    A phone number typed with spaces or dashes is one term, separators dropped."""
-    words = q.split()
-    birth_date = None
-    terms = []
-    for word in words:
-        parsed = _parse_birth_date(word)
-        if parsed is not None and birth_date is None:
-            birth_date = parsed
-        else:
-            terms.append(word)
-    return terms, birth_date
-
-
-def _parse_birth_date(word: str) -> date | None:
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y"):
-        try:
-            return datetime.strptime(word, fmt).date()  # noqa: DTZ007 - a date, not an instant
-        except ValueError:
-            continue
-    return None
 
 
 @router.post("/book/patient")
@@ -248,11 +219,13 @@ def new_patient(
     search = _search(None, type_id, location_id, provider_id, None, None)
     errors = FormErrors()
     now = clock.now()
-    birth = _parse_birth_date(date_of_birth.strip())
+    birth = parse_written_date(date_of_birth.strip(), now.date())
     if not date_of_birth.strip():
         errors.add("date_of_birth", "Enter the date of birth.")
     elif birth is None:
-        errors.add("date_of_birth", "Write the date of birth like 1980-03-14 or 03/14/1980.")
+        errors.add(
+            "date_of_birth", "Write the date of birth like 1980-03-14, 03/14/1980 or March 14 1980."
+        )
     data = None
     try:
         data = PatientCreate.model_validate(
