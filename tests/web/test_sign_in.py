@@ -101,6 +101,24 @@ def test_a_post_without_the_csrf_token_is_refused(browser: TestClient, desk: Use
     assert "scheduler_session" not in response.headers.get("set-cookie", "")
 
 
+@pytest.mark.parametrize("path", ["/admin/login", "/admin/logout", "/book/details", "/manage/x"])
+def test_a_multipart_form_post_is_refused_plainly_not_a_server_error(
+    browser: TestClient, desk: User, path: str
+) -> None:
+    """No page has a file field; a form sent as multipart/form-data (a crafted request) is
+    answered 415 with a page that says so, and changes nothing."""
+    token = csrf_of(browser)
+    response = browser.post(
+        path,
+        data={"email": desk.email, "password": STAFF_PASSWORD, "csrftoken": token},
+        files={"attachment": ("a.txt", b"hello", "text/plain")},
+    )
+    assert response.status_code == 415
+    assert "nothing was changed" in response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert "scheduler_session" not in response.headers.get("set-cookie", "")
+
+
 def test_a_sign_in_posted_from_a_browser_without_cookies_is_refused(
     browser: TestClient, desk: User
 ) -> None:

@@ -78,6 +78,39 @@ Go back, reload the page and try again.</p>
 """
 
 
+UNSUPPORTED_FORM_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Form not accepted</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>This form could not be accepted</h1>
+<p>The pages' forms are sent as <code>application/x-www-form-urlencoded</code>; this one came
+in another encoding, so nothing was changed. Go back, reload the page and try again.</p>
+</main></body></html>
+"""
+
+
+def _is_multipart_post(scope: Scope) -> bool:
+    """A form post in ``multipart/form-data``. No page has a file field, so every page form
+    is url-encoded; asgi-csrf cannot read multipart bodies with the python-multipart this
+    project pins (its parser changed), so such a post is refused before it gets there."""
+    if scope.get("method") != "POST":
+        return False
+    for key, value in scope.get("headers") or ():
+        if key == b"content-type":
+            return bool(value.lower().lstrip().startswith(b"multipart/"))
+    return False
+
+
+async def _unsupported_form(send: Send, extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 415,
+            "headers": [(b"content-type", b"text/html; charset=utf-8"), *extra, NO_STORE],
+        }
+    )
+    await send({"type": "http.response.body", "body": UNSUPPORTED_FORM_PAGE.encode()})
+
+
 async def _csrf_failed(scope: Scope, send: Send, _reason: Errors) -> None:
     patient = not str(scope.get("path", "")).startswith("/admin")
     body = PATIENT_CSRF_FAILED_PAGE if patient else CSRF_FAILED_PAGE
@@ -153,10 +186,16 @@ class WebSecurity:
             return
         path: str = scope["path"]
         if path == "/admin" or path.startswith("/admin/"):
+            if _is_multipart_post(scope):
+                await _unsupported_form(send, COMMON_HEADERS)
+                return
             await self.protected(scope, receive, _with_headers(send, COMMON_HEADERS, NO_STORE))
         elif path in ("/book", "/manage") or path.startswith(("/book/", "/manage/")):
             prefix = "/book" if path.startswith("/book") else "/manage"
             extra = PATIENT_HEADERS if prefix == "/book" else MANAGE_HEADERS
+            if _is_multipart_post(scope):
+                await _unsupported_form(send, extra)
+                return
             await self.patient_protected[prefix](
                 scope, receive, _with_headers(send, extra, NO_STORE)
             )
