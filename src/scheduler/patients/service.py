@@ -12,8 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.audit import repository as audit_repository
-from scheduler.audit.service import audited_write, snapshot
+from scheduler.audit.service import audited_write, events_of, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.bookings import repository as bookings_repository
 from scheduler.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
@@ -429,7 +428,7 @@ def eligibility(session: Session, patient: Patient) -> list[FlagRecord]:
     """Each eligibility flag with who last set or cleared it, when, and why."""
     assert patient.id is not None
     last: dict[str, tuple[datetime, str, str]] = {}
-    for event, user in audit_repository.events_of_entity(
+    for event, user in events_of(
         session, entity_type="patient", entity_id=patient.id, actions=_FLAG_ACTIONS
     ):
         before: dict[str, Any] = event.before or {}
