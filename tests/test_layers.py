@@ -90,9 +90,12 @@ SQL_IN_SERVICE_ALLOWED: set[str] = set()
 
 def _service_modules() -> list[tuple[str, str]]:
     """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
-    bookings modules that the bookings service is split into and the worker's periodic jobs,
-    with their file paths."""
-    bookings_domain = {"book", "holds", "lifecycle", "placement"}
+    modules that the bookings and patients services are split into and the worker's periodic
+    jobs, with their file paths."""
+    split_services = {
+        "bookings": {"book", "holds", "lifecycle", "placement"},
+        "patients": {"duplicates"},
+    }
     found = []
     for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):
         parts = info.name.split(".")
@@ -100,7 +103,7 @@ def _service_modules() -> list[tuple[str, str]]:
         in_service_layer = (
             leaf == "service"
             or leaf.endswith("_service")
-            or (parts[1] == "bookings" and leaf in bookings_domain)
+            or leaf in split_services.get(parts[1], set())
             or info.name == "scheduler.worker.jobs"
         )
         if in_service_layer:
@@ -136,6 +139,7 @@ def test_services_build_no_sql() -> None:
         "scheduler.bookings.book",
         "scheduler.auth.service",
         "scheduler.feeds.service",
+        "scheduler.patients.duplicates",
     ):
         assert required in names
     offenders = {
