@@ -28,6 +28,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.availability import router as availability_router
     from scheduler.web.board import router as board_router
     from scheduler.web.booking import router as booking_router
+    from scheduler.web.booking_actions import router as booking_actions_router
     from scheduler.web.feeds import router as feeds_router
     from scheduler.web.patient_pages import router as patient_router
     from scheduler.web.patients import router as patients_router
@@ -40,6 +41,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(board_router)
     app.include_router(patients_router)
     app.include_router(booking_router)
+    app.include_router(booking_actions_router)
     app.include_router(settings_router)
     app.include_router(settings_types_router)
     app.include_router(settings_users_router)

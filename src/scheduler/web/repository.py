@@ -85,16 +85,6 @@ def visits_of_patient(
     return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
 
-def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
-    """Staff users' names (or e-mail when unnamed) by id, for a booking's history."""
-    if not user_ids:
-        return {}
-    rows = session.exec(
-        select(User.id, User.full_name, User.email).where(col(User.id).in_(sorted(user_ids)))
-    ).all()
-    return {uid: name or email for uid, name, email in rows if uid is not None}
-
-
 def rescheduled_to(session: Session, booking_id: int) -> int | None:
     """The booking that replaced ``booking_id`` when it was moved, if any."""
     return session.exec(
