@@ -13,6 +13,7 @@ writes none of its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
@@ -29,14 +30,15 @@ from scheduler.models import AppointmentType, Location, Series
 from scheduler.series.managing import read_series
 from scheduler.series.placer import SeriesPlan
 from scheduler.series.planning import load_subject, plan_series
-from scheduler.series.schemas import SeriesRead, SeriesRequest
+from scheduler.series.schemas import ExpectedVisit, SeriesRead, SeriesRequest
 
 
 def create_series(
     session: Session, data: SeriesRequest, *, actor: Actor, now: datetime
 ) -> SeriesRead:
     """Book every visit of the placement, or none (409 ``series_unplaceable`` with the
-    preview's problem and alternatives)."""
+    preview's problem and alternatives). With ``expected_visits`` (the plan a user saw), a
+    placement that differs now books nothing: 409 ``series_plan_changed`` with the new preview."""
     override = data.override is not None
     if override and not actor.is_staff:
         raise InvalidInput("Only staff may override.", field="override")
@@ -73,6 +75,13 @@ def create_series(
                 "alternatives": [a.model_dump(mode="json") for a in planned.preview.alternatives],
             },
         )
+    if data.expected_visits is not None and _changed(data.expected_visits, planned.result):
+        raise Conflict(
+            "The placement changed since the preview (someone booked meanwhile): "
+            "nothing was booked. Check the new placement.",
+            code="series_plan_changed",
+            extra={"preview": planned.preview.model_dump(mode="json")},
+        )
     series = Series(
         patient_id=subject.patient.id,
         label=subject.template.name,
@@ -102,6 +111,13 @@ def create_series(
         override=data.override.reason if data.override else None,
     )
     return read_series(session, series, now)
+
+
+def _changed(expected: Sequence[ExpectedVisit], plan: SeriesPlan) -> bool:
+    """Whether ``plan`` books anything else than the visits the user saw."""
+    seen = [(v.start_at, v.chair_id, v.provider_id) for v in expected]
+    now = [(v.start_at, v.chair_id, v.provider_id) for v in plan.visits]
+    return seen != now
 
 
 def write_visits(
