@@ -88,6 +88,14 @@ SQL_BUILDERS = {
 SQL_IN_SERVICE_ALLOWED: set[str] = set()
 
 
+# Domain modules of the service layer without "service" in their name.
+SERVICE_LIKE = {
+    "scheduler.worker.jobs",
+    "scheduler.notifications.delivery",
+    "scheduler.notifications.outbox",
+}
+
+
 def _service_modules() -> list[tuple[str, str]]:
     """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
     bookings modules that the bookings service is split into and the worker's periodic jobs,
@@ -101,7 +109,7 @@ def _service_modules() -> list[tuple[str, str]]:
             leaf == "service"
             or leaf.endswith("_service")
             or (parts[1] == "bookings" and leaf in bookings_domain)
-            or info.name == "scheduler.worker.jobs"
+            or info.name in SERVICE_LIKE
         )
         if in_service_layer:
             spec = importlib.util.find_spec(info.name)
