@@ -15,18 +15,17 @@ stored. Sending happens outside any transaction; each result is then written in 
   the same ``Message-ID`` (fixed when the row was written), so mail clients fold the two.
 
 Results are written only while the row is still this worker's claim, so a slow worker whose
-lease ran out cannot overwrite the outcome of the worker that took over.
+lease ran out cannot overwrite the outcome of the worker that took over. The statements are in
+``repository``; this module decides what they are given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session
 
 from scheduler.config import Settings
 from scheduler.feeds.service import patient_instructions, render_booking_ics
@@ -41,10 +40,10 @@ from scheduler.models import (
     Patient,
     ReminderOptOut,
 )
+from scheduler.notifications import repository
 from scheduler.notifications.content import MessageContext, render
 from scheduler.notifications.transports import Attachment, OutgoingMessage
 
-_TABLE = SQLModel.metadata.tables[Notification.__tablename__]
 REMINDER_KINDS = frozenset({"reminder", "instructions"})
 ICS_KINDS = frozenset({"confirmation", "rescheduled", "cancellation"})
 MAX_BACKOFF = timedelta(days=1)
@@ -75,37 +74,9 @@ def claim(
     settings: Settings,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due messages for ``worker_id`` and render them."""
-    due = (
-        select(_TABLE.c.id, _TABLE.c.attempts)
-        .where(
-            _TABLE.c.status == "queued",
-            _TABLE.c.due_at <= now,
-            or_(_TABLE.c.lease_until.is_(None), _TABLE.c.lease_until < now),
-        )
-        .order_by(_TABLE.c.due_at, _TABLE.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    notifications = repository.claim_due(
+        session, worker_id=worker_id, now=now, limit=limit, lease=lease
     )
-    rows = session.execute(due).all()
-    if not rows:
-        return []
-    ids = [row.id for row in rows]
-    session.execute(
-        update(_TABLE)
-        .where(_TABLE.c.id.in_(ids))
-        .values(
-            lease_until=now + lease,
-            claimed_by=worker_id,
-            attempts=_TABLE.c.attempts + 1,
-            updated_at=now,
-        )
-    )
-    notifications = session.execute(
-        select(Notification)
-        .where(col(Notification.id).in_(ids))
-        .order_by(col(Notification.due_at), col(Notification.id))
-        .execution_options(populate_existing=True)
-    ).scalars()
     # The session's identity map holds rows weakly: keeping them here lets the messages of
     # one visit (or clinic) share one load of the booking, patient, location, type, chair.
     keep: list[object] = []
@@ -201,28 +172,14 @@ def _prepare(
     return Claimed(ident, attempts, message)
 
 
-def _mine(ident: int, worker_id: str) -> Any:
-    return (
-        (_TABLE.c.id == ident) & (_TABLE.c.claimed_by == worker_id) & (_TABLE.c.status == "queued")
-    )
-
-
 def mark_sent(session: Session, ident: int, *, worker_id: str, now: datetime) -> None:
-    session.execute(
-        update(_TABLE)
-        .where(_mine(ident, worker_id))
-        .values(status="sent", sent_at=now, lease_until=None, last_error="", updated_at=now)
-    )
+    repository.mark_sent(session, ident, worker_id=worker_id, now=now)
 
 
 def mark_not_sent(
     session: Session, ident: int, status: str, reason: str, *, worker_id: str, now: datetime
 ) -> None:
-    session.execute(
-        update(_TABLE)
-        .where(_mine(ident, worker_id))
-        .values(status=status, last_error=reason[:1000], lease_until=None, updated_at=now)
-    )
+    repository.mark_not_sent(session, ident, status, reason, worker_id=worker_id, now=now)
 
 
 def backoff(attempts: int, base_seconds: float) -> timedelta:
@@ -244,29 +201,18 @@ def mark_failed_attempt(
     if attempts >= max_attempts:
         mark_not_sent(session, ident, "failed", error, worker_id=worker_id, now=now)
         return "failed"
-    session.execute(
-        update(_TABLE)
-        .where(_mine(ident, worker_id))
-        .values(
-            due_at=now + backoff(attempts, retry_base_seconds),
-            last_error=error[:1000],
-            lease_until=None,
-            updated_at=now,
-        )
+    repository.retry_later(
+        session,
+        ident,
+        due_at=now + backoff(attempts, retry_base_seconds),
+        error=error,
+        worker_id=worker_id,
+        now=now,
     )
     return "queued"
 
 
 def release(session: Session, ids: list[int], *, worker_id: str, now: datetime) -> None:
     """Give back claims not tried (shutdown): due again at once, the attempt not counted."""
-    if not ids:
-        return
-    session.execute(
-        update(_TABLE)
-        .where(
-            _TABLE.c.id.in_(ids),
-            _TABLE.c.claimed_by == worker_id,
-            _TABLE.c.status == "queued",
-        )
-        .values(lease_until=None, attempts=_TABLE.c.attempts - 1, updated_at=now)
-    )
+    if ids:
+        repository.release(session, ids, worker_id=worker_id, now=now)
