@@ -26,6 +26,7 @@ def _is_page(request: Request) -> bool:
 
 def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.availability import router as availability_router
+    from scheduler.web.availability_dated import router as availability_dated_router
     from scheduler.web.board import router as board_router
     from scheduler.web.booking import router as booking_router
     from scheduler.web.booking_actions import router as booking_actions_router
@@ -46,6 +47,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(settings_types_router)
     app.include_router(settings_users_router)
     app.include_router(availability_router)
+    app.include_router(availability_dated_router)
     app.include_router(feeds_router)
     app.include_router(patient_router)
     app.add_exception_handler(Refused, show_refusal)  # type: ignore[arg-type]
