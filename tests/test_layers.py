@@ -99,8 +99,8 @@ SERVICE_LIKE = {
 
 def _service_modules() -> list[tuple[str, str]]:
     """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
-    modules that the bookings, patients, public and series services are split into and the worker's periodic
-    jobs, with their file paths."""
+    modules that the bookings, patients, public and series services are split into, and the
+    worker's and outbox's modules, with their file paths."""
     split_services = {
         "bookings": {"book", "holds", "lifecycle", "placement"},
         "patients": {"duplicates"},
