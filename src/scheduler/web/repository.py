@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select, update
 
@@ -46,6 +47,16 @@ def location_choices(session: Session) -> list[Location]:
     )
 
 
+def _starting_between(start_at: datetime, end_at: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Bookings starting in [start_at, end_at) that still take place (cancelled and
+    erroneous ones left out): what the arrivals list and a provider's schedule show."""
+    return (
+        col(Booking.start_at) >= start_at,
+        col(Booking.start_at) < end_at,
+        col(Booking.status).not_in(("cancelled", "entered-in-error")),
+    )
+
+
 def arrivals(
     session: Session, location_id: int, start_at: datetime, end_at: datetime
 ) -> list[tuple[Booking, Patient, AppointmentType, Provider, Chair | None]]:
@@ -57,12 +68,7 @@ def arrivals(
         .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
         .join(Provider, col(Provider.id) == col(Booking.provider_id))
         .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
-        .where(
-            col(Booking.location_id) == location_id,
-            col(Booking.start_at) >= start_at,
-            col(Booking.start_at) < end_at,
-            col(Booking.status).not_in(("cancelled", "entered-in-error")),
-        )
+        .where(col(Booking.location_id) == location_id, *_starting_between(start_at, end_at))
         .order_by(col(Booking.start_at), col(Booking.id))
     ).all()
     return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
@@ -103,12 +109,7 @@ def provider_visits(
         .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
         .join(Location, col(Location.id) == col(Booking.location_id))
         .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
-        .where(
-            col(Booking.provider_id) == provider_id,
-            col(Booking.start_at) >= start_at,
-            col(Booking.start_at) < end_at,
-            col(Booking.status).not_in(("cancelled", "entered-in-error")),
-        )
+        .where(col(Booking.provider_id) == provider_id, *_starting_between(start_at, end_at))
         .order_by(col(Booking.start_at), col(Booking.id))
     ).all()
     return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
