@@ -122,6 +122,9 @@ def _prepare(
 ) -> Claimed:
     assert notification.id is not None
     ident, attempts = notification.id, notification.attempts
+    if notification.booking_id is None:
+        # Kinds about a patient rather than a visit prepare their content here, by kind.
+        return Claimed(ident, attempts, None, ("failed", f"no content for {notification.kind}"))
     booking = session.get(Booking, notification.booking_id)
     assert booking is not None
     assert booking.id is not None
