@@ -91,11 +91,13 @@ SQL_IN_SERVICE_ALLOWED: set[str] = set()
 
 def _service_modules() -> list[tuple[str, str]]:
     """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
-    modules that the bookings and patients services are split into and the worker's periodic
-    jobs, with their file paths."""
+    modules that the bookings, patients, public and series services are split into and the
+    worker's periodic jobs, with their file paths."""
     split_services = {
         "bookings": {"book", "holds", "lifecycle", "placement"},
         "patients": {"duplicates"},
+        "public": {"common", "booking", "manage"},
+        "series": {"planning", "booking", "managing"},
     }
     found = []
     for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):
@@ -141,6 +143,8 @@ def test_services_build_no_sql() -> None:
         "scheduler.auth.service",
         "scheduler.feeds.service",
         "scheduler.patients.duplicates",
+        "scheduler.public.manage",
+        "scheduler.series.planning",
     ):
         assert required in names
     offenders = {
