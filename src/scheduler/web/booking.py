@@ -32,12 +32,9 @@ from scheduler.web import booking_view
 from scheduler.web.booking_forms import (
     IN_FLIGHT,
     SLOT_TAKEN,
-    FromQuery,
-    OptionalQuery,
+    PickerQuery,
     Text,
-    ToQuery,
     book_url,
-    field_of,
     new_patient_of,
     search_of,
     slot_picker_or_reset,
@@ -90,15 +87,9 @@ def book(
     staff: DeskPage,
     db: ReadSessionDep,
     clock: ClockDep,
-    patient_id: OptionalQuery = None,
-    type_id: OptionalQuery = None,
-    location_id: OptionalQuery = None,
-    provider_id: OptionalQuery = None,
-    from_day: FromQuery = None,
-    to_day: ToQuery = None,
+    search: PickerQuery,
 ) -> Response:
     """The slot picker: the patient, the visit type, any provider or one, a date range."""
-    search = search_of(patient_id, type_id, location_id, provider_id, from_day, to_day)
     return _book_page(request, db, search, now=clock.now(), staff=staff)
 
 
@@ -167,7 +158,7 @@ def new_patient(
         try:
             patient = patients_service.create_patient(db, data, actor=staff.actor, now=now)
         except InvalidInput as exc:
-            errors.add(field_of(exc), exc.detail)
+            errors.add(exc.field or "", exc.detail)
         else:
             search.patient_id = patient.id
             flash(request, db, f"{patient.first_name} {patient.last_name} is on file now.")
@@ -190,16 +181,10 @@ def confirm(
     staff: DeskPage,
     db: ReadSessionDep,
     clock: ClockDep,
+    search: PickerQuery,
     slot: Annotated[str, Query(max_length=120)] = "",
-    patient_id: OptionalQuery = None,
-    type_id: OptionalQuery = None,
-    location_id: OptionalQuery = None,
-    provider_id: OptionalQuery = None,
-    from_day: FromQuery = None,
-    to_day: ToQuery = None,
 ) -> Response:
     """The confirm step: what is booked, the patient's eligibility, the acknowledgements."""
-    search = search_of(patient_id, type_id, location_id, provider_id, from_day, to_day)
     if search.patient_id is None or search.type_id is None or search.location_id is None:
         errors = FormErrors()
         errors.add("", "Choose the patient, the visit type and a time first.")

@@ -66,6 +66,28 @@ def _booking_page(
     return render(request, "booking.html", context, status_code=status_code)
 
 
+def _refused(
+    request: Request,
+    db: Any,
+    booking_id: int,
+    exc: Conflict | PreconditionFailed,
+    *,
+    staff: Any,
+    now: datetime,
+) -> Response:
+    """The booking's page again after an action was refused (409): who changed the booking
+    meanwhile (the version the page showed is stale), or why the action is not possible."""
+    if isinstance(exc, PreconditionFailed):
+        return _booking_page(
+            request, db, booking_id, staff=staff, now=now, status_code=409, stale=True
+        )
+    errors = FormErrors()
+    errors.add("", exc.detail)
+    return _booking_page(
+        request, db, booking_id, staff=staff, now=now, status_code=409, errors=errors
+    )
+
+
 @router.get("/bookings/{booking_id}")
 def booking_detail(
     request: Request, booking_id: int, staff: DeskPage, db: ReadSessionDep, clock: ClockDep
@@ -97,16 +119,8 @@ def change_status(
             now=now,
             if_match=if_match(booking_id, version),
         )
-    except PreconditionFailed:
-        return _booking_page(
-            request, db, booking_id, staff=staff, now=now, status_code=409, stale=True
-        )
-    except Conflict as exc:
-        errors = FormErrors()
-        errors.add("", exc.detail)
-        return _booking_page(
-            request, db, booking_id, staff=staff, now=now, status_code=409, errors=errors
-        )
+    except (PreconditionFailed, Conflict) as exc:
+        return _refused(request, db, booking_id, exc, staff=staff, now=now)
     label = STATUS_LABELS.get(booking.status, booking.status)
     flash(request, db, f"Done: the booking is {label.lower()} now.")
     return RedirectResponse(f"/admin/bookings/{booking_id}", status_code=303)
@@ -151,15 +165,8 @@ def cancel(
             now=now,
             if_match=if_match(booking_id, version),
         )
-    except PreconditionFailed:
-        return _booking_page(
-            request, db, booking_id, staff=staff, now=now, status_code=409, stale=True
-        )
-    except Conflict as exc:
-        errors.add("", exc.detail)
-        return _booking_page(
-            request, db, booking_id, staff=staff, now=now, status_code=409, errors=errors
-        )
+    except (PreconditionFailed, Conflict) as exc:
+        return _refused(request, db, booking_id, exc, staff=staff, now=now)
     late = " It counts as a late cancellation." if booking.late_cancel else ""
     flash(request, db, f"The booking is cancelled.{late}")
     return RedirectResponse(f"/admin/bookings/{booking_id}", status_code=303)
@@ -257,10 +264,8 @@ def reschedule(
             now=now,
             if_match=if_match(booking_id, version),
         )
-    except PreconditionFailed:
-        return _booking_page(
-            request, db, booking_id, staff=staff, now=now, status_code=409, stale=True
-        )
+    except PreconditionFailed as exc:
+        return _refused(request, db, booking_id, exc, staff=staff, now=now)
     except Conflict as exc:
         errors = FormErrors()
         errors.add("", SLOT_TAKEN if exc.code == "slot_unavailable" else exc.detail)
@@ -295,11 +300,7 @@ def resend_message(
     try:
         notifications_service.resend(db, notification_id, actor=staff.actor, now=now)
     except Conflict as exc:
-        errors = FormErrors()
-        errors.add("", exc.detail)
-        return _booking_page(
-            request, db, booking_id, staff=staff, now=now, status_code=409, errors=errors
-        )
+        return _refused(request, db, booking_id, exc, staff=staff, now=now)
     flash(request, db, "The message is queued to be sent again.")
     return RedirectResponse(f"/admin/bookings/{booking_id}", status_code=303)
 

@@ -11,11 +11,11 @@ from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Form, Query
+from fastapi import Depends, Form, Query
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from scheduler.errors import InvalidInput, SchedulerError
+from scheduler.errors import InvalidInput
 from scheduler.kit.written_dates import parse_written_date
 from scheduler.models import Booking
 from scheduler.patients.schemas import PatientCreate
@@ -83,10 +83,19 @@ def search_of(
     )
 
 
-def field_of(exc: SchedulerError) -> str:
-    """The form field a service error is about ('' for the form as a whole)."""
-    errors = exc.extra.get("errors") or [{}]
-    return str(errors[0].get("field") or "")
+def picker_query(
+    patient_id: OptionalQuery = None,
+    type_id: OptionalQuery = None,
+    location_id: OptionalQuery = None,
+    provider_id: OptionalQuery = None,
+    from_day: FromQuery = None,
+    to_day: ToQuery = None,
+) -> Search:
+    """The slot picker's choices from the query string of the pages that show it."""
+    return search_of(patient_id, type_id, location_id, provider_id, from_day, to_day)
+
+
+PickerQuery = Annotated[Search, Depends(picker_query)]
 
 
 def book_url(search: Search) -> str:
@@ -143,7 +152,7 @@ def slot_picker_or_reset(
     try:
         return booking_view.slot_picker(db, search, now=now, ignore_booking=ignore_booking), False
     except InvalidInput as exc:
-        errors.add(field_of(exc), exc.detail)
+        errors.add(exc.field or "", exc.detail)
         search.from_date = search.to_date = None
         picker = booking_view.slot_picker(db, search, now=now, ignore_booking=ignore_booking)
         return picker, True
