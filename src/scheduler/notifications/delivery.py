@@ -3,8 +3,9 @@
 A worker claims a batch in one short transaction: the due ``queued`` rows nobody holds
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers side by side never take the same row;
 SQLite runs one worker), each marked with the worker's id, a lease and one more attempt. In
-the same transaction each message is rendered, with a fresh manage-link token whose hash is
-stored. Sending happens outside any transaction; each result is then written in its own:
+the same transaction each message is prepared (``compose``), with a fresh manage-link token
+whose hash is stored. Sending happens outside any transaction; each result is then written
+in its own:
 
 - delivered: ``sent``;
 - refused, timed out, unreachable: back to ``queued`` after an exponential backoff
@@ -21,47 +22,15 @@ lease ran out cannot overwrite the outcome of the worker that took over. The sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from scheduler.config import Settings
-from scheduler.feeds.service import patient_instructions, render_booking_ics
-from scheduler.kit.secrets import hash_token, new_token
-from scheduler.models import (
-    AppointmentType,
-    Booking,
-    Chair,
-    Location,
-    Notification,
-    NotificationLink,
-    Patient,
-    ReminderOptOut,
-)
-from scheduler.notifications import repository
-from scheduler.notifications.content import MessageContext, render
-from scheduler.notifications.transports import Attachment, OutgoingMessage
+from scheduler.notifications import compose, repository
+from scheduler.notifications.compose import Claimed
 
-REMINDER_KINDS = frozenset({"reminder", "instructions"})
-ICS_KINDS = frozenset({"confirmation", "rescheduled", "cancellation"})
 MAX_BACKOFF = timedelta(days=1)
-LINK_GRACE = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A claimed message: rendered, or the reason it is not to be sent (``outcome``)."""
-
-    id: int
-    attempts: int
-    message: OutgoingMessage | None
-    outcome: tuple[str, str] | None = None  # (status, reason) when not sent
-
-
-def public_url(settings: Settings, path: str) -> str:
-    return f"{settings.public_base_url.rstrip('/')}/api/v1/public/{path}"
 
 
 def claim(
@@ -77,99 +46,7 @@ def claim(
     notifications = repository.claim_due(
         session, worker_id=worker_id, now=now, limit=limit, lease=lease
     )
-    # The session's identity map holds rows weakly: keeping them here lets the messages of
-    # one visit (or clinic) share one load of the booking, patient, location, type, chair.
-    keep: list[object] = []
-    return [_prepare(session, n, now=now, settings=settings, keep=keep) for n in notifications]
-
-
-def _prepare(
-    session: Session,
-    notification: Notification,
-    *,
-    now: datetime,
-    settings: Settings,
-    keep: list[object],
-) -> Claimed:
-    assert notification.id is not None
-    ident, attempts = notification.id, notification.attempts
-    if notification.booking_id is None:
-        # Kinds about a patient rather than a visit prepare their content here, by kind.
-        return Claimed(ident, attempts, None, ("failed", f"no content for {notification.kind}"))
-    booking = session.get(Booking, notification.booking_id)
-    assert booking is not None
-    assert booking.id is not None
-    if notification.kind in REMINDER_KINDS:
-        if booking.status != "booked":
-            return Claimed(ident, attempts, None, ("withdrawn", f"the visit is {booking.status}"))
-        if session.get(ReminderOptOut, booking.patient_id) is not None:
-            return Claimed(ident, attempts, None, ("withdrawn", "the patient opted out"))
-    patient = session.get(Patient, booking.patient_id)
-    location = session.get(Location, booking.location_id)
-    appointment_type = session.get(AppointmentType, booking.appointment_type_id)
-    assert patient is not None
-    assert location is not None
-    assert appointment_type is not None
-    chair = session.get(Chair, booking.chair_id) if booking.chair_id is not None else None
-    keep.extend((booking, patient, location, appointment_type, chair))
-    if not patient.email:
-        return Claimed(ident, attempts, None, ("failed", "no e-mail address on file"))
-    token = new_token()
-    session.add(
-        NotificationLink(
-            token_hash=hash_token(token),
-            booking_id=booking.id,
-            notification_id=ident,
-            expires_at=max(booking.end_at, now) + LINK_GRACE,
-            created_at=now,
-        )
-    )
-    tz = ZoneInfo(location.timezone)
-    context = MessageContext(
-        kind=notification.kind,
-        first_name=patient.first_name,
-        clinic=location.name,
-        address=location.address,
-        phone=location.phone,
-        timezone=location.timezone,
-        start_at=booking.start_at.astimezone(tz),
-        end_at=booking.end_at.astimezone(tz),
-        instructions=tuple(patient_instructions(appointment_type, booking.start_at, tz)),
-        # The patient's manage page (the public API answers the same token too).
-        manage_url=f"{settings.public_base_url.rstrip('/')}/manage/{token}",
-        opt_out_url=(
-            public_url(settings, f"reminders/{token}/opt-out")
-            if notification.kind in REMINDER_KINDS
-            else None
-        ),
-        cancelled_by=booking.cancelled_by,
-    )
-    subject, text, html = render(context, override_dir=settings.mail_template_dir)
-    attachments: tuple[Attachment, ...] = ()
-    if notification.kind in ICS_KINDS:
-        # Named and summarised without the treatment, like the subject (notifications/content).
-        ics = render_booking_ics(session, booking, settings=settings, neutral=True)
-        method = "CANCEL" if notification.kind == "cancellation" else "PUBLISH"
-        # UTF-8 said out loud: without a charset a reader takes the part for US-ASCII.
-        params = {"method": method, "charset": "utf-8"}
-        attachments = (Attachment("appointment.ics", "text/calendar", ics, params),)
-    sender = settings.mail_location_senders.get(booking.location_id)
-    headers: dict[str, str] = {}
-    if context.opt_out_url:
-        headers["List-Unsubscribe"] = f"<{context.opt_out_url}>"
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message = OutgoingMessage(
-        to=patient.email,
-        sender=(sender.from_address if sender and sender.from_address else settings.mail_from),
-        reply_to=(sender.reply_to if sender and sender.reply_to else settings.mail_reply_to),
-        subject=subject,
-        text=text,
-        html=html,
-        message_id=notification.message_id,
-        attachments=attachments,
-        headers=headers,
-    )
-    return Claimed(ident, attempts, message)
+    return compose.prepare(session, notifications, now=now, settings=settings)
 
 
 def mark_sent(session: Session, ident: int, *, worker_id: str, now: datetime) -> None:
