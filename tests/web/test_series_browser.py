@@ -60,7 +60,9 @@ def test_book_an_induction_see_it_on_the_patient_page_and_cancel_the_rest(
     page.get_by_role("link", name="Jordan Blake").click()
     page.get_by_role("link", name="Book a series instead").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Book a series")
-    page.get_by_label("Series", exact=True).select_option(label="Ketamine induction (Ketamine infusion)")
+    page.get_by_label("Series", exact=True).select_option(
+        label="Ketamine induction (Ketamine infusion)"
+    )
     page.get_by_label("First day").fill(first_day.isoformat())
     page.get_by_label("Not before (optional)").fill("10:00")
     page.get_by_role("button", name="Show the placement").click()
