@@ -89,6 +89,15 @@ def test_book_an_induction_see_it_on_the_patient_page_and_cancel_the_rest(
     screenshot(page, "series-3-patient", SIZES)
     series.get_by_role("link", name="Ketamine induction").click()
     expect(page).to_have_url(series_url)
+    # A move that breaks the spacing is refused next to the field, nothing moved.
+    page.locator("summary", has_text="Move visit 2").click()
+    second = TODAY + timedelta(days=2)
+    page.get_by_label("New date").nth(1).fill(second.isoformat())
+    page.get_by_role("button", name="Move visit 2").click()
+    expect(page.locator("[id^=error-move-]")).to_contain_text("less than 48 h")
+    expect(page.locator("table.series-visits tbody tr").nth(1)).to_contain_text("Fri 13 Nov")
+    assert_accessible(page)
+    screenshot(page, "series-3b-move-refused", SIZES)
     # Cancelling needs a reason, given next to the field.
     page.get_by_role("button", name="Cancel the rest of the series").click()
     expect(page.locator("#error-cancel_reason")).to_be_visible()
