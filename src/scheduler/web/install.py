@@ -34,6 +34,9 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.patient_pages import router as patient_router
     from scheduler.web.patients import router as patients_router
     from scheduler.web.router import router
+    from scheduler.web.series_book import router as series_book_router
+    from scheduler.web.series_manage import router as series_manage_router
+    from scheduler.web.series_settings import router as series_settings_router
     from scheduler.web.settings import router as settings_router
     from scheduler.web.settings_types import router as settings_types_router
     from scheduler.web.settings_users import router as settings_users_router
@@ -43,6 +46,9 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(patients_router)
     app.include_router(booking_router)
     app.include_router(booking_actions_router)
+    app.include_router(series_book_router)
+    app.include_router(series_manage_router)
+    app.include_router(series_settings_router)
     app.include_router(settings_router)
     app.include_router(settings_types_router)
     app.include_router(settings_users_router)
