@@ -43,6 +43,7 @@ from scheduler.models import (
 )
 from scheduler.notifications.content import MessageContext, render
 from scheduler.notifications.transports import Attachment, OutgoingMessage
+from scheduler.waitlist.messages import offer_message
 
 _TABLE = SQLModel.metadata.tables[Notification.__tablename__]
 REMINDER_KINDS = frozenset({"reminder", "instructions"})
@@ -122,6 +123,9 @@ def _prepare(
 ) -> Claimed:
     assert notification.id is not None
     ident, attempts = notification.id, notification.attempts
+    if notification.kind == "waitlist_offer":
+        message, outcome = offer_message(session, notification, now=now, settings=settings)
+        return Claimed(ident, attempts, message, outcome)
     if notification.booking_id is None:
         # Kinds about a patient rather than a visit prepare their content here, by kind.
         return Claimed(ident, attempts, None, ("failed", f"no content for {notification.kind}"))
