@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def test_two_worker_processes_never_offer_one_time_twice(
         by_chair.setdefault(hold.chair_id, []).append(hold)
     for chair_holds in by_chair.values():
         chair_holds.sort(key=lambda h: h.chair_start_at or h.start_at)
-        for earlier, later in zip(chair_holds, chair_holds[1:], strict=False):
+        for earlier, later in pairwise(chair_holds):
             assert earlier.chair_end_at is not None
             assert later.chair_start_at is not None
             assert earlier.chair_end_at <= later.chair_start_at
