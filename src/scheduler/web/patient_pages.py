@@ -86,7 +86,7 @@ router = APIRouter(include_in_schema=False, route_class=CommitRoute, dependencie
 
 
 def is_patient_page(path: str) -> bool:
-    return path in ("/book", "/manage") or path.startswith(("/book/", "/manage/"))
+    return path in ("/book", "/manage") or path.startswith(("/book/", "/manage/", "/waitlist/"))
 
 
 class Refused(Exception):
