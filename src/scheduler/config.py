@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
+    # How long a waitlist offer's accept link (and the hold behind it) lasts; never past the
+    # slot's own min notice.
+    waitlist_offer_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
     # How long an Idempotency-Key's answer is kept for a retry; an older key counts as new,
     # and the worker deletes its record.
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)

@@ -36,6 +36,7 @@ from scheduler.models import (
 )
 from scheduler.notifications.content import MessageContext, render
 from scheduler.notifications.transports import Attachment, OutgoingMessage
+from scheduler.waitlist.messages import offer_message
 
 # Booking kinds, by what they carry: reminders are withdrawn for a visit no longer booked or a
 # patient who opted out, and carry the opt-out link; the others carry the visit's ``.ics``
@@ -140,6 +141,11 @@ def _prepare(batch: _Batch, notification: Notification) -> Claimed:
     assert notification.id is not None
     if notification.kind in BOOKING_KINDS and notification.booking_id is not None:
         return _booking_message(batch, notification, notification.booking_id)
+    if notification.kind == "waitlist_offer":
+        message, outcome = offer_message(
+            batch.session, notification, now=batch.now, settings=batch.settings
+        )
+        return Claimed(notification.id, notification.attempts, message, outcome)
     return Claimed(
         notification.id,
         notification.attempts,

@@ -107,10 +107,13 @@ def offer_for_entry(
     return session.exec(query).first()
 
 
-def offered_starts(session: Session, entry_id: int) -> set[datetime]:
-    """Every start already offered to this entry (a slot passed on is not offered again)."""
-    query = select(WaitlistOffer.start_at).where(WaitlistOffer.entry_id == entry_id)
-    return set(session.exec(query))
+def offered_times(session: Session, entry_id: int) -> list[tuple[datetime, datetime]]:
+    """The times already offered to this entry (a slot it let pass goes to the next entry,
+    so no start overlapping one of these is offered to it again)."""
+    query = select(WaitlistOffer.start_at, WaitlistOffer.end_at).where(
+        WaitlistOffer.entry_id == entry_id
+    )
+    return [(start, end) for start, end in session.exec(query)]
 
 
 def waiting_groups(session: Session) -> list[tuple[int, int]]:
