@@ -42,6 +42,7 @@ from scheduler.models import (
     ReminderOptOut,
 )
 from scheduler.notifications.content import MessageContext, render
+from scheduler.notifications.sign_in import sign_in_message
 from scheduler.notifications.transports import Attachment, OutgoingMessage
 
 _TABLE = SQLModel.metadata.tables[Notification.__tablename__]
@@ -124,6 +125,11 @@ def _prepare(
     ident, attempts = notification.id, notification.attempts
     if notification.booking_id is None:
         # Kinds about a patient rather than a visit prepare their content here, by kind.
+        if notification.kind == "sign_in":
+            made = sign_in_message(session, notification, now=now, settings=settings)
+            if isinstance(made, OutgoingMessage):
+                return Claimed(ident, attempts, made)
+            return Claimed(ident, attempts, None, made)
         return Claimed(ident, attempts, None, ("failed", f"no content for {notification.kind}"))
     booking = session.get(Booking, notification.booking_id)
     assert booking is not None

@@ -63,7 +63,7 @@ hold_limit = Depends(
 
 
 def is_patient_page(path: str) -> bool:
-    return path in ("/book", "/manage") or path.startswith(("/book/", "/manage/"))
+    return path in ("/book", "/manage", "/me") or path.startswith(("/book/", "/manage/", "/me/"))
 
 
 class Refused(Exception):
