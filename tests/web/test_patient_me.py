@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 
 from scheduler.config import Settings
 from scheduler.kit.clock import FrozenClock
-from scheduler.models import Notification, PatientLink
+from scheduler.models import Booking, Notification, Patient, PatientLink
+from scheduler.patient_access.service import link_token
 from tests.bookings.test_bookings_api import book
 from tests.clinic_fixture import Clinic
 from tests.conftest import make_settings
@@ -193,3 +194,73 @@ def test_an_unknown_person_and_a_capped_patient_get_no_mail(
         assert status == 200
         assert "If we know you" in html
     assert len(sign_in_mails(db)) == 3  # at most three an hour
+
+
+def sign_in_as(
+    browser: TestClient, db: Session, settings: Settings, person: dict[str, str]
+) -> None:
+    """Ask for a link and follow it (the token as the worker computes it for the mail)."""
+    status, _ = ask(browser, person)
+    assert status == 200
+    link = db.exec(select(PatientLink).order_by(col(PatientLink.id).desc())).first()
+    assert link is not None
+    path = f"/me/link/{link_token(settings, link.nonce)}"
+    confirm = browser.get(path)
+    signed = browser.post(path, data={"csrftoken": csrf(confirm.text)})
+    assert signed.status_code == 303, signed.text
+
+
+def test_a_signed_in_patient_books_an_infusion_they_are_eligible_for(
+    browser: TestClient, clinic: Clinic, db: Session, settings: Settings
+) -> None:
+    clinic.infusion.self_schedulable = True
+    db.add(clinic.infusion)
+    db.commit()
+    infusion, location = clinic.infusion_id, clinic.location_id
+    anonymous = browser.get(f"/book/types?location={location}")
+    assert "booked by the clinic" in anonymous.text  # nobody's records are consulted
+    assert browser.get(f"/book/times?location={location}&type={infusion}").status_code == 404
+    patients_before = len(db.exec(select(Patient)).all())
+
+    sign_in_as(browser, db, settings, JANE)
+    types = browser.get(f"/book/types?location={location}")
+    assert "Signed in as Jane Doe" in types.text
+    assert f"type={infusion}" in types.text
+    day = browser.get(f"/book/times?location={location}&type={infusion}&day=2026-03-05")
+    assert day.status_code == 200
+    start = re.findall(r'name="start" value="([^"]+)"', day.text)[0]
+    held = browser.post(
+        "/book/hold",
+        data={"location": location, "type": infusion, "start": start, "csrftoken": csrf(day.text)},
+    )
+    assert held.status_code == 303, held.text
+    details = browser.get(held.headers["location"])
+    assert "Booking for <strong>Jane Doe</strong>" in details.text
+    assert 'name="first_name"' not in details.text
+    hold_id = held.headers["location"].rsplit("=", 1)[1]
+    acks = {"hold": hold_id, "driver_confirmed": "yes", "fasting_acknowledged": "yes"}
+    review = browser.post("/book/details", data={**acks, "csrftoken": csrf(details.text)})
+    assert review.status_code == 200, review.text
+    assert "jane.doe@example.org" in review.text
+    done = browser.post("/book/confirm", data={**acks, "csrftoken": csrf(review.text)})
+    assert done.status_code == 303, done.text
+    booking = db.exec(select(Booking).where(col(Booking.source) == "online")).one()
+    assert booking.patient_id == clinic.patient.id  # their own record, no new one
+    assert booking.appointment_type_id == infusion
+    assert len(db.exec(select(Patient)).all()) == patients_before
+    visits = browser.get("/me/visits")
+    assert clinic.infusion.name in visits.text
+
+
+def test_a_signed_in_patient_who_is_not_eligible_still_cannot_book_it(
+    browser: TestClient, clinic: Clinic, db: Session, settings: Settings
+) -> None:
+    clinic.infusion.self_schedulable = True
+    db.add(clinic.infusion)
+    db.commit()
+    sign_in_as(browser, db, settings, {"email": "nia@example.org", "date_of_birth": "1980-05-17"})
+    types = browser.get(f"/book/types?location={clinic.location_id}")
+    assert "Signed in as Nia Adeyemi" in types.text
+    assert "booked by the clinic" in types.text
+    url = f"/book/times?location={clinic.location_id}&type={clinic.infusion_id}"
+    assert browser.get(url).status_code == 404

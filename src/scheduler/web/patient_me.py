@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from scheduler.config import Settings
@@ -27,27 +26,24 @@ from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.ratelimit import rate_limit
-from scheduler.models import Patient
 from scheduler.patient_access import service
-from scheduler.web.patient_base import page, read_limit, redirect, write_limit
+from scheduler.web.patient_base import (
+    PATIENT_COOKIE,
+    page,
+    patient_cookie,
+    read_limit,
+    redirect,
+    signed_in,
+    write_limit,
+)
 from scheduler.web.patient_view import parse_day, zone_name
 from scheduler.web.templating import FormErrors
 
-PATIENT_COOKIE = "patient_session"
 sign_in_limit = Depends(rate_limit("sign-in", lambda r: r.app.state.settings.sign_in_rate_limit))
 router = APIRouter(include_in_schema=False, route_class=CommitRoute, dependencies=[read_limit])
 
 Token = Annotated[str, Depends(lambda token: token if len(token) <= 200 else "")]
 REFUSED_TITLE = "This link cannot be used"
-
-
-def patient_cookie(request: Request) -> str | None:
-    token = request.cookies.get(PATIENT_COOKIE)
-    return token if token and len(token) <= 200 else None
-
-
-def signed_in(request: Request, db: Session, now: Any) -> Patient | None:
-    return service.signed_in_patient(db, patient_cookie(request), now=now)
 
 
 def _refused(request: Request) -> Response:
