@@ -35,6 +35,7 @@ from scheduler.models import (
     ReminderOptOut,
 )
 from scheduler.notifications.content import MessageContext, render
+from scheduler.notifications.sign_in import sign_in_message
 from scheduler.notifications.transports import Attachment, OutgoingMessage
 from scheduler.waitlist.messages import offer_message
 
@@ -146,6 +147,11 @@ def _prepare(batch: _Batch, notification: Notification) -> Claimed:
             batch.session, notification, now=batch.now, settings=batch.settings
         )
         return Claimed(notification.id, notification.attempts, message, outcome)
+    if notification.kind == "sign_in":
+        made = sign_in_message(batch.session, notification, now=batch.now, settings=batch.settings)
+        if isinstance(made, OutgoingMessage):
+            return Claimed(notification.id, notification.attempts, made)
+        return Claimed(notification.id, notification.attempts, None, made)
     return Claimed(
         notification.id,
         notification.attempts,

@@ -46,9 +46,11 @@ def place_hold(
     actor: Actor,
     now: datetime,
     settings: Settings,
+    patient: Patient | None = None,
 ) -> PublicHoldRead:
+    """``patient``: the signed-in patient (``/me``), who may hold types they are eligible for."""
     active_location(session, data.location_id)
-    bookable_online(bookable_type(session, data.appointment_type_id))
+    bookable_online(bookable_type(session, data.appointment_type_id), patient)
     secret_hash = hash_token(session_token)
     for previous in repository.live_holds_of_session(session, secret_hash, now):
         bookings.release_hold(session, previous.id or 0, actor=actor, now=now)
@@ -124,14 +126,17 @@ def book(
     now: datetime,
     settings: Settings,
     manage_token: str | None = None,
+    signed_in: Patient | None = None,
 ) -> PublicBookingConfirmation:
-    """Book the session's live hold for the person in ``data``. ``manage_token``: the secret
-    of the booking's manage link (a new random one when not given)."""
+    """Book the session's live hold for the person in ``data``, or for the ``signed_in``
+    patient (``/me``: their own record, whose eligibility counts; ``data.patient`` is then
+    ignored). ``manage_token``: the secret of the booking's manage link (a new random one
+    when not given)."""
     hold = session.get(Hold, data.hold_id)
     if hold is None or not session_token or hold.secret_hash != hash_token(session_token):
         raise NotFound(NOT_FOUND)
     appointment_type = bookable_type(session, hold.appointment_type_id)
-    bookable_online(appointment_type)
+    bookable_online(appointment_type, signed_in)
     missing_acks = []
     if appointment_type.driver_required and not data.driver_confirmed:
         missing_acks.append("driver_confirmed")
@@ -147,8 +152,14 @@ def book(
             field=missing_acks[0],
             code="acknowledgement_required",
         )
-    lock_person(session, str(data.patient.email).strip().lower(), data.patient.date_of_birth)
-    patient, same_person = create_online_patient(session, data.patient, now)
+    if signed_in is not None:
+        patient = signed_in
+        email = patient.email.strip().lower()
+        lock_person(session, email, patient.date_of_birth)
+        same_person = same_person_ids(session, email, patient.date_of_birth, besides=patient.id)
+    else:
+        lock_person(session, str(data.patient.email).strip().lower(), data.patient.date_of_birth)
+        patient, same_person = create_online_patient(session, data.patient, now)
     assert patient.id is not None
     actor = Actor(kind="patient", label=f"patient:{patient.id}", request_id=request_id)
     manage_token = manage_token or new_token()

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from scheduler.availability.service import search_slots
+from scheduler.bookings.placement import missing_prerequisites
+from scheduler.bookings.repository import PatientFlags
 from scheduler.bookings.schemas import BookingRead
 from scheduler.config import Settings
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.feeds.service import patient_instructions
-from scheduler.models import AppointmentType, Booking, Location, Provider
+from scheduler.models import AppointmentType, Booking, Location, Patient, Provider
 from scheduler.public import repository
 from scheduler.public.schemas import (
     PublicAppointmentType,
@@ -87,10 +89,19 @@ def bookable_type(session: Session, type_id: int) -> AppointmentType:
     return row
 
 
-def bookable_online(appointment_type: AppointmentType) -> None:
-    """An online booking makes a new patient record, which meets no prerequisite: a type
-    that has any is refused, the same way for everyone (nobody's records are consulted)."""
-    if appointment_type.prerequisites:
+def flags_of(patient: Patient) -> PatientFlags:
+    return PatientFlags(
+        patient.id or 0, patient.consult_completed, patient.consent_signed, patient.rems_enrolled
+    )
+
+
+def bookable_online(appointment_type: AppointmentType, patient: Patient | None = None) -> None:
+    """An anonymous online booking makes a new patient record, which meets no prerequisite:
+    a type that has any is refused, the same way for everyone (nobody's records are
+    consulted). A signed-in patient (``/me``) may book it when their record meets them."""
+    if appointment_type.prerequisites and (
+        patient is None or missing_prerequisites(flags_of(patient), appointment_type)
+    ):
         raise Conflict(
             f"{appointment_type.name} cannot be booked online: it follows an earlier visit. "
             "Please call the clinic to book it.",
@@ -98,9 +109,12 @@ def bookable_online(appointment_type: AppointmentType) -> None:
         )
 
 
-def list_types(session: Session, location_id: int) -> list[PublicAppointmentType]:
+def list_types(
+    session: Session, location_id: int, patient: Patient | None = None
+) -> list[PublicAppointmentType]:
     """Self-schedulable types that at least one active provider does at this location
-    (``bookable_online`` false: shown, but booked through the clinic)."""
+    (``bookable_online`` false: shown, but booked through the clinic; with a signed-in
+    ``patient``, the types whose prerequisites their record meets are bookable too)."""
     active_location(session, location_id)
     rows = repository.self_schedulable_types_at(session, location_id)
     return [
@@ -112,7 +126,8 @@ def list_types(session: Session, location_id: int) -> list[PublicAppointmentType
             duration_minutes=r.duration_minutes,
             requires_approval=r.requires_approval,
             new_patients_welcome=not r.prerequisites,
-            bookable_online=not r.prerequisites,
+            bookable_online=not r.prerequisites
+            or (patient is not None and not missing_prerequisites(flags_of(patient), r)),
             fasting_hours=r.fasting_hours,
             clear_liquids_hours=r.clear_liquids_hours,
             driver_required=r.driver_required,
@@ -210,9 +225,11 @@ def booking_view(
     )
 
 
-def public_type(session: Session, location_id: int, type_id: int) -> PublicAppointmentType:
-    """One of ``list_types(location_id)``; any other id is the usual 404."""
-    for each in list_types(session, location_id):
+def public_type(
+    session: Session, location_id: int, type_id: int, patient: Patient | None = None
+) -> PublicAppointmentType:
+    """One of ``list_types(location_id, patient)``; any other id is the usual 404."""
+    for each in list_types(session, location_id, patient):
         if each.id == type_id:
             return each
     raise NotFound(NOT_FOUND)

@@ -19,6 +19,8 @@ from scheduler.config import Settings
 from scheduler.db.transaction import run_in_transaction
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.secrets import hash_token
+from scheduler.models import Patient
+from scheduler.patient_access import service as patient_access
 from scheduler.public import service
 from scheduler.public.schemas import (
     PublicAppointmentType,
@@ -63,7 +65,9 @@ hold_limit = Depends(
 
 
 def is_patient_page(path: str) -> bool:
-    return path in ("/book", "/manage") or path.startswith(("/book/", "/manage/", "/waitlist/"))
+    return path in ("/book", "/manage", "/me") or path.startswith(
+        ("/book/", "/manage/", "/me/", "/waitlist/")
+    )
 
 
 class Refused(Exception):
@@ -119,6 +123,19 @@ def error_page(request: Request, status_code: int, title: str, message: str) -> 
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+PATIENT_COOKIE = "patient_session"  # a signed-in returning patient (/me), on every path
+
+
+def patient_cookie(request: Request) -> str | None:
+    token = request.cookies.get(PATIENT_COOKIE)
+    return token if token and len(token) <= 200 else None
+
+
+def signed_in(request: Request, db: Session, now: datetime) -> Patient | None:
+    """The returning patient signed in on this browser (``/me``), or None."""
+    return patient_access.signed_in_patient(db, patient_cookie(request), now=now)
 
 
 def book_token(request: Request) -> str | None:

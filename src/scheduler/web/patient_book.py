@@ -12,7 +12,7 @@ as a page with the nearest free times (``Refused``), read in a transaction of it
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -26,8 +26,10 @@ from scheduler.errors import Conflict, NotFound
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.secrets import new_token
+from scheduler.models import Patient
 from scheduler.public import service
 from scheduler.public.schemas import (
+    PatientDetails,
     PublicAppointmentType,
     PublicBookingCreate,
     PublicHoldCreate,
@@ -45,6 +47,7 @@ from scheduler.web.patient_base import (
     picker,
     read_limit,
     redirect,
+    signed_in,
     write_limit,
 )
 from scheduler.web.patient_view import (
@@ -67,15 +70,19 @@ def book_start(request: Request, db: ReadSessionDep) -> Response:
 
 @router.get("/book/types")
 def book_types(
-    request: Request, db: ReadSessionDep, location: Annotated[int, Query(ge=1, lt=2**31)]
+    request: Request,
+    db: ReadSessionDep,
+    clock: ClockDep,
+    location: Annotated[int, Query(ge=1, lt=2**31)],
 ) -> Response:
     place = service.public_location(db, location)
-    kinds = service.list_types(db, location)
+    me = signed_in(request, db, clock.now())
+    kinds = service.list_types(db, location, me)
     several = len(service.list_locations(db)) > 1
     return page(
         request,
         "types.html",
-        {"kinds": kinds, "several_locations": several, "step": 1},
+        {"kinds": kinds, "several_locations": several, "step": 1, "me": me},
         location=place,
     )
 
@@ -92,7 +99,7 @@ def book_times(
     day: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     place = service.public_location(db, location)
-    appointment_type = service.public_type(db, location, kind)
+    appointment_type = service.public_type(db, location, kind, signed_in(request, db, clock.now()))
     if not appointment_type.bookable_online:
         raise NotFound(service.NOT_FOUND)
     chosen = picker(
@@ -170,6 +177,7 @@ def book_hold(
             actor=actor(token, request_id),
             now=now,
             settings=settings,
+            patient=signed_in(request, db, now),
         )
     except Conflict as exc:
         raise _taken_page(
@@ -234,8 +242,10 @@ def _details_context(
     form: DetailsForm,
     errors: FormErrors,
     now: datetime,
+    me: Patient | None = None,
 ) -> dict[str, Any]:
     return {
+        "me": me,
         "held": held,
         "kind": kind,
         "form": form,
@@ -259,8 +269,9 @@ def book_details(
 ) -> Response:
     now = clock.now()
     held, place, kind = _held(request, db, hold, now=now, settings=settings)
-    form = DetailsForm(values={}, driver_confirmed=False, fasting_acknowledged=False)
-    context = _details_context(held, kind, form, FormErrors(), now)
+    me = signed_in(request, db, now)
+    form = _as_me(me, DetailsForm(values={}, driver_confirmed=False, fasting_acknowledged=False))
+    context = _details_context(held, kind, form, FormErrors(), now, me)
     return page(request, "details.html", context, location=place)
 
 
@@ -286,6 +297,48 @@ def _details_form(
     )
 
 
+def _as_me(me: Patient | None, form: DetailsForm) -> DetailsForm:
+    """A signed-in patient books as their record: its details, whatever the form says."""
+    if me is None:
+        return form
+    values = {
+        "first_name": me.first_name,
+        "last_name": me.last_name,
+        "date_of_birth": me.date_of_birth.isoformat(),
+        "email": me.email,
+        "phone": me.phone,
+    }
+    return DetailsForm(
+        values=values,
+        driver_confirmed=form.driver_confirmed,
+        fasting_acknowledged=form.fasting_acknowledged,
+    )
+
+
+def _check(
+    me: Patient | None, form: DetailsForm, kind: PublicAppointmentType, today: date
+) -> tuple[PatientDetails | None, FormErrors]:
+    """``check_details``; for a signed-in patient only the acknowledgements are asked (the
+    record's details are the clinic's, shown but not checked again)."""
+    details, errors = check_details(form, kind, today=today)
+    if me is None:
+        return details, errors
+    acks = FormErrors()
+    for name, message in errors:
+        if name in ACKNOWLEDGEMENTS:
+            acks.add(name, message)
+    if acks:
+        return None, acks
+    return PatientDetails.model_construct(
+        first_name=me.first_name,
+        last_name=me.last_name,
+        date_of_birth=me.date_of_birth,
+        email=me.email,
+        phone=me.phone,
+    ), acks
+
+
+ACKNOWLEDGEMENTS = ("driver_confirmed", "fasting_acknowledged")
 Text = Annotated[str, Form(max_length=320)]
 Flag = Annotated[str, Form(max_length=10)]
 
@@ -310,15 +363,25 @@ def book_review(
     step (``edit``: back from the review to the form, as it was filled in)."""
     now = clock.now()
     held, place, kind = _held(request, db, hold, now=now, settings=settings)
-    form = _details_form(
-        first_name, last_name, date_of_birth, email, phone, driver_confirmed, fasting_acknowledged
+    me = signed_in(request, db, now)
+    form = _as_me(
+        me,
+        _details_form(
+            first_name,
+            last_name,
+            date_of_birth,
+            email,
+            phone,
+            driver_confirmed,
+            fasting_acknowledged,
+        ),
     )
     if edit:
-        context = _details_context(held, kind, form, FormErrors(), now)
+        context = _details_context(held, kind, form, FormErrors(), now, me)
         return page(request, "details.html", context, location=place)
     tz = ZoneInfo(held.timezone)
-    details, errors = check_details(form, kind, today=now.astimezone(tz).date())
-    context = _details_context(held, kind, form, errors, now)
+    details, errors = _check(me, form, kind, now.astimezone(tz).date())
+    context = _details_context(held, kind, form, errors, now, me)
     if details is None:
         return page(request, "details.html", context, location=place, status_code=422)
     return page(request, "review.html", {**context, "details": details, "step": 4}, location=place)
@@ -342,14 +405,22 @@ def book_confirm(
 ) -> Response:
     now = clock.now()
     held, place, kind = _held(request, db, hold, now=now, settings=settings)
-    form = _details_form(
-        first_name, last_name, date_of_birth, email, phone, driver_confirmed, fasting_acknowledged
+    me = signed_in(request, db, now)
+    form = _as_me(
+        me,
+        _details_form(
+            first_name,
+            last_name,
+            date_of_birth,
+            email,
+            phone,
+            driver_confirmed,
+            fasting_acknowledged,
+        ),
     )
-    details, errors = check_details(
-        form, kind, today=now.astimezone(ZoneInfo(place.timezone)).date()
-    )
+    details, errors = _check(me, form, kind, now.astimezone(ZoneInfo(place.timezone)).date())
     if details is None:
-        context = _details_context(held, kind, form, errors, now)
+        context = _details_context(held, kind, form, errors, now, me)
         return page(request, "details.html", context, location=place, status_code=422)
     try:
         confirmation = service.book(
@@ -364,6 +435,7 @@ def book_confirm(
             request_id=request_id,
             now=now,
             settings=settings,
+            signed_in=me,
         )
     except Conflict as exc:
         if exc.code == "hold_expired":
