@@ -22,13 +22,13 @@ from scheduler.kit.secrets import hash_token
 from scheduler.models import Patient
 from scheduler.patient_access import service as patient_access
 from scheduler.public import service
+from scheduler.public.free_days import free_days
 from scheduler.public.schemas import (
     PublicAppointmentType,
     PublicLocation,
     PublicSlot,
 )
 from scheduler.web.patient_view import (
-    days_with_times,
     local_day_bounds,
     month_bounds,
     month_grid,
@@ -170,22 +170,31 @@ def picker(
     start, end = month_bounds(month, zone)
     start = max(start, now)
     end = min(end, start + timedelta(days=settings.public_search_max_days))
-    found = service.find_times(
-        db,
-        location_id=location.id,
-        appointment_type_id=kind.id,
-        start_at=start,
-        end_at=end,
-        now=now,
-        settings=settings,
+    free = set(
+        free_days(
+            db,
+            location_id=location.id,
+            appointment_type_id=kind.id,
+            start_at=start,
+            end_at=end,
+            now=now,
+            settings=settings,
+        )
     )
-    free = days_with_times((s.start_at for s in found.items), zone)
     if chosen_day is not None and chosen_day.replace(day=1) != month:
         chosen_day = None
     times: list[PublicSlot] = []
-    if chosen_day is not None:
+    if chosen_day is not None and chosen_day in free:
         day_start, day_end = local_day_bounds(chosen_day, zone)
-        times = [s for s in found.items if day_start <= s.start_at < day_end]
+        times = service.find_times(
+            db,
+            location_id=location.id,
+            appointment_type_id=kind.id,
+            start_at=max(day_start, start),
+            end_at=min(day_end, end),
+            now=now,
+            settings=settings,
+        ).items
     return {
         "grid": month_grid(month, free, selected=chosen_day, today=today, last_month=last_month),
         "day": chosen_day,
