@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 
 from scheduler.deps import ClockDep
 from scheduler.errors import Conflict, InvalidInput, PreconditionFailed
@@ -24,23 +23,13 @@ from scheduler.patients import service
 from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientUpdate
 from scheduler.web import patient_page
 from scheduler.web.deps import DeskPage
+from scheduler.web.patient_forms import read_details
 from scheduler.web.templating import FormErrors, flash, render
 
 router = APIRouter(prefix="/admin/patients", include_in_schema=False, route_class=CommitRoute)
 
 SEARCH_LIMIT = 50
 DUPLICATES_LIMIT = 200
-# What the person at the desk reads when a field is refused (the schema's own words are
-# written for API clients).
-FIELD_MESSAGES = {
-    "first_name": "Enter the first name (up to 100 characters).",
-    "last_name": "Enter the last name (up to 100 characters).",
-    "date_of_birth": "Enter the date of birth as a real date, not in the future, from 1900.",
-    "email": "Enter an e-mail address like name@example.org, or leave it empty.",
-    "phone": "Enter a phone number with digits, spaces, brackets, dots or dashes, "
-    "optionally starting with +.",
-    "notes": "Keep the notes under 4000 characters.",
-}
 DETAIL_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "notes")
 
 Text = Annotated[str, Form(max_length=5000)]
@@ -48,14 +37,6 @@ STALE_EDIT = (
     "Someone else changed this patient while you were editing, so nothing was saved. "
     "The current details are shown under “Saved now”; your changes are still in the form."
 )
-
-
-def _errors_of(exc: ValidationError) -> FormErrors:
-    errors = FormErrors()
-    for problem in exc.errors():
-        name = str(problem["loc"][0]) if problem["loc"] else ""
-        errors.add(name, FIELD_MESSAGES.get(name, "Check this field."))
-    return errors
 
 
 def _details(
@@ -70,14 +51,6 @@ def _details(
         "phone": phone,
         "notes": notes,
     }
-
-
-def _as_input(form: dict[str, Any]) -> dict[str, Any]:
-    data = {k: v for k, v in form.items() if k != "email"}
-    data["email"] = form["email"].strip() or None
-    if not form["date_of_birth"].strip():
-        data["date_of_birth"] = None
-    return data
 
 
 def _search_page(
@@ -145,10 +118,9 @@ def create(
     """Create a patient. When the details look like an existing record, nothing is created
     yet: the page lists those records and asks to confirm that this is someone else."""
     form = _details(first_name, last_name, date_of_birth, email, phone, notes)
-    try:
-        data = PatientCreate.model_validate(_as_input(form))
-    except ValidationError as exc:
-        return _search_page(request, staff, form=form, errors=_errors_of(exc), status_code=422)
+    data, errors = read_details(PatientCreate, form, today=clock.now().date())
+    if data is None:
+        return _search_page(request, staff, form=form, errors=errors, status_code=422)
     if confirm_new != "1":
         similar = service.similar_patients(db, data)
         if similar:
@@ -234,24 +206,18 @@ def edit(
     details beside the input kept."""
     now = clock.now()
     form = _details(first_name, last_name, date_of_birth, email, phone, notes)
-    errors = FormErrors()
     try:
         unchanged_since = datetime.fromisoformat(seen) if seen else None
     except ValueError:
         unchanged_since = None
     if unchanged_since is not None and unchanged_since.tzinfo is None:
         unchanged_since = None
-    try:
-        data = PatientUpdate.model_validate(_as_input(form))
-        if data.date_of_birth is None:
-            errors.add("date_of_birth", FIELD_MESSAGES["date_of_birth"])
-    except ValidationError as exc:
-        errors = _errors_of(exc)
-    if not errors:
+    data, errors = read_details(PatientUpdate, form, today=now.date())
+    if data is not None:
         current = service.get_patient(db, patient_id)
         if current.merged_into_id is not None:
             errors.add("", "This record was merged into another; change that one instead.")
-    if not errors:
+    if data is not None and not errors:
         try:
             service.update_patient(
                 db,
