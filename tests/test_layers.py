@@ -89,15 +89,23 @@ SQL_BUILDERS = {
 SQL_IN_SERVICE_ALLOWED: set[str] = set()
 
 
+# Domain modules of the service layer without "service" in their name.
+SERVICE_LIKE = {
+    "scheduler.worker.jobs",
+    "scheduler.notifications.delivery",
+    "scheduler.notifications.outbox",
+}
+
+
 def _service_modules() -> list[tuple[str, str]]:
     """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
-    modules that the bookings, patients, public and series services are split into and the
-    worker's periodic jobs, with their file paths."""
+    modules that the bookings, patients, public and series services are split into, and the
+    worker's and outbox's modules, with their file paths."""
     split_services = {
         "bookings": {"book", "holds", "lifecycle", "placement"},
         "patients": {"duplicates"},
-        "public": {"common", "booking", "manage"},
-        "series": {"planning", "booking", "managing"},
+        "public": {"booking", "common", "manage"},
+        "series": {"booking", "managing", "planning"},
     }
     found = []
     for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):
@@ -107,7 +115,7 @@ def _service_modules() -> list[tuple[str, str]]:
             leaf == "service"
             or leaf.endswith("_service")
             or leaf in split_services.get(parts[1], set())
-            or info.name == "scheduler.worker.jobs"
+            or info.name in SERVICE_LIKE
         )
         if in_service_layer:
             spec = importlib.util.find_spec(info.name)

@@ -25,6 +25,7 @@ from scheduler.models.clinic import (
 from scheduler.models.enums import BookingStatus, Role
 from scheduler.models.notification import Notification, NotificationLink, ReminderOptOut
 from scheduler.models.patient import Patient
+from scheduler.models.waitlist import WaitlistEntry, WaitlistOffer
 from scheduler.models.web import WebSession
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "Series",
     "SeriesTemplate",
     "User",
+    "WaitlistEntry",
+    "WaitlistOffer",
     "WebSession",
     "metadata",
 ]

@@ -29,6 +29,7 @@ NOTIFICATION_KINDS = (
     "cancellation",
     "reminder",
     "instructions",
+    "waitlist_offer",
 )
 
 

@@ -21,7 +21,7 @@ from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.patients import duplicates as duplicates_service
 from scheduler.patients import service
 from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientUpdate
-from scheduler.web import patient_page
+from scheduler.web import patient_page, series_view
 from scheduler.web.deps import DeskPage
 from scheduler.web.patient_forms import read_details
 from scheduler.web.templating import FormErrors, flash, render
@@ -174,6 +174,7 @@ def _patient_page(
         "flag_errors": flag_errors or {},
         "flag_reasons": flag_reasons or {},
         "stale": errors is not None and errors.for_("") == STALE_EDIT,
+        "series": series_view.patient_series(db, patient_id, now=now),
     }
     return render(request, "patient.html", context, status_code=status_code)
 
