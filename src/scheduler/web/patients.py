@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from scheduler.deps import ClockDep
@@ -40,9 +40,14 @@ STALE_EDIT = (
 
 
 def _details(
-    first_name: str, last_name: str, date_of_birth: str, email: str, phone: str, notes: str
-) -> dict[str, Any]:
-    """The form as typed (kept on the page when refused), empty e-mail meaning none."""
+    first_name: Text = "",
+    last_name: Text = "",
+    date_of_birth: Text = "",
+    email: Text = "",
+    phone: Text = "",
+    notes: Text = "",
+) -> dict[str, str]:
+    """The details form as typed (kept on the page when refused)."""
     return {
         "first_name": first_name,
         "last_name": last_name,
@@ -51,6 +56,9 @@ def _details(
         "phone": phone,
         "notes": notes,
     }
+
+
+DetailsForm = Annotated[dict[str, str], Depends(_details)]
 
 
 def _search_page(
@@ -107,17 +115,11 @@ def create(
     staff: DeskPage,
     db: SessionDep,
     clock: ClockDep,
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    notes: Text = "",
+    form: DetailsForm,
     confirm_new: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """Create a patient. When the details look like an existing record, nothing is created
     yet: the page lists those records and asks to confirm that this is someone else."""
-    form = _details(first_name, last_name, date_of_birth, email, phone, notes)
     data, errors = read_details(PatientCreate, form, today=clock.now().date())
     if data is None:
         return _search_page(request, staff, form=form, errors=errors, status_code=422)
@@ -193,12 +195,7 @@ def edit(
     staff: DeskPage,
     db: SessionDep,
     clock: ClockDep,
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    notes: Text = "",
+    form: DetailsForm,
     seen: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Save the details (not the eligibility flags: those have their own forms, with a
@@ -206,7 +203,6 @@ def edit(
     changed the record since, nothing is saved and the page says so, showing the current
     details beside the input kept."""
     now = clock.now()
-    form = _details(first_name, last_name, date_of_birth, email, phone, notes)
     try:
         unchanged_since = datetime.fromisoformat(seen) if seen else None
     except ValueError:
