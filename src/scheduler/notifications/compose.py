@@ -35,7 +35,9 @@ from scheduler.models import (
     ReminderOptOut,
 )
 from scheduler.notifications.content import MessageContext, render
+from scheduler.notifications.sign_in import sign_in_message
 from scheduler.notifications.transports import Attachment, OutgoingMessage
+from scheduler.waitlist.messages import offer_message
 
 # Booking kinds, by what they carry: reminders are withdrawn for a visit no longer booked or a
 # patient who opted out, and carry the opt-out link; the others carry the visit's ``.ics``
@@ -138,8 +140,18 @@ def prepare(
 def _prepare(batch: _Batch, notification: Notification) -> Claimed:
     """The message of ``notification``, by its kind."""
     assert notification.id is not None
-    if notification.kind in BOOKING_KINDS:
-        return _booking_message(batch, notification)
+    if notification.kind in BOOKING_KINDS and notification.booking_id is not None:
+        return _booking_message(batch, notification, notification.booking_id)
+    if notification.kind == "waitlist_offer":
+        message, outcome = offer_message(
+            batch.session, notification, now=batch.now, settings=batch.settings
+        )
+        return Claimed(notification.id, notification.attempts, message, outcome)
+    if notification.kind == "sign_in":
+        made = sign_in_message(batch.session, notification, now=batch.now, settings=batch.settings)
+        if isinstance(made, OutgoingMessage):
+            return Claimed(notification.id, notification.attempts, made)
+        return Claimed(notification.id, notification.attempts, None, made)
     return Claimed(
         notification.id,
         notification.attempts,
@@ -148,12 +160,12 @@ def _prepare(batch: _Batch, notification: Notification) -> Claimed:
     )
 
 
-def _booking_message(batch: _Batch, notification: Notification) -> Claimed:
+def _booking_message(batch: _Batch, notification: Notification, booking_id: int) -> Claimed:
     """A message about one visit: confirmation, rescheduled, cancellation, reminders."""
     assert notification.id is not None
     ident, attempts, kind = notification.id, notification.attempts, notification.kind
     session, settings, now = batch.session, batch.settings, batch.now
-    visit = batch.visit(notification.booking_id)
+    visit = batch.visit(booking_id)
     booking, patient, location = visit.booking, visit.patient, visit.location
     assert booking.id is not None
     if kind in REMINDER_KINDS:

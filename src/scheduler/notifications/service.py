@@ -36,6 +36,11 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
     original = session.get(Notification, notification_id)
     if original is None:
         raise NotFound(f"Notification {notification_id} does not exist.")
+    if original.booking_id is None:
+        raise Conflict(
+            "Only messages about a visit can be resent; this one was a one-off.",
+            code="invalid_transition",
+        )
     booking = get_booking_for(session, original.booking_id, viewer=actor)
     if original.status == "queued":
         raise Conflict(

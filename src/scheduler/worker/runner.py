@@ -152,6 +152,21 @@ class Worker:
             )
         )
         purged = self._transaction(lambda s: jobs.purge_idempotency_records(s, now=now))
+        waitlist = self._transaction(
+            lambda s: jobs.offer_waitlist_slots(
+                s,
+                now=now,
+                offer_minutes=self.settings.waitlist_offer_minutes,
+                secret_key=self.settings.secret_key,
+            )
+        )
+        if waitlist:
+            log.info(
+                "waitlist: %d offers made, %d expired, %d entries expired",
+                len(waitlist.offers),
+                waitlist.expired_offers,
+                waitlist.expired_entries,
+            )
         if released or marked or purged:
             log.info(
                 "jobs: %d holds released, %d no-shows, %d idempotency records purged",
