@@ -90,9 +90,10 @@ SQL_IN_SERVICE_ALLOWED: set[str] = set()
 
 def _service_modules() -> list[tuple[str, str]]:
     """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
-    bookings modules that the bookings service is split into and the worker's periodic jobs,
+    bookings and series modules that their services are split into and the worker's periodic jobs,
     with their file paths."""
     bookings_domain = {"book", "holds", "lifecycle", "placement"}
+    series_domain = {"planning", "booking", "managing", "templates"}
     found = []
     for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):
         parts = info.name.split(".")
@@ -101,6 +102,7 @@ def _service_modules() -> list[tuple[str, str]]:
             leaf == "service"
             or leaf.endswith("_service")
             or (parts[1] == "bookings" and leaf in bookings_domain)
+            or (parts[1] == "series" and leaf in series_domain)
             or info.name == "scheduler.worker.jobs"
         )
         if in_service_layer:
