@@ -311,6 +311,7 @@ def test_admins_create_and_edit_series_templates(
     backwards = browser.post(url, data=form)
     assert backwards.status_code == 422
     assert 'id="error-max_gap_hours"' in backwards.text
+    assert "The most gap must be at least the least gap." in backwards.text
     assert 'value="Induction"' in backwards.text
     created = browser.post(url, data={**form, "max_gap_hours": "120"})
     assert created.status_code == 303, created.text
