@@ -23,7 +23,7 @@ from tests.web.browser import (
 )
 
 TODAY = FROZEN_NOW.astimezone(DENVER).date()  # Tuesday 10 November 2026
-SIZES = ((1280, 800), PHONE)
+SIZES = ((1280, 800), (768, 1024), PHONE)
 
 
 def _induction(site: Site) -> None:
@@ -110,3 +110,24 @@ def test_book_an_induction_see_it_on_the_patient_page_and_cancel_the_rest(
     expect(page.locator("table.series-visits .badge--cancelled")).to_have_count(6)
     assert_accessible(page)
     screenshot(page, "series-4-cancelled", SIZES)
+
+
+def test_an_admin_adds_a_series_template_under_settings(page: Page, site: Site) -> None:
+    sign_in(page, site, ADMIN)
+    page.goto(site.url("/admin/settings/types"))
+    page.get_by_role("link", name="Series of Ketamine infusion").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Series of Ketamine infusion")
+    page.get_by_label("Name").fill("Short course")
+    page.get_by_label("Visits").fill("3")
+    page.get_by_label("Least gap (hours)").fill("48")
+    page.get_by_label("Most gap (hours)").fill("24")
+    page.get_by_role("button", name="Create the series template").click()
+    expect(page.locator("#error-max_gap_hours")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("Short course")
+    assert_accessible(page)
+    screenshot(page, "series-settings-error", SIZES)
+    page.get_by_label("Most gap (hours)").fill("96")
+    page.get_by_role("button", name="Create the series template").click()
+    expect(page.locator(".flash")).to_contain_text("Series template “Short course” created.")
+    expect(page.get_by_role("link", name="Short course")).to_be_visible()
+    assert_accessible(page)
