@@ -137,9 +137,10 @@ def _int(values: Mapping[str, str], name: str) -> int | None:
 
 def _time(text: str) -> time | None:
     try:
-        return time.fromisoformat(text.strip())
+        parsed = time.fromisoformat(text.strip())
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is None else None  # the clinic's wall clock only
 
 
 def add_from_desk(
