@@ -151,3 +151,53 @@ def test_closures_need_offsets_and_end_after_start(
     gone = client.delete(f"{url}/{ok.json()['id']}", headers=admin_headers)
     assert gone.status_code == 204
     assert client.get(url, headers=admin_headers).json()["total"] == 0
+
+
+def test_a_closure_is_edited_in_place_audited_and_checked(
+    client: TestClient, admin_headers: dict[str, str], db: Session
+) -> None:
+    location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=admin_headers).json()[
+        "id"
+    ]
+    url = f"/api/v1/locations/{location_id}/closures"
+    created = client.post(
+        url,
+        json={
+            "start_at": "2026-12-25T00:00:00-07:00",
+            "end_at": "2026-12-26T00:00:00-07:00",
+            "reason": "Christmas",
+        },
+        headers=admin_headers,
+    ).json()
+    item = f"{url}/{created['id']}"
+
+    moved = client.patch(
+        item,
+        json={"end_at": "2026-12-27T00:00:00-07:00", "reason": "Christmas"},
+        headers=admin_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["end_at"] == "2026-12-27T07:00:00Z"
+    assert moved.json()["start_at"] == "2026-12-25T07:00:00Z"  # left out: kept
+    event = db.exec(select(AuditEvent).where(AuditEvent.action == "closure.update")).one()
+    assert event.before is not None
+    assert event.after is not None
+    assert event.before["end_at"] != event.after["end_at"]
+
+    # The merged span is checked: an end before the kept start is refused, nothing changes.
+    backwards = client.patch(
+        item, json={"end_at": "2026-12-24T00:00:00-07:00"}, headers=admin_headers
+    )
+    assert backwards.status_code == 422
+    assert backwards.headers["content-type"] == "application/problem+json"
+    assert backwards.json()["errors"][0]["field"] == "end_at"
+    for body in ({"start_at": None}, {"start_at": "2026-12-25T00:00:00"}, {"location_id": 3}):
+        refused = client.patch(item, json=body, headers=admin_headers)
+        assert refused.status_code == 422, body
+        assert refused.headers["content-type"] == "application/problem+json"
+    listed = client.get(url, headers=admin_headers).json()["items"]
+    assert listed[0]["end_at"] == "2026-12-27T07:00:00Z"
+
+    missing = client.patch(f"{url}/999999", json={"reason": "x"}, headers=admin_headers)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"

@@ -39,8 +39,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORTS = ((1280, 800), (768, 1024))
+# Every desk page is checked and photographed at each: a desktop, a tablet both ways, a phone.
+DESKTOP = (1280, 800)
+TABLET_LANDSCAPE = (1024, 768)
+TABLET = (768, 1024)
 PHONE = (390, 844)
+VIEWPORTS = (DESKTOP, TABLET_LANDSCAPE, TABLET, PHONE)
 DESK = "desk@demo.clinic"
 ADMIN = "admin@demo.clinic"
 PASSWORD = DEMO_PASSWORD
@@ -173,20 +177,29 @@ def assert_accessible(page: Page) -> None:
     assert not bad, f"accessibility violations on {page.url}:\n" + json.dumps(bad, indent=2)
 
 
+def page_overflow(page: Page) -> int:
+    """How many pixels the page scrolls sideways (0: it fits the window). Wide tables and
+    the board scroll inside their own frames, which does not count."""
+    return int(
+        page.evaluate(
+            "() => { const e = document.scrollingElement || document.documentElement;"
+            " return e.scrollWidth - e.clientWidth; }"
+        )
+    )
+
+
 def screenshot(page: Page, name: str, sizes: tuple[tuple[int, int], ...] = VIEWPORTS) -> list[Path]:
     """Save the page at each of ``sizes`` (full page), then restore the viewport.
 
-    Fails when the page is wider than the window at that size (a sideways scroll on a
-    tablet hides columns and buttons)."""
+    Fails when the page scrolls sideways at that size (a sideways scroll on a tablet or a
+    phone hides columns and buttons)."""
     safe = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     paths = []
     for width, height in sizes:
         page.set_viewport_size({"width": width, "height": height})
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+        overflow = page_overflow(page)
         assert overflow <= 0, f"{page.url} is {overflow}px wider than a {width}px window"
         path = SCREENSHOTS / f"{safe}-{width}x{height}.png"
         page.screenshot(path=str(path), full_page=True)

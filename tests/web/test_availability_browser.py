@@ -233,3 +233,37 @@ def test_a_provider_sees_only_their_own_schedule_and_availability(page: Page, si
     board = page.goto(site.url("/admin/"))
     assert board is not None
     assert board.status == 403
+
+
+def test_a_closure_moved_over_booked_visits_warns_first_then_saves_anyway(
+    page: Page, site: Site
+) -> None:
+    sign_in(page, site)
+    _open_editor(page, site, "Sam Lee")
+    closure = page.locator("#cl-form")
+    closure.get_by_label("Closed from (local time)").fill("2026-11-10T18:00")
+    closure.get_by_label("Open again at (local time)").fill("2026-11-11T00:00")
+    closure.get_by_label("Reason (optional, e.g. Thanksgiving)").fill("Pipe repair")
+    closure.get_by_role("button", name="Save closure").click()
+    expect(page.get_by_role("status")).to_have_text("Closure saved.")  # no visit in it
+
+    page.get_by_role("link", name="Edit the closure from 2026-11-10 18:00").click()
+    closure = page.locator("#cl-form")
+    expect(closure.get_by_role("heading", name="Change this closure")).to_be_visible()
+    expect(closure.get_by_label("Closed from (local time)")).to_have_value("2026-11-10T18:00")
+    closure.get_by_label("Closed from (local time)").fill("2026-11-10T09:30")
+    closure.get_by_role("button", name="Save changes").click()
+
+    warning = page.get_by_role("alert")
+    expect(warning).to_contain_text("booked visits fall in this closure:")
+    expect(warning).to_contain_text("Riley Santos")
+    expect(warning.get_by_role("link", name="Tue 10 Nov 10:00", exact=False)).to_be_visible()
+    expect(page.locator(".item-list").last).to_contain_text("2026-11-10 18:00")  # nothing changed
+    assert_accessible(page)
+    screenshot(page, "availability-closure-warning")
+
+    warning.get_by_role("button", name="Save anyway").click()
+    expect(page.get_by_role("status")).to_have_text("Closure changed.")
+    expect(page.locator(".item-list").last).to_contain_text("2026-11-10 09:30")
+    page.get_by_role("button", name="Reopen the closure from 2026-11-10 09:30").click()
+    expect(page.get_by_role("status")).to_contain_text("Closure removed")

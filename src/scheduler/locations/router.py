@@ -17,6 +17,7 @@ from scheduler.locations.schemas import (
     ChairUpdate,
     ClosureCreate,
     ClosureRead,
+    ClosureUpdate,
     LocationCreate,
     LocationRead,
     LocationUpdate,
@@ -138,6 +139,21 @@ def create_closure(
     clock: ClockDep,
 ) -> ClosureRead:
     closure = service.create_closure(session, location_id, data, actor=actor, now=clock.now())
+    return ClosureRead.model_validate(closure)
+
+
+@router.patch("/{location_id}/closures/{closure_id}", response_model=ClosureRead, tags=["closures"])
+def update_closure(
+    location_id: int,
+    closure_id: int,
+    data: ClosureUpdate,
+    actor: DeskActor,
+    session: SessionDep,
+    clock: ClockDep,
+) -> ClosureRead:
+    closure = service.update_closure(
+        session, location_id, closure_id, data, actor=actor, now=clock.now()
+    )
     return ClosureRead.model_validate(closure)
 
 

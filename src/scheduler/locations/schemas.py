@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from scheduler.kit.timeutil import EndTime, IanaZone, InstantRange, WallTime
+from scheduler.kit.timeutil import EndTime, IanaZone, Instant, InstantRange, WallTime
 
 
 class OpeningHours(BaseModel):
@@ -119,6 +119,24 @@ class ClosureCreate(InstantRange):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=500)
+
+
+class ClosureUpdate(BaseModel):
+    """Partial change of a closure; the merged span is checked again (end after start)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_at: Instant | None = None
+    end_at: Instant | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+    @field_validator("start_at", "end_at", "reason")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            msg = "may be left out, but not null"
+            raise ValueError(msg)
+        return value
 
 
 class ClosureRead(BaseModel):

@@ -8,12 +8,13 @@ from sqlmodel import Session
 
 from scheduler.audit.service import audited_delete, audited_write, snapshot
 from scheduler.auth.actors import Actor
-from scheduler.errors import Conflict, NotFound
+from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.locations import repository
 from scheduler.locations.schemas import (
     ChairCreate,
     ChairUpdate,
     ClosureCreate,
+    ClosureUpdate,
     LocationCreate,
     LocationRead,
     LocationUpdate,
@@ -242,13 +243,51 @@ def create_closure(
     return closure
 
 
+def get_closure(session: Session, location_id: int, closure_id: int) -> AvailabilityException:
+    closure = session.get(AvailabilityException, closure_id)
+    if closure is None or closure.location_id != location_id or closure.provider_id is not None:
+        raise NotFound(f"Closure {closure_id} does not exist at location {location_id}.")
+    return closure
+
+
+def update_closure(
+    session: Session,
+    location_id: int,
+    closure_id: int,
+    data: ClosureUpdate,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> AvailabilityException:
+    """Move or re-word a closure; the merged span must still end after it starts."""
+    closure = get_closure(session, location_id, closure_id)
+    before = snapshot(closure)
+    changes = data.model_dump(exclude_unset=True)
+    start_at = changes.get("start_at", closure.start_at)
+    end_at = changes.get("end_at", closure.end_at)
+    if end_at <= start_at:
+        raise InvalidInput("end_at must be after start_at", field="end_at")
+    closure.start_at = start_at
+    closure.end_at = end_at
+    closure.reason = changes.get("reason", closure.reason)
+    audited_write(
+        session,
+        closure,
+        actor=actor,
+        now=now,
+        action="closure.update",
+        entity_type="availability_exception",
+        before=before,
+        reason=closure.reason,
+    )
+    return closure
+
+
 def delete_closure(
     session: Session, location_id: int, closure_id: int, *, actor: Actor, now: datetime
 ) -> None:
     """Re-opening a closed period removes the closure row; the audit event keeps its record."""
-    closure = session.get(AvailabilityException, closure_id)
-    if closure is None or closure.location_id != location_id or closure.provider_id is not None:
-        raise NotFound(f"Closure {closure_id} does not exist at location {location_id}.")
+    closure = get_closure(session, location_id, closure_id)
     audited_delete(
         session,
         closure,

@@ -25,6 +25,7 @@ from scheduler.models.clinic import (
 from scheduler.models.enums import BookingStatus, Role
 from scheduler.models.notification import Notification, NotificationLink, ReminderOptOut
 from scheduler.models.patient import Patient
+from scheduler.models.patient_access import PatientLink, PatientSession
 from scheduler.models.waitlist import WaitlistEntry, WaitlistOffer
 from scheduler.models.web import WebSession
 
@@ -46,6 +47,8 @@ __all__ = [
     "Notification",
     "NotificationLink",
     "Patient",
+    "PatientLink",
+    "PatientSession",
     "Provider",
     "ProviderAppointmentType",
     "ProviderLocation",

@@ -30,6 +30,7 @@ NOTIFICATION_KINDS = (
     "reminder",
     "instructions",
     "waitlist_offer",
+    "sign_in",
 )
 
 

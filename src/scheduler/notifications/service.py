@@ -19,7 +19,7 @@ from scheduler.errors import Conflict, NotFound
 from scheduler.kit.secrets import hash_token
 from scheduler.models import Booking, Notification, ReminderOptOut
 from scheduler.notifications import repository
-from scheduler.notifications.delivery import LINK_GRACE
+from scheduler.notifications.compose import LINK_GRACE
 from scheduler.notifications.outbox import new_message_id, policy_of, queued_for
 
 REMINDER_KINDS = frozenset({"reminder", "instructions"})

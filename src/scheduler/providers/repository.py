@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, func, select
 
 from scheduler.models import (
     AppointmentType,
     AvailabilityException,
     AvailabilityRule,
+    Booking,
     Location,
+    Patient,
     Provider,
     ProviderAppointmentType,
     ProviderLocation,
@@ -219,3 +223,56 @@ def list_exceptions(
         .offset(offset)
     ).all()
     return list(rows), total
+
+
+class VisitRow(NamedTuple):
+    """A booked visit as the availability editor's warning names it."""
+
+    id: int
+    start_at: datetime
+    end_at: datetime
+    provider_id: int
+    location_id: int
+    timezone: str
+    first_name: str
+    last_name: str
+    type_name: str
+    provider_name: str
+
+
+def booked_visits(
+    session: Session,
+    *,
+    provider_id: int | None,
+    location_id: int | None,
+    after: datetime,
+    statuses: Sequence[str],
+    limit: int,
+) -> list[VisitRow]:
+    """Visits in ``statuses`` ending after ``after``, of the provider and/or at the location,
+    earliest first."""
+    query = (
+        sa_select(
+            col(Booking.id),
+            col(Booking.start_at),
+            col(Booking.end_at),
+            col(Booking.provider_id),
+            col(Booking.location_id),
+            col(Location.timezone),
+            col(Patient.first_name),
+            col(Patient.last_name),
+            col(AppointmentType.name),
+            col(Provider.display_name),
+        )
+        .join(Location, col(Location.id) == Booking.location_id)
+        .join(Patient, col(Patient.id) == Booking.patient_id)
+        .join(AppointmentType, col(AppointmentType.id) == Booking.appointment_type_id)
+        .join(Provider, col(Provider.id) == Booking.provider_id)
+        .where(col(Booking.end_at) > after, col(Booking.status).in_(statuses))
+    )
+    if provider_id is not None:
+        query = query.where(col(Booking.provider_id) == provider_id)
+    if location_id is not None:
+        query = query.where(col(Booking.location_id) == location_id)
+    rows = session.execute(query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit))
+    return [VisitRow(*row) for row in rows]

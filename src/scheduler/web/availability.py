@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
@@ -28,11 +28,11 @@ from scheduler.deps import ClockDep
 from scheduler.errors import SchedulerError
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.locations import service as locations_service
-from scheduler.locations.schemas import ClosureCreate
 from scheduler.models import AvailabilityException, AvailabilityRule, Location
 from scheduler.providers import availability_service
 from scheduler.providers import service as providers_service
-from scheduler.providers.schemas import ProviderExceptionCreate, ProviderRead
+from scheduler.providers.schemas import ProviderRead
+from scheduler.providers.stranded import StrandedVisit, stranded_visits
 from scheduler.providers.weekly_hours import RangeRefused, WeekPreview, apply_week, preview_week
 from scheduler.web import availability_forms as forms
 from scheduler.web import repository
@@ -147,7 +147,7 @@ def load_editor(
     )
 
 
-def _preview(
+def preview_of(
     db: Session, editor: Editor, now: datetime, change: Callable[[], object] | None = None
 ) -> WeekPreview | None:
     if editor.location is None or editor.kind is None:
@@ -172,7 +172,24 @@ class Kept:
     rows: list[forms.RangeRow] | None = None
 
 
-def _show(
+@dataclass(frozen=True)
+class Stranded:
+    """The warning shown instead of saving: ``visits`` the change would strand."""
+
+    form: str  # "hours", "exception" or "closure": the form that shows it
+    text: str  # "fall in this closure", ...
+    visits: list[StrandedVisit]
+
+
+@dataclass(frozen=True)
+class Editing:
+    """Which saved time off / extra hours (``exc``) or closure (``cl``) the form changes."""
+
+    form: str
+    item_id: int
+
+
+def show(
     request: Request,
     editor: Editor | None,
     *,
@@ -180,6 +197,8 @@ def _show(
     preview: WeekPreview | None = None,
     previewing: str = "",
     kept: Kept | None = None,
+    editing: Editing | None = None,
+    stranded: Stranded | None = None,
 ) -> Response:
     if editor is None:
         return render(request, "availability.html", {"editor": None, "staff": staff})
@@ -194,7 +213,10 @@ def _show(
         "previewing": previewing,
         "values": kept.values if kept else {},
         "errors": errors,
+        "editing": editing,
+        "stranded": stranded,
         "local": lambda at: forms.local_input(at, editor.zone).replace("T", " "),
+        "visit_time": lambda v: forms.visit_text(v.start_at, v.end_at, v.timezone),
     }
     status = 422 if errors else 200
     return render(request, "availability.html", context, status_code=status)
@@ -207,7 +229,7 @@ def _int(form: FormData, name: str) -> int | None:
     return None
 
 
-def _form_editor(db: Session, staff: Staff, form: FormData, now: datetime) -> Editor:
+def form_editor(db: Session, staff: Staff, form: FormData, now: datetime) -> Editor:
     editor = load_editor(
         db, staff, _int(form, "provider_id"), _int(form, "location_id"), _int(form, "type_id"), now
     )
@@ -228,58 +250,92 @@ def availability_page(
     provider_id: Annotated[int | None, Query(alias="provider", ge=1, le=2**31 - 1)] = None,
     location_id: Annotated[int | None, Query(alias="location", ge=1, le=2**31 - 1)] = None,
     type_id: Annotated[int | None, Query(alias="type", ge=1, le=2**31 - 1)] = None,
+    edit: Annotated[str | None, Query(pattern=r"^(exc|cl)-[0-9]{1,9}$")] = None,
 ) -> Response:
     """The editor of ``?provider=`` (a provider: themselves) at ``?location=``, previewing
-    the slots of ``?type=`` (the same names as the board's and the slot search's)."""
+    the slots of ``?type=`` (the same names as the board's and the slot search's);
+    ``?edit=exc-ID`` / ``?edit=cl-ID`` fills the dated form with a saved one to change it."""
     now = clock.now()
     editor = load_editor(db, staff, provider_id, location_id, type_id, now)
-    preview = _preview(db, editor, now) if editor else None
-    return _show(request, editor, staff=staff, preview=preview)
+    preview = preview_of(db, editor, now) if editor else None
+    editing, kept = None, None
+    if editor is not None and edit is not None:
+        prefix, _, item_id = edit.partition("-")
+        items = editor.exceptions if prefix == "exc" else editor.closures
+        item = next((i for i in items if i.id == int(item_id)), None)
+        if item is not None and (prefix == "exc" or editor.can_close):
+            editing = Editing(prefix, int(item_id))
+            kept = Kept(FormErrors(), forms.dated_values_of(item, prefix, editor.zone))
+    return show(request, editor, staff=staff, preview=preview, kept=kept, editing=editing)
 
 
-def _saved(request: Request, db: Session, editor: Editor, message: str) -> Response:
+def saved_page(request: Request, db: Session, editor: Editor, message: str) -> Response:
     flash(request, db, message)
     return RedirectResponse(editor.url(), status_code=303)
 
 
-def _run(
+@dataclass(frozen=True)
+class Change:
+    """One form's change: ``apply`` runs the services; ``provider_id`` / ``location_id``
+    say whose booked visits it may strand (``warning``: how the page says so)."""
+
+    apply: Callable[[], object]
+    which: str
+    saved: str
+    warning: str
+    provider_id: int | None = None
+    location_id: int | None = None
+
+
+def run_change(
     request: Request,
     db: Session,
     staff: Staff,
     editor: Editor,
     form: FormData,
     now: datetime,
-    change: Callable[[], object],
+    change: Change,
     *,
-    which: str,
-    saved: str,
     refused: Callable[[SchedulerError | RangeRefused], None],
     kept: Kept,
+    editing: Editing | None = None,
 ) -> Response:
-    """Preview or save one form's change; a refusal is shown next to its field."""
+    """Preview or save one form's change; a refusal is shown next to its field. "Save"
+    that would strand booked visits shows them instead, with "Save anyway" ("confirm")."""
     errors = kept.errors
-    if form.get("action") == "save":
+    action = form.get("action")
+    page = partial(show, request, editor, staff=staff, kept=kept, editing=editing)
+    if action in ("save", "confirm"):
         try:
+            stranded = []
+            if action == "save":
+                stranded = stranded_visits(
+                    db,
+                    now=now,
+                    provider_id=change.provider_id,
+                    location_id=change.location_id,
+                    change=change.apply,
+                )
+            if stranded:
+                warning = Stranded(change.which, change.warning, stranded)
+                return page(
+                    preview=preview_of(db, editor, now, change.apply),
+                    previewing=change.which,
+                    stranded=warning,
+                )
             with db.begin_nested():  # a refusal half-way leaves nothing behind
-                change()
+                change.apply()
         except (SchedulerError, RangeRefused) as exc:
             refused(exc)
         else:
-            return _saved(request, db, editor, saved)
-        return _show(request, editor, staff=staff, preview=_preview(db, editor, now), kept=kept)
+            return saved_page(request, db, editor, change.saved)
+        return page(preview=preview_of(db, editor, now))
     try:
-        preview = _preview(db, editor, now, change)
+        preview = preview_of(db, editor, now, change.apply)
     except (SchedulerError, RangeRefused) as exc:
         refused(exc)
-        preview = _preview(db, editor, now)
-    return _show(
-        request,
-        editor,
-        staff=staff,
-        preview=preview,
-        previewing="" if errors else which,
-        kept=kept,
-    )
+        preview = preview_of(db, editor, now)
+    return page(preview=preview, previewing="" if errors else change.which)
 
 
 @router.post("/availability/hours")
@@ -288,16 +344,16 @@ def save_hours(
 ) -> Response:
     """Weekly hours: "Preview" shows the coming week with the change, "Save" applies it."""
     now = clock.now()
-    editor = _form_editor(db, staff, form, now)
+    editor = form_editor(db, staff, form, now)
     rows = forms.rows_from_form(form)
     errors = FormErrors()
     changes = forms.changes_from_rows(rows, editor.location_id, errors)
     reason = forms.text_of(form, "reason", 500)
     kept = Kept(errors, {"reason": reason}, rows)
     if errors:
-        return _show(request, editor, staff=staff, preview=_preview(db, editor, now), kept=kept)
+        return show(request, editor, staff=staff, preview=preview_of(db, editor, now), kept=kept)
 
-    def change() -> int:
+    def apply() -> int:
         return apply_week(
             db, editor.provider.id, changes, reason=reason, actor=staff.actor, now=now
         )
@@ -308,133 +364,11 @@ def save_hours(
         else:
             errors.add("", exc.detail)
 
-    return _run(
-        request, db, staff, editor, form, now, change,
-        which="hours", saved="Weekly hours saved.", refused=refused, kept=kept,
-    )  # fmt: skip
-
-
-def _dated_values(form: FormData, prefix: str) -> dict[str, str]:
-    return {
-        f"{prefix}-{name}": forms.text_of(form, f"{prefix}-{name}", 500 if name == "reason" else 40)
-        for name in ("kind", "where", "start", "end", "reason")
-    }
-
-
-@router.post("/availability/exceptions")
-def add_exception(
-    request: Request, staff: StaffPage, db: SessionDep, clock: ClockDep, form: PostedForm
-) -> Response:
-    """Time off or extra hours, previewed or saved."""
-    now = clock.now()
-    editor = _form_editor(db, staff, form, now)
-    values = _dated_values(form, "exc")
-    errors = FormErrors()
-    kind = values["exc-kind"]
-    if kind not in ("unavailable", "extra"):
-        errors.add("exc-kind", "Choose time off or extra hours.")
-    span = forms.dated_instants(form, "exc", editor.zone, errors)
-    kept = Kept(errors, values)
-    data = None
-    if span is not None and not errors:
-        try:
-            data = ProviderExceptionCreate(
-                kind=kind,
-                location_id=None if values["exc-where"] == "all" else editor.location_id,
-                start_at=span[0],
-                end_at=span[1],
-                reason=values["exc-reason"],
-            )
-        except ValidationError as exc:
-            forms.schema_errors(exc, "exc", errors)
-    if data is None:
-        return _show(request, editor, staff=staff, preview=_preview(db, editor, now), kept=kept)
-    checked = data
-
-    def change() -> object:
-        return availability_service.create_exception(
-            db, editor.provider.id, checked, actor=staff.actor, now=now
-        )
-
-    def refused(exc: SchedulerError | RangeRefused) -> None:
-        errors.add("exc-start", str(exc))
-
-    saved = "Time off saved." if kind == "unavailable" else "Extra hours saved."
-    return _run(
-        request, db, staff, editor, form, now, change,
-        which="exception", saved=saved, refused=refused, kept=kept,
-    )  # fmt: skip
-
-
-@router.post("/availability/exceptions/{exception_id}/delete")
-def delete_exception(
-    request: Request,
-    exception_id: PathId,
-    staff: StaffPage,
-    db: SessionDep,
-    clock: ClockDep,
-    form: PostedForm,
-) -> Response:
-    now = clock.now()
-    editor = _form_editor(db, staff, form, now)
-    availability_service.delete_exception(
-        db, editor.provider.id, exception_id, reason="", actor=staff.actor, now=now
+    change = Change(
+        apply,
+        "hours",
+        "Weekly hours saved.",
+        "would be outside the new hours",
+        provider_id=editor.provider.id,
     )
-    return _saved(request, db, editor, "Removed.")
-
-
-def _desk_only(staff: Staff) -> None:
-    if staff.role not in (ADMIN, FRONT_DESK):
-        raise PageForbidden("Only the front desk and admins close a location.")
-
-
-@router.post("/availability/closures")
-def add_closure(
-    request: Request, staff: StaffPage, db: SessionDep, clock: ClockDep, form: PostedForm
-) -> Response:
-    """A closure of the whole location (a holiday), previewed or saved."""
-    _desk_only(staff)
-    now = clock.now()
-    editor = _form_editor(db, staff, form, now)
-    values = _dated_values(form, "cl")
-    errors = FormErrors()
-    span = forms.dated_instants(form, "cl", editor.zone, errors)
-    kept = Kept(errors, values)
-    data = None
-    if span is not None:
-        try:
-            data = ClosureCreate(start_at=span[0], end_at=span[1], reason=values["cl-reason"])
-        except ValidationError as exc:
-            forms.schema_errors(exc, "cl", errors)
-    if data is None:
-        return _show(request, editor, staff=staff, preview=_preview(db, editor, now), kept=kept)
-    checked = data
-
-    def change() -> object:
-        return locations_service.create_closure(
-            db, editor.location_id, checked, actor=staff.actor, now=now
-        )
-
-    def refused(exc: SchedulerError | RangeRefused) -> None:
-        errors.add("cl-start", str(exc))
-
-    return _run(
-        request, db, staff, editor, form, now, change,
-        which="closure", saved="Closure saved.", refused=refused, kept=kept,
-    )  # fmt: skip
-
-
-@router.post("/availability/closures/{closure_id}/delete")
-def delete_closure(
-    request: Request,
-    closure_id: PathId,
-    staff: StaffPage,
-    db: SessionDep,
-    clock: ClockDep,
-    form: PostedForm,
-) -> Response:
-    _desk_only(staff)
-    now = clock.now()
-    editor = _form_editor(db, staff, form, now)
-    locations_service.delete_closure(db, editor.location_id, closure_id, actor=staff.actor, now=now)
-    return _saved(request, db, editor, "Closure removed; the location is open again then.")
+    return run_change(request, db, staff, editor, form, now, change, refused=refused, kept=kept)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from scheduler.availability.engine import local_instant
 from scheduler.errors import NotFound, SchedulerError
 from scheduler.kit.timeutil import wall_time_text
-from scheduler.models import AvailabilityRule
+from scheduler.models import AvailabilityException, AvailabilityRule
 from scheduler.providers.availability_service import WEEKDAY_NAMES
 from scheduler.providers.schemas import AvailabilityRuleCreate
 from scheduler.providers.weekly_hours import RangeChange, WeekPreview
@@ -199,6 +199,28 @@ def local_datetime(value: str, zone: str) -> datetime | None:
 
 def local_input(at: datetime, zone: str) -> str:
     return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def dated_values_of(item: AvailabilityException, prefix: str, zone: str) -> dict[str, str]:
+    """A saved time off, extra hours (``exc``) or closure (``cl``) as its form shows it."""
+    values = {
+        f"{prefix}-start": local_input(item.start_at, zone),
+        f"{prefix}-end": local_input(item.end_at, zone),
+        f"{prefix}-reason": item.reason,
+    }
+    if prefix == "exc":
+        values["exc-kind"] = item.kind
+        values["exc-where"] = "all" if item.location_id is None else "here"
+    return values
+
+
+def visit_text(start_at: datetime, end_at: datetime, zone: str) -> str:
+    """``Tue 8 Dec 09:00-11:30`` (an en dash) in the visit's location's zone."""
+    tz = ZoneInfo(zone)
+    start, end = start_at.astimezone(tz), end_at.astimezone(tz)
+    if start.date() != end.date():
+        return f"{start:%a %-d %b %H:%M}–{end:%a %-d %b %H:%M}"
+    return f"{start:%a %-d %b %H:%M}–{end:%H:%M}"
 
 
 def dated_instants(

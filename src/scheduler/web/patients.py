@@ -19,9 +19,10 @@ from scheduler.deps import ClockDep
 from scheduler.errors import Conflict, InvalidInput, PreconditionFailed
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
+from scheduler.patients import duplicates as duplicates_service
 from scheduler.patients import service
 from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientUpdate
-from scheduler.web import patient_page
+from scheduler.web import patient_page, series_view
 from scheduler.web.deps import DeskPage
 from scheduler.web.templating import FormErrors, flash, render
 
@@ -201,6 +202,7 @@ def _patient_page(
         "flag_errors": flag_errors or {},
         "flag_reasons": flag_reasons or {},
         "stale": errors is not None and errors.for_("") == STALE_EDIT,
+        "series": series_view.patient_series(db, patient_id, now=now),
     }
     return render(request, "patient.html", context, status_code=status_code)
 
@@ -318,10 +320,10 @@ def merge_confirm(
     staff: DeskPage,
     db: ReadSessionDep,
     clock: ClockDep,
-    into: Annotated[int, Query(ge=1, le=service.MAX_ROW_ID)],
+    into: Annotated[int, Query(ge=1, le=duplicates_service.MAX_ROW_ID)],
 ) -> Response:
     """The confirm step: what moves from this record to the one kept."""
-    preview = service.merge_preview(db, into, patient_id)
+    preview = duplicates_service.merge_preview(db, into, patient_id)
     upcoming, past = patient_page.visits(db, patient_id, now=clock.now())
     context = {"staff": staff, "preview": preview, "upcoming": upcoming, "past": past}
     return render(request, "patient_merge.html", context)
@@ -334,12 +336,12 @@ def merge(
     staff: DeskPage,
     db: SessionDep,
     clock: ClockDep,
-    into: Annotated[int, Form(ge=1, le=service.MAX_ROW_ID)],
+    into: Annotated[int, Form(ge=1, le=duplicates_service.MAX_ROW_ID)],
 ) -> Response:
     """Fold this record into ``into`` through the merge service (audited); its visits
     then show under the record kept."""
     try:
-        kept = service.merge_patients(
+        kept = duplicates_service.merge_patients(
             db, into, PatientMerge(duplicate_id=patient_id), actor=staff.actor, now=clock.now()
         )
     except (Conflict, InvalidInput) as exc:
@@ -355,7 +357,7 @@ def not_duplicate(
 ) -> Response:
     """Staff looked: this is someone else. The flag is cleared; both records stay."""
     try:
-        service.dismiss_duplicate(db, patient_id, actor=staff.actor, now=clock.now())
+        duplicates_service.dismiss_duplicate(db, patient_id, actor=staff.actor, now=clock.now())
     except Conflict as exc:
         flash(request, db, exc.detail)
     else:

@@ -40,19 +40,35 @@ DEFAULT_HEADER_NAME = "Infusion Scheduler"
 
 @dataclass(frozen=True)
 class NavItem:
+    """A section of the navigation: its page, who sees it, and the paths of its sub-pages
+    (``href`` and each of ``also`` with anything under it), so the nav marks the section on
+    every page of it."""
+
     label: str
     href: str
     roles: tuple[str, ...]
+    also: tuple[str, ...] = ()
 
+    def is_current(self, path: str) -> bool:
+        if path.rstrip("/") == self.href.rstrip("/"):
+            return True
+        own = () if self.href == "/admin/" else (self.href,)
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in (*own, *self.also))
+
+
+# A booking's page belongs to the board it is opened from (a provider's: their schedule).
+BOOKING_PAGES = "/admin/bookings"
 
 # The navigation by role; pages that do not exist yet are added by the work that builds them.
 NAV: tuple[NavItem, ...] = (
-    NavItem("Day board", "/admin/", (ADMIN, FRONT_DESK)),
+    NavItem(
+        "Day board", "/admin/", (ADMIN, FRONT_DESK), ("/admin/board", "/admin/week", BOOKING_PAGES)
+    ),
     NavItem("Today", "/admin/today", (ADMIN, FRONT_DESK)),
-    NavItem("Book", "/admin/book", (ADMIN, FRONT_DESK)),
+    NavItem("Book", "/admin/book", (ADMIN, FRONT_DESK), ("/admin/series",)),
     NavItem("Patients", "/admin/patients", (ADMIN, FRONT_DESK)),
     NavItem("Waitlist", "/admin/waitlist", (ADMIN, FRONT_DESK)),
-    NavItem("My schedule", "/admin/my-schedule", (PROVIDER,)),
+    NavItem("My schedule", "/admin/my-schedule", (PROVIDER,), (BOOKING_PAGES,)),
     NavItem("Availability", "/admin/availability", (ADMIN, FRONT_DESK, PROVIDER)),
     NavItem("Calendar feeds", "/admin/feeds", (ADMIN, FRONT_DESK, PROVIDER)),
     NavItem("Settings", "/admin/settings", (ADMIN,)),
@@ -125,6 +141,11 @@ def nav_for(role: str | None) -> list[NavItem]:
     return [item for item in NAV if role in item.roles]
 
 
+def current_section(nav: list[NavItem], path: str) -> str | None:
+    """The ``href`` of the section ``path`` is in (the nav marks it), or None."""
+    return next((item.href for item in nav if item.is_current(path)), None)
+
+
 def render(
     request: Request,
     template: str,
@@ -137,11 +158,13 @@ def render(
     signed_in: sessions.SignedIn | None = getattr(request.state, "signed_in", None)
     user = signed_in.user if signed_in else None
     settings = request.app.state.settings
+    nav = nav_for(user.role if user else None)
     values: dict[str, Any] = {
         "request": request,
         "user": user,
-        "nav": nav_for(user.role if user else None),
+        "nav": nav,
         "current_path": request.url.path,
+        "current_section": current_section(nav, request.url.path),
         "flash": signed_in.flash if signed_in else None,
         "clinic_name": settings.clinic_name or DEFAULT_HEADER_NAME,
         "errors": FormErrors(),

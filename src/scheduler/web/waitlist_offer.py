@@ -23,7 +23,7 @@ from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.waitlist import accept_service
 from scheduler.waitlist.accept_service import OfferView
-from scheduler.web.patient_pages import Refused, page, read_limit, write_limit
+from scheduler.web.patient_base import Refused, page, read_limit, write_limit
 from scheduler.web.templating import FormErrors
 
 router = APIRouter(include_in_schema=False, route_class=CommitRoute, dependencies=[read_limit])

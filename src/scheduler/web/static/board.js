@@ -1,5 +1,6 @@
-// The day board's convenience: it refreshes itself every 30 seconds while visible, so the
-// desk sees check-ins and new bookings without reloading. The page works without this script.
+// The day board's conveniences: it refreshes itself every 30 seconds while visible, so the
+// desk sees check-ins and new bookings without reloading, and on a narrow screen it opens the
+// time axis where the visits are. The page works without this script.
 (function () {
   "use strict";
 
@@ -32,5 +33,18 @@
       .catch(function () { window.clearInterval(timer); });
   }
 
+  // On a tablet or a phone the time axis scrolls inside its frame: open it at the booking
+  // just made, else at "now", else at the first visit, so the day's visits are in view.
+  function reveal() {
+    var region = document.querySelector(".board-scroll");
+    if (!region || region.scrollWidth <= region.clientWidth) { return; }
+    var target = region.querySelector(".is-highlight") || region.querySelector(".board-now") ||
+      region.querySelector("[data-booking]");
+    if (!target) { return; }
+    var left = target.getBoundingClientRect().left - region.getBoundingClientRect().left;
+    region.scrollLeft = Math.max(0, region.scrollLeft + left - region.clientWidth * 0.5);
+  }
+
+  reveal();
   var timer = window.setInterval(refresh, PERIOD_MS);
 })();
