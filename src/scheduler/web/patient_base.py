@@ -157,8 +157,10 @@ def picker(
     day_text: str | None,
     now: datetime,
     settings: Settings,
+    provider_id: int | None = None,
 ) -> dict[str, Any]:
-    """The month grid (days without free times disabled) and the chosen day's times."""
+    """The month grid (days without free times disabled) and the chosen day's times (of
+    ``provider_id`` only, when the patient chose a provider)."""
     zone = location.timezone
     today = now.astimezone(ZoneInfo(zone)).date()
     chosen_day = parse_day(day_text)
@@ -176,6 +178,7 @@ def picker(
         end_at=end,
         now=now,
         settings=settings,
+        provider_id=provider_id,
     )
     free = days_with_times((s.start_at for s in found.items), zone)
     if chosen_day is not None and chosen_day.replace(day=1) != month:
@@ -191,6 +194,7 @@ def picker(
         "tz": ZoneInfo(zone),
         "zone": zone,
         "kind": kind,
+        "provider_id": provider_id,
     }
 
 
