@@ -7,9 +7,9 @@ visit no longer booked or a patient who opted out: ``withdrawn``; no e-mail addr
 
 A new kind of message adds its branch in ``_prepare`` (and its subject in ``content``).
 
-The messages of one claim share what does not differ between them: each booking's rows are
-loaded once and its ``.ics`` (the same bytes for every message about that visit) is built
-once per batch (``_Batch``).
+The messages of one claim share what does not differ between them: the rows of all its
+visits are loaded together (one statement per table), and each visit's ``.ics`` (the same
+bytes for every message about that visit) is built once per batch (``_Batch``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from scheduler.models import (
     Patient,
     ReminderOptOut,
 )
+from scheduler.notifications import repository
 from scheduler.notifications.content import MessageContext, render
 from scheduler.notifications.sign_in import sign_in_message
 from scheduler.notifications.transports import Attachment, OutgoingMessage
@@ -80,6 +81,7 @@ class _Batch:
     visits: dict[int, _Visit] = field(default_factory=dict)
     calendars: dict[int, bytes] = field(default_factory=dict)
     opted_out: dict[int, bool] = field(default_factory=dict)
+    loaded: list[object] = field(default_factory=list)  # held, so the identity map keeps them
 
     def has_opted_out(self, patient_id: int) -> bool:
         if (found := self.opted_out.get(patient_id)) is None:
@@ -133,8 +135,11 @@ def prepare(
     session: Session, notifications: Iterable[Notification], *, now: datetime, settings: Settings
 ) -> list[Claimed]:
     """Each of ``notifications`` (claimed, in the claim's transaction) made ready to send."""
+    claimed = list(notifications)
     batch = _Batch(session, settings, now)
-    return [_prepare(batch, notification) for notification in notifications]
+    visits = {n.booking_id for n in claimed if n.kind in BOOKING_KINDS and n.booking_id}
+    batch.loaded = repository.load_visits(session, visits)
+    return [_prepare(batch, notification) for notification in claimed]
 
 
 def _prepare(batch: _Batch, notification: Notification) -> Claimed:
