@@ -3,23 +3,36 @@
 Seeds the clinic of ``benchmarks/slots.py`` (America/Denver, 10 chairs, 6 providers, ~5,000
 bookings over 90 days), makes its consultation self-schedulable, and measures over HTTP (one
 uvicorn process, production settings) the time to first byte (request sent -> status line and
-headers received) of:
+headers received) and the server CPU time per request of:
 
 - ``GET /book/types?location=`` (the first page; ``/book`` itself is a redirect to it when
   there is one location) and ``GET /book`` (that redirect);
-- ``GET /book/times?location=&type=&day=`` for a busy weekday: the month grid (one slot
-  search over the month) and that day's free times.
+- ``GET /book/times?location=&type=&day=`` for a busy weekday: the month grid (which dates of
+  the month have a free time) and that day's free times; and ``GET /book/times?...&month=``,
+  the month grid alone.
 
-200 sequential requests each after 10 warm-up requests; target p95 <= 50 ms.
+200 sequential requests each after 10 warm-up requests, in 4 rounds of 50; target p95 <= 50 ms.
+The machine's load average is printed with each figure: on a shared machine the CPU time per
+request is the figure to compare, wall-clock times include waiting for a CPU.
 
-    .venv/bin/python benchmarks/public_pages.py [--backend sqlite|postgresql|both]
+``--compare`` also serves the time picker as it was before ``public/free_days.py`` (a search
+building every slot of the month, ``benchmarks/month_wide_picker.py``) from a second server on
+the same database, its rounds interleaved with the current one's, and times both service
+paths in process (CPU time of this process, median).
+
+    .venv/bin/python benchmarks/public_pages.py [--backend sqlite|postgresql|both] [--compare]
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
+import os
+import statistics
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import _common as common
@@ -27,23 +40,88 @@ import slots
 from sqlmodel import Session
 
 from scheduler.models import AppointmentType
+from scheduler.public import service
+from scheduler.public.free_days import free_days
+from scheduler.web.patient_view import local_day_bounds, month_bounds
 
 WARM_UP = 10
 REQUESTS = 200
+ROUNDS = 4
+INPROCESS_RUNS = 30
 TARGET_P95_MS = 50.0
+OLD_FACTORY = "benchmarks.month_wide_picker:create_app"
 
 
 def ttfb(connection: http.client.HTTPConnection, path: str, expect: int) -> float:
-    t0 = time.perf_counter()
-    connection.request("GET", path)
-    response = connection.getresponse()
+    try:
+        t0 = time.perf_counter()
+        connection.request("GET", path)
+        response = connection.getresponse()
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        # The server closed the idle keep-alive connection (while the other one was measured).
+        connection.close()
+        t0 = time.perf_counter()
+        connection.request("GET", path)
+        response = connection.getresponse()
     first = time.perf_counter() - t0
     response.read()
     assert response.status == expect, (path, response.status)
     return first
 
 
-def run(backend: str) -> None:
+def load_average() -> str:
+    return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def cpu_median(fn: Callable[[], object]) -> float:
+    times = []
+    for _ in range(INPROCESS_RUNS):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
+
+
+def in_process(url: str, location: int, kind: int, day: date) -> None:
+    """CPU time of the two service paths behind ``/book/times?day=`` (no HTTP, no render)."""
+    settings = common.settings_for(url)
+    engine = common.engine_for(url)
+    zone = str(common.ZONE)
+    now = datetime.now(UTC)
+    start, end = month_bounds(day, zone)
+    start = max(start, now)
+    day_start, day_end = local_day_bounds(day, zone)
+    ids = {"location_id": location, "appointment_type_id": kind}
+
+    def month_wide() -> set[date]:
+        found = service.find_times(
+            session, **ids, start_at=start, end_at=end, now=now, settings=settings
+        )
+        return {s.start_at.astimezone(common.ZONE).date() for s in found.items}
+
+    def free_days_and_day() -> set[date]:
+        days = free_days(session, **ids, start_at=start, end_at=end, now=now, settings=settings)
+        service.find_times(
+            session,
+            **ids,
+            start_at=max(day_start, start),
+            end_at=min(day_end, end),
+            now=now,
+            settings=settings,
+        )
+        return set(days)
+
+    with Session(engine) as session:
+        assert month_wide() == free_days_and_day(), "the two paths disagree on the free dates"
+        old = cpu_median(month_wide)
+        new = cpu_median(free_days_and_day)
+    engine.dispose()
+    common.section(f"in process, CPU time (median of {INPROCESS_RUNS}; {load_average()})")
+    print(f"month-wide find_times (before)            {common.ms(old)}")
+    print(f"free_days + the day's find_times (now)    {common.ms(new)}")
+
+
+def run(backend: str, compare: bool) -> None:
     common.banner(f"Patient booking pages on the slot benchmark's clinic - {backend}")
     now = datetime.now(UTC)
     first_day = now.astimezone(common.ZONE).date() + timedelta(days=1)
@@ -62,35 +140,62 @@ def run(backend: str) -> None:
         while day.weekday() >= 5:
             day += timedelta(days=1)
         location, kind = clinic.location_id, clinic.type_ids["consult"]
+        times = f"/book/times?location={location}&type={kind}"
         paths = {
-            "/book (redirect)": ("/book", 303),
-            "/book/types": (f"/book/types?location={location}", 200),
-            "/book/times (month + day)": (
-                f"/book/times?location={location}&type={kind}&day={day.isoformat()}",
-                200,
-            ),
+            "/book (redirect)": ("/book", 303, False),
+            "/book/types": (f"/book/types?location={location}", 200, False),
+            "/book/times (month + day)": (f"{times}&day={day.isoformat()}", 200, True),
+            "/book/times (month only)": (f"{times}&month={day:%Y-%m}", 200, True),
         }
-        with common.servers(url) as (base_url,):
-            parts = urlsplit(base_url)
-            connection = http.client.HTTPConnection(parts.hostname or "", parts.port)
-            for name, (path, status) in paths.items():
-                for _ in range(WARM_UP):
-                    ttfb(connection, path, status)
-                times = [ttfb(connection, path, status) for _ in range(REQUESTS)]
-                p50, p95, p99 = (common.percentile(times, q) * 1000 for q in (50, 95, 99))
-                common.section(f"TTFB GET {name} ({REQUESTS} sequential)")
-                print(f"p50 {p50:.2f} ms  p95 {p95:.2f} ms  p99 {p99:.2f} ms")
-                print(
-                    f"p95 target <= {TARGET_P95_MS:.0f} ms: {common.verdict(p95 <= TARGET_P95_MS)}"
-                )
-            connection.close()
+        if compare:
+            in_process(url, location, kind, day)
+        factories = ["scheduler.main:create_app"] + ([OLD_FACTORY] if compare else [])
+        with ExitStack() as stack:
+            base_urls = [stack.enter_context(common.servers(url, factory=f))[0] for f in factories]
+            connections = []
+            for base_url in base_urls:
+                parts = urlsplit(base_url)
+                connections.append(http.client.HTTPConnection(parts.hostname or "", parts.port))
+            for name, (path, status, both) in paths.items():
+                variants = list(zip(["now", "before"], connections, strict=False))
+                if not both:
+                    variants = variants[:1]
+                measured = {label: ([], 0.0) for label, _ in variants}
+                for _label, connection in variants:
+                    for _ in range(WARM_UP):
+                        ttfb(connection, path, status)
+                for _ in range(ROUNDS):
+                    for label, connection in variants:
+                        with common.CpuMeter() as cpu:
+                            got = [
+                                ttfb(connection, path, status) for _ in range(REQUESTS // ROUNDS)
+                            ]
+                        latencies, servers = measured[label]
+                        measured[label] = (latencies + got, servers + cpu.servers)
+                common.section(f"TTFB GET {name} ({REQUESTS} sequential; {load_average()})")
+                for label, (latencies, servers) in measured.items():
+                    p50, p95, p99 = (common.percentile(latencies, q) * 1000 for q in (50, 95, 99))
+                    print(
+                        f"{label + ':':<8} p50 {p50:.2f} ms  p95 {p95:.2f} ms  p99 {p99:.2f} ms  "
+                        f"server CPU {servers / len(latencies) * 1000:.1f} ms per request  "
+                        f"(p95 <= {TARGET_P95_MS:.0f} ms: {common.verdict(p95 <= TARGET_P95_MS)})"
+                    )
+            for connection in connections:
+                connection.close()
 
 
 def main() -> None:
-    args = common.parse_args(__doc__ or "")
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--compare",
+            action="store_true",
+            help="also measure the month-wide time picker of before (second server)",
+        )
+
+    args = common.parse_args(__doc__ or "", extra)
     print(common.machine_line())
     for backend in args.backends:
-        run(backend)
+        run(backend, args.compare)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import scheduler
+import scheduler.web
 
 # Modules that are the HTTP edge by design (docs/architecture.md); everything else must
 # import without FastAPI or Starlette.
@@ -88,11 +89,24 @@ SQL_BUILDERS = {
 SQL_IN_SERVICE_ALLOWED: set[str] = set()
 
 
+# Domain modules of the service layer without "service" in their name.
+SERVICE_LIKE = {
+    "scheduler.worker.jobs",
+    "scheduler.notifications.delivery",
+    "scheduler.notifications.outbox",
+}
+
+
 def _service_modules() -> list[tuple[str, str]]:
     """Every domain module of the service layer: ``service.py``, ``*_service.py``, the
-    bookings modules that the bookings service is split into and the worker's periodic jobs,
-    with their file paths."""
-    bookings_domain = {"book", "holds", "lifecycle", "placement"}
+    modules that the bookings, patients, public and series services are split into, and the
+    worker's and outbox's modules, with their file paths."""
+    split_services = {
+        "bookings": {"book", "holds", "lifecycle", "placement"},
+        "patients": {"duplicates"},
+        "public": {"booking", "common", "manage"},
+        "series": {"booking", "managing", "planning", "templates"},
+    }
     found = []
     for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):
         parts = info.name.split(".")
@@ -100,8 +114,8 @@ def _service_modules() -> list[tuple[str, str]]:
         in_service_layer = (
             leaf == "service"
             or leaf.endswith("_service")
-            or (parts[1] == "bookings" and leaf in bookings_domain)
-            or info.name == "scheduler.worker.jobs"
+            or leaf in split_services.get(parts[1], set())
+            or info.name in SERVICE_LIKE
         )
         if in_service_layer:
             spec = importlib.util.find_spec(info.name)
@@ -136,6 +150,9 @@ def test_services_build_no_sql() -> None:
         "scheduler.bookings.book",
         "scheduler.auth.service",
         "scheduler.feeds.service",
+        "scheduler.patients.duplicates",
+        "scheduler.public.manage",
+        "scheduler.series.planning",
     ):
         assert required in names
     offenders = {
@@ -149,3 +166,116 @@ def test_services_build_no_sql() -> None:
         name for name, path in modules if _sql_builders_imported(path)
     }
     assert stale == set(), "remove these from SQL_IN_SERVICE_ALLOWED"
+
+
+# ---- module size -----------------------------------------------------------------------
+
+MAX_LINES = 500
+# Modules allowed over the limit (none: every module was split by responsibility). Shrink only:
+# an entry that is back under the limit goes.
+OVER_500_ALLOWED: set[str] = set()
+
+
+def _source_lines() -> dict[str, int]:
+    """Lines of every module under ``src/``, by path from ``src/``."""
+    package = Path(scheduler.__file__).parent
+    return {
+        path.relative_to(package.parent).as_posix(): len(
+            path.read_text(encoding="utf-8").splitlines()
+        )
+        for path in sorted(package.rglob("*.py"))
+    }
+
+
+def test_no_module_over_500_lines() -> None:
+    lines = _source_lines()
+    assert "scheduler/bookings/service.py" in lines  # guards against an empty walk
+    over = {path: count for path, count in lines.items() if count > MAX_LINES}
+    unexpected = {path: count for path, count in over.items() if path not in OVER_500_ALLOWED}
+    assert unexpected == {}, "split these by responsibility (docs/architecture.md)"
+    stale = OVER_500_ALLOWED - set(over)
+    assert stale == set(), "remove these from OVER_500_ALLOWED"
+
+
+# ---- web pages ---------------------------------------------------------------------------
+
+# Running a statement: a page module that calls one of these on a session queries the
+# database itself instead of calling a service (or, for the pages' joined reads,
+# ``scheduler.web.repository``).
+STATEMENT_CALLS = {"exec", "execute", "scalar", "scalars"}
+
+
+def _web_modules() -> list[tuple[str, str]]:
+    found = []
+    for info in pkgutil.walk_packages(scheduler.web.__path__, prefix="scheduler.web."):
+        if info.name == "scheduler.web.repository":
+            continue
+        spec = importlib.util.find_spec(info.name)
+        assert spec is not None
+        assert spec.origin is not None
+        found.append((info.name, spec.origin))
+    return sorted(found)
+
+
+def _statement_calls(tree: ast.AST) -> set[str]:
+    return {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in STATEMENT_CALLS
+    }
+
+
+def _repositories_imported(tree: ast.AST) -> set[str]:
+    """The domain repository modules a module imports (``scheduler.web.repository`` aside)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module is not None:
+            if node.module.split(".")[-1] == "repository":
+                names.add(node.module)
+            names |= {
+                f"{node.module}.{alias.name}" for alias in node.names if alias.name == "repository"
+            }
+        elif isinstance(node, ast.Import):
+            names |= {
+                alias.name for alias in node.names if alias.name.split(".")[-1] == "repository"
+            }
+    return names - {"scheduler.web.repository"}
+
+
+def test_web_pages_build_no_sql_and_use_no_domain_repository() -> None:
+    modules = _web_modules()
+    names = [name for name, _ in modules]
+    for required in ("scheduler.web.booking", "scheduler.web.today", "scheduler.web.settings"):
+        assert required in names
+    offenders = {}
+    for name, path in modules:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+        found = _sql_builders_imported(path) | _statement_calls(tree) | _repositories_imported(tree)
+        if found:
+            offenders[name] = sorted(found)
+    assert offenders == {}, (
+        "a page parses, calls one service and renders: move the query into the domain's "
+        "repository (behind its service) or, for a page's joined read, scheduler/web/repository.py"
+    )
+
+
+def test_the_web_rules_see_what_they_forbid(tmp_path: Path) -> None:
+    """The checks above find a query, a statement run and a domain repository import."""
+    source = tmp_path / "page.py"
+    source.write_text(
+        "from sqlmodel import select\n"
+        "from scheduler.bookings import repository\n"
+        "import scheduler.audit.repository\n"
+        "def page(db):\n"
+        "    return db.exec(select(1)).all()\n",
+        encoding="utf-8",
+    )
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    assert _sql_builders_imported(str(source)) == {"select"}
+    assert _statement_calls(tree) == {"exec"}
+    assert _repositories_imported(tree) == {
+        "scheduler.bookings.repository",
+        "scheduler.audit.repository",
+    }

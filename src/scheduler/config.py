@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_minutes: int = Field(default=10, ge=1, le=120)
+    # How long a waitlist offer's accept link (and the hold behind it) lasts; never past the
+    # slot's own min notice.
+    waitlist_offer_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
     # How long an Idempotency-Key's answer is kept for a retry; an older key counts as new,
     # and the worker deletes its record.
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
@@ -78,6 +81,16 @@ class Settings(BaseSettings):
     # of a day one client can hold at once to about this rate x hold_minutes).
     public_hold_rate_limit: str = "20/hour"
     login_rate_limit: str = "10/minute"
+    # Returning patients (/me): a sign-in link by e-mail, single use, valid this long; the
+    # session it starts lasts as long. Each address may ask this often, and one patient gets
+    # at most this many links an hour (more requests get the same answer and no mail).
+    sign_in_link_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    patient_session_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    sign_in_rate_limit: str = "5/10minutes"
+    sign_in_mails_per_hour: int = Field(default=3, ge=1, le=20)
+    # The request form answers no sooner than this, known person or not, so that its timing
+    # tells nothing (the work is a few milliseconds; the rest is waiting).
+    sign_in_answer_seconds: float = Field(default=0.25, ge=0.0, le=5.0)
     # Reverse proxies whose X-Forwarded-For is trusted (rate limits key on the client address).
     forwarded_allow_ips: str = "127.0.0.1"
     rate_limit_enabled: bool = True

@@ -54,6 +54,7 @@ def _api_routers() -> list[APIRouter]:
     from scheduler.providers.router import router as providers
     from scheduler.public.router import router as public
     from scheduler.series.router import router as series
+    from scheduler.waitlist.router import router as waitlist
 
     return [
         bookings,
@@ -66,6 +67,7 @@ def _api_routers() -> list[APIRouter]:
         providers,
         appointment_types,
         series,
+        waitlist,
         audit,
         notifications,
         public_notifications,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
@@ -181,3 +182,28 @@ def test_resend_of_a_queued_message_is_refused_and_of_an_unknown_one_404(
     missing = client.post("/api/v1/notifications/999999/resend", headers=desk_headers)
     assert missing.status_code == 404
     assert not db.exec(select(AuditEvent).where(AuditEvent.action == "notification.resend")).all()
+
+
+def test_a_message_names_a_visit_or_a_patient_and_one_about_nobody_is_refused(
+    clinic: Clinic, db: Session, clock: FrozenClock
+) -> None:
+    """Sign-in links and waitlist offers are about a patient, not a visit; a message about
+    no one could never be addressed, so the database refuses it."""
+    now = clock.now()
+
+    def message(patient_id: int | None, tag: str) -> Notification:
+        return Notification(
+            patient_id=patient_id,
+            kind="sign_in",
+            due_at=now,
+            message_id=f"<{tag}@test>",
+            created_at=now,
+            updated_at=now,
+        )
+
+    db.add(message(clinic.patient.id, "patient"))
+    db.commit()
+    db.add(message(None, "nobody"))
+    with pytest.raises(IntegrityError):
+        db.commit()
+    db.rollback()

@@ -195,6 +195,53 @@ def test_a_series_books_every_visit_in_one_transaction(
     assert not taken & {datetime.fromisoformat(v["start_at"]) for v in second["visits"]}
 
 
+def test_a_placement_that_changed_since_the_preview_books_nothing(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    db: Session,
+) -> None:
+    """The front desk sends back the plan it showed; a chair booked meanwhile changes the
+    placement, so nothing is booked and the answer carries the new preview."""
+    template = make_template(client, admin_headers, clinic)
+    body = request_body(clinic, template)
+    preview = client.post("/api/v1/series/preview", json=body, headers=desk_headers).json()
+    seen = [{k: v[k] for k in ("start_at", "chair_id", "provider_id")} for v in preview["visits"]]
+    first = preview["visits"][0]
+    taken = client.post(
+        "/api/v1/bookings",
+        json={
+            "patient_id": clinic.other_patient.id,
+            "appointment_type_id": clinic.infusion_id,
+            "location_id": clinic.location_id,
+            "start_at": first["start_at"],
+            "chair_id": first["chair_id"],
+        },
+        headers=desk_headers,
+    )
+    assert taken.status_code == 201, taken.text
+    refused = client.post(
+        "/api/v1/series", json={**body, "expected_visits": seen}, headers=desk_headers
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "series_plan_changed"
+    fresh = refused.json()["preview"]
+    assert fresh["feasible"] is True
+    assert fresh["visits"] != preview["visits"]
+    assert count(db, Series) == 0
+    assert count(db, Booking) == 1
+    # The new plan, sent back as seen, is booked.
+    again = [{k: v[k] for k in ("start_at", "chair_id", "provider_id")} for v in fresh["visits"]]
+    booked = client.post(
+        "/api/v1/series", json={**body, "expected_visits": again}, headers=desk_headers
+    )
+    assert booked.status_code == 201, booked.text
+    assert [datetime.fromisoformat(v["start_at"]) for v in booked.json()["visits"]] == [
+        datetime.fromisoformat(v["start_at"]) for v in fresh["visits"]
+    ]
+
+
 def close_day(db: Session, clinic: Clinic, day: date) -> None:
     tz_start = local_instant(day, datetime.min.time(), clinic_tz())
     db.add(

@@ -54,18 +54,16 @@ def list_events(
 
 
 def events_of_entity(
-    session: Session, *, entity_type: str, entity_id: int, actions: Sequence[str]
+    session: Session, *, entity_type: str, entity_id: int, actions: Sequence[str] | None = None
 ) -> list[tuple[AuditEvent, User | None]]:
-    """An entity's events with these actions, oldest first, each with the staff user who
-    acted (None for the public, the system or a deleted account)."""
-    rows = session.exec(
+    """An entity's events (only these actions, when given), oldest first, each with the staff
+    user who acted (None for the public, the system or a deleted account)."""
+    query = (
         select(AuditEvent, User)
         .outerjoin(User, col(User.id) == col(AuditEvent.actor_user_id))
-        .where(
-            AuditEvent.entity_type == entity_type,
-            AuditEvent.entity_id == entity_id,
-            col(AuditEvent.action).in_(actions),
-        )
-        .order_by(col(AuditEvent.id))
-    ).all()
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
+    )
+    if actions is not None:
+        query = query.where(col(AuditEvent.action).in_(actions))
+    rows = session.exec(query.order_by(col(AuditEvent.id))).all()
     return [(event, user) for event, user in rows]

@@ -7,7 +7,7 @@ that did not happen. Events are never updated or deleted (no API does either).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel
 
 from scheduler.audit import repository
 from scheduler.auth.actors import Actor
+from scheduler.models import AuditEvent, User
 
 
 def snapshot(
@@ -132,3 +133,13 @@ def audited_delete(
     )
     session.delete(row)
     session.flush()
+
+
+def events_of(
+    session: Session, *, entity_type: str, entity_id: int, actions: Sequence[str] | None = None
+) -> list[tuple[AuditEvent, User | None]]:
+    """An entity's history: its events (only these actions, when given), oldest first, each
+    with the staff user who acted (None for the public, the system or a deleted account)."""
+    return repository.events_of_entity(
+        session, entity_type=entity_type, entity_id=entity_id, actions=actions
+    )

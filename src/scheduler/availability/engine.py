@@ -87,7 +87,14 @@ from scheduler.availability.engine_core import (
     provider_reasons,
     shape_of,
 )
-from scheduler.availability.engine_time import US_PER_MINUTE, LocalClock, from_us, to_us, wall_to_us
+from scheduler.availability.engine_time import (
+    US_PER_MINUTE,
+    LocalClock,
+    day_to_date,
+    from_us,
+    to_us,
+    wall_to_us,
+)
 from scheduler.availability.engine_types import (
     CandidateVerdict,
     ChairSpec,
@@ -126,6 +133,7 @@ __all__ = [
     "check_candidate",
     "explain_candidates",
     "find_free_slots",
+    "free_days",
     "grid_starts",
     "local_instant",
     "occupancy",
@@ -261,6 +269,28 @@ def find_free_slots(query: SlotQuery) -> list[Slot]:
         )
         i = offerable.find(1, i + 1, end)
     return slots
+
+
+def free_days(query: SlotQuery) -> list[date]:
+    """The local dates (in the query's zone, ascending) on which :func:`find_free_slots`
+    would offer at least one start: the same evaluation, without building slots or ranking
+    resources. Once a date has an offerable start, the rest of its candidates are skipped.
+    """
+    ev = _evaluate_window(query)
+    offerable = _offerable(ev)
+    days = ev.days
+    end = min(ev.horizon_until, len(ev.starts))
+    # Candidates come in instant order, so their local dates go back only where a fall-back
+    # fold crosses midnight (rare; then every offerable start is visited instead).
+    ascending = days == sorted(days)
+    found: set[int] = set()
+    i = offerable.find(1, ev.notice_from, end)
+    while i >= 0:
+        day = days[i]
+        found.add(day)
+        i = bisect_right(days, day, i, end) if ascending else i + 1
+        i = offerable.find(1, i, end) if i < end else -1
+    return [day_to_date(day) for day in sorted(found)]
 
 
 def explain_candidates(query: SlotQuery) -> list[CandidateVerdict]:

@@ -24,6 +24,7 @@ from scheduler.availability.engine import (
     WeeklyRule,
     explain_candidates,
     find_free_slots,
+    free_days,
     local_instant,
 )
 from scheduler.availability.repository import to_phases
@@ -268,6 +269,32 @@ def _slot_list(
             for slot in find_free_slots(ctx.query)
         ],
     }
+
+
+def search_free_days(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+    provider_id: int | None = None,
+) -> list[date]:
+    """The local dates (location zone, ascending) on which ``search_slots`` over the same
+    window and provider (any when None) would list at least one slot; loaded the same way,
+    but no slot is built (a month grid needs only which dates have a free time)."""
+    check_window(start_at, end_at)
+    ctx = load_context(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=provider_id,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+    )
+    return free_days(ctx.query)
 
 
 def reason_read(reason: Reason, provider_names: dict[int, str]) -> ReasonRead:

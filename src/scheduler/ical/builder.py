@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -140,6 +141,26 @@ def build_calendar(
     if len(set(uids)) != len(uids):
         raise ValueError("each event in a calendar needs its own UID")
 
+    writer = _EventWriter(tz)
+    for event in ordered:
+        writer.write(event)
+    head = _calendar_head(name, tzid, prodid, refresh_minutes, method)
+    # VTIMEZONE before the events: RFC 5545 allows either order, but Outlook reads one pass.
+    zone = b""
+    if writer.first_year is not None and writer.last_year is not None:
+        zone = _vtimezone_lines(tz, writer.first_year, writer.last_year)
+    if not writer.lines and not zone:
+        return head
+    events_text = "".join(line + "\r\n" for line in writer.lines)
+    return head[: -len(_END_CALENDAR)] + zone + events_text.encode("utf-8") + _END_CALENDAR
+
+
+@lru_cache(maxsize=256)
+def _calendar_head(
+    name: str, tzid: str, prodid: str, refresh_minutes: int, method: str | None
+) -> bytes:
+    """The calendar's own properties and its END line: the same bytes for every calendar of
+    one location and kind (a feed, a patient's download), so built once."""
     calendar = Calendar()
     calendar.add("VERSION", "2.0")
     calendar.add("PRODID", prodid)
@@ -153,20 +174,18 @@ def build_calendar(
     refresh = timedelta(minutes=refresh_minutes)
     calendar.add("REFRESH-INTERVAL", vDuration(refresh), parameters={"VALUE": "DURATION"})
     calendar.add("X-PUBLISHED-TTL", vDuration(refresh))
-
-    writer = _EventWriter(tz)
-    for event in ordered:
-        writer.write(event)
-    # VTIMEZONE before the events: RFC 5545 allows either order, but Outlook reads one pass.
-    if writer.first_year is not None and writer.last_year is not None:
-        calendar.add_component(vtimezone_for(tz, range(writer.first_year, writer.last_year + 1)))
     head: bytes = calendar.to_ical()
     if not head.endswith(_END_CALENDAR):
         raise AssertionError("icalendar did not end the calendar with END:VCALENDAR")
-    if not writer.lines:
-        return head
-    events_text = "\r\n".join(writer.lines) + "\r\n"
-    return head[: -len(_END_CALENDAR)] + events_text.encode("utf-8") + _END_CALENDAR
+    return head
+
+
+@lru_cache(maxsize=256)
+def _vtimezone_lines(tz: ZoneInfo, first_year: int, last_year: int) -> bytes:
+    """The VTIMEZONE component as icalendar writes it inside the calendar (each line ending
+    in CRLF): a zone's rules do not change while the process runs, so built once per span."""
+    component: bytes = vtimezone_for(tz, range(first_year, last_year + 1)).to_ical()
+    return component
 
 
 def _check(event: FeedEvent) -> None:

@@ -25,6 +25,8 @@ from scheduler.models.clinic import (
 from scheduler.models.enums import BookingStatus, Role
 from scheduler.models.notification import Notification, NotificationLink, ReminderOptOut
 from scheduler.models.patient import Patient
+from scheduler.models.patient_access import PatientLink, PatientSession
+from scheduler.models.waitlist import WaitlistEntry, WaitlistOffer
 from scheduler.models.web import WebSession
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "Notification",
     "NotificationLink",
     "Patient",
+    "PatientLink",
+    "PatientSession",
     "Provider",
     "ProviderAppointmentType",
     "ProviderLocation",
@@ -53,6 +57,8 @@ __all__ = [
     "Series",
     "SeriesTemplate",
     "User",
+    "WaitlistEntry",
+    "WaitlistOffer",
     "WebSession",
     "metadata",
 ]

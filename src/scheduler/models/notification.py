@@ -1,7 +1,10 @@
 """The outbox: messages to patients, written in the same transaction as the change.
 
-A ``Notification`` names its booking and kind, never the patient's address or the text: both
-are read when the message is sent, so nothing personal sits in the queue. ``message_id`` is
+A ``Notification`` names its booking (or, for a message about no visit such as a sign-in link
+or a waitlist offer, its patient) and kind, never the patient's address or the text: both are
+read when the message is sent, so nothing personal sits in the queue. A kind whose message
+needs more than a booking (a sign-in link, a waitlist offer) keeps it in its own table, which
+points at the notification. ``message_id`` is
 fixed when the row is written, so a message sent again after a crash carries the same
 ``Message-ID`` and mail clients fold the two.
 
@@ -26,6 +29,8 @@ NOTIFICATION_KINDS = (
     "cancellation",
     "reminder",
     "instructions",
+    "waitlist_offer",
+    "sign_in",
 )
 
 
@@ -33,12 +38,14 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notification"
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'sent', 'failed', 'withdrawn')", name="status_valid"),
+        CheckConstraint("booking_id IS NOT NULL OR patient_id IS NOT NULL", name="has_subject"),
         # The worker's claim: due queued messages in due order.
         Index("ix_notification_status_due_at", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    booking_id: int = Field(foreign_key="booking.id", index=True)
+    booking_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
     kind: str = Field(max_length=20)
     channel: str = Field(default="email", max_length=20)
     status: str = Field(default="queued", max_length=20)

@@ -96,3 +96,30 @@ def render(context: MessageContext, *, override_dir: Path | None = None) -> tupl
 
 def local(at: datetime, zone: str) -> datetime:
     return at.astimezone(ZoneInfo(zone))
+
+
+SIGN_IN_SUBJECT = "Your sign-in link for {clinic}"
+
+
+def render_sign_in(
+    *,
+    first_name: str,
+    clinic: str,
+    phone: str,
+    link_url: str,
+    minutes: int,
+    override_dir: Path | None = None,
+) -> tuple[str, str, str]:
+    """``(subject, text, html)`` of a returning patient's sign-in message (``sign_in.txt``,
+    ``sign_in.html``). Like every subject, it names no treatment."""
+    env = _environment(str(override_dir) if override_dir else None)
+    values = {
+        "first_name": first_name,
+        "clinic": clinic,
+        "phone": phone,
+        "link_url": link_url,
+        "minutes": minutes,
+    }
+    text = env.get_template("sign_in.txt").render(values)
+    html = env.get_template("sign_in.html").render(values)
+    return SIGN_IN_SUBJECT.format(clinic=clinic), text, html

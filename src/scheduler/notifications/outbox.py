@@ -29,21 +29,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session
 
 from scheduler.models import AppointmentType, Booking, Location, Notification
+from scheduler.notifications import repository
 from scheduler.notifications.policy import NotificationPolicy, scheduled_messages
 
 POLICY_KEY = "scheduler.notification_policy"
 _DEFAULT_POLICY = NotificationPolicy()
-_TABLE = SQLModel.metadata.tables[Notification.__tablename__]
-# Executed with a list of rows: SQLAlchemy's "insertmanyvalues" sends them as one multi-row
-# INSERT (RETURNING is what makes it batch on every dialect), and the statement is compiled
-# once and cached. ``insert().values([...])`` would also be one statement, but SQLAlchemy
-# cannot cache a multi-VALUES construct: it compiled it on every booking (~1 ms of CPU).
-_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 # Kinds withdrawn when the visit no longer needs them.
 _TIMED_KINDS = ("reminder", "instructions")
 
@@ -124,14 +118,7 @@ def withdraw(
     kinds: tuple[str, ...] | None = None,
 ) -> None:
     """Withdraw the booking's messages not yet sent (all kinds unless ``kinds``)."""
-    condition = [_TABLE.c.booking_id == booking_id, _TABLE.c.status == "queued"]
-    if kinds is not None:
-        condition.append(_TABLE.c.kind.in_(kinds))
-    session.execute(
-        update(_TABLE)
-        .where(*condition)
-        .values(status="withdrawn", last_error=reason, lease_until=None, updated_at=now)
-    )
+    repository.withdraw_queued(session, booking_id, now=now, reason=reason, kinds=kinds)
 
 
 def _queue(
@@ -189,19 +176,9 @@ def _row(
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One statement for all of a change's messages (a multi-row VALUES): the booking is the
-    busiest write, and each round trip counts (tests/bookings/test_booking_statements.py)."""
-    session.execute(_INSERT, rows)
+    repository.insert_messages(session, rows)
 
 
 def queued_for(session: Session, booking_id: int) -> list[Notification]:
     """The booking's messages, oldest first (tests and the staff view)."""
-    from sqlmodel import select
-
-    return list(
-        session.exec(
-            select(Notification)
-            .where(Notification.booking_id == booking_id)
-            .order_by(col(Notification.due_at), col(Notification.id))
-        ).all()
-    )
+    return repository.queued_for_booking(session, booking_id)

@@ -17,7 +17,7 @@ class NotificationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    booking_id: int
+    booking_id: int | None
     kind: NotificationKind
     channel: str
     status: NotificationStatus

@@ -19,7 +19,7 @@ from scheduler.errors import Conflict, NotFound
 from scheduler.kit.secrets import hash_token
 from scheduler.models import Booking, Notification, ReminderOptOut
 from scheduler.notifications import repository
-from scheduler.notifications.delivery import LINK_GRACE
+from scheduler.notifications.compose import LINK_GRACE
 from scheduler.notifications.outbox import new_message_id, policy_of, queued_for
 
 REMINDER_KINDS = frozenset({"reminder", "instructions"})
@@ -36,6 +36,11 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
     original = session.get(Notification, notification_id)
     if original is None:
         raise NotFound(f"Notification {notification_id} does not exist.")
+    if original.booking_id is None:
+        raise Conflict(
+            "Only messages about a visit can be resent; this one was a one-off.",
+            code="invalid_transition",
+        )
     booking = get_booking_for(session, original.booking_id, viewer=actor)
     if original.status == "queued":
         raise Conflict(

@@ -10,7 +10,7 @@ from scheduler.deps import ClockDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
-from scheduler.patients import service
+from scheduler.patients import duplicates, service
 from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientRead, PatientUpdate
 
 router = APIRouter(prefix="/patients", tags=["patients"], route_class=CommitRoute)
@@ -99,5 +99,5 @@ def merge_patients(
     merged (never deleted). 409 ``patient_conflict`` if both have overlapping active visits."""
     # A deadlock (a reschedule locks a booking row, then the patient) reruns the whole
     # request: CommitRoute's unit of work retries transient failures.
-    merged = service.merge_patients(session, patient_id, data, actor=actor, now=clock.now())
+    merged = duplicates.merge_patients(session, patient_id, data, actor=actor, now=clock.now())
     return PatientRead.model_validate(merged)

@@ -71,6 +71,16 @@ class SeriesTemplateRead(SeriesTemplateBase):
     updated_at: datetime
 
 
+class ExpectedVisit(BaseModel):
+    """One visit of a previewed plan, sent back with the booking."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_at: Instant
+    chair_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    provider_id: int = Field(ge=1, le=MAX_ROW_ID)
+
+
 class SeriesRequest(BaseModel):
     """A course for a patient: which template, where, from which local date, and how."""
 
@@ -95,6 +105,13 @@ class SeriesRequest(BaseModel):
     notes: str = Field(default="", max_length=4000)
     override: Override | None = Field(
         default=None, description="Staff: book although a prerequisite is missing, with a reason"
+    )
+    expected_visits: list[ExpectedVisit] | None = Field(
+        default=None,
+        max_length=30,
+        description="The previewed placement: when the placement found now differs (someone "
+        "booked meanwhile), nothing is booked and the answer is 409 series_plan_changed with "
+        "the new preview",
     )
 
     @model_validator(mode="after")

@@ -1,14 +1,12 @@
-"""What the booking pages show: the slot picker, the confirm step and a booking's own page.
+"""What the booking flow shows: the slot picker and the confirm step.
 
 Thin over the services: slots and "why no slots" come from ``availability.service``, the
-eligibility gates from ``bookings.placement``, the booking's history from the audit trail and
-its messages from ``notifications.service``. Every time is the location's wall clock, labelled
-with the zone.
+eligibility gates from ``bookings.placement``. Every time is the location's wall clock,
+labelled with the zone. A booking's own page is ``booking_page_view``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,28 +14,22 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from scheduler.appointment_types import service as types_service
-from scheduler.audit import repository as audit_repository
-from scheduler.auth.actors import Actor
 from scheduler.availability import service as availability_service
 from scheduler.availability.engine import local_instant
-from scheduler.bookings import service as bookings_service
 from scheduler.bookings.lifecycle import patient_flags_of
-from scheduler.bookings.placement import PREREQUISITE_TEXT, missing_prerequisites
+from scheduler.bookings.placement import missing_prerequisites
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.models import (
     AppointmentType,
-    AuditEvent,
     Booking,
     Chair,
     Location,
-    Notification,
     Patient,
     Provider,
 )
-from scheduler.notifications import service as notifications_service
 from scheduler.providers import service as providers_service
 from scheduler.web import repository
-from scheduler.web.today import STATUS_LABELS, zone_name
+from scheduler.web.today import zone_name
 
 # The longest date range the slot list shows at once (a month), and the days it explains.
 MAX_RANGE_DAYS = 31
@@ -358,226 +350,4 @@ def confirmation(
         chair=chair,
         provider=provider,
         gates=gates_of(session, patient_id, appointment_type),
-    )
-
-
-# ---- a booking's own page -------------------------------------------------------------
-
-ACTION_LABELS = {
-    "booking.create": "Booked",
-    "booking.override": "Booked with an override",
-    "booking.confirm": "Confirmed",
-    "booking.check-in": "Checked in",
-    "booking.complete": "Completed",
-    "booking.no-show": "Marked as no-show",
-    "booking.cancel": "Cancelled",
-    "booking.reschedule": "Moved to another time",
-    "booking.update": "Details changed",
-    "booking.entered-in-error": "Marked as entered in error",
-    "notification.resend": "Message resent",
-}
-MESSAGE_KINDS = {
-    "confirmation": "Confirmation",
-    "reminder": "Reminder",
-    "instructions": "Day-before instructions",
-    "rescheduled": "Moved notice",
-    "cancellation": "Cancellation notice",
-}
-MESSAGE_STATUS = {
-    "queued": "Due",
-    "sent": "Sent",
-    "failed": "Failed",
-    "withdrawn": "Withdrawn",
-}
-# The page's action buttons, in order: action -> button label.
-STATUS_ACTIONS = (
-    ("confirm", "Confirm"),
-    ("check-in", "Check in"),
-    ("complete", "Complete"),
-    ("no-show", "Mark no-show"),
-)
-
-
-def readable_override(text: str) -> str:
-    """An override reason as stored ("reason [prerequisite:consent_signed, min_notice]") with
-    what the override lifted in words: "reason (lifted: signed treatment consent; ...)"."""
-    if not text.endswith("]") or " [" not in text:
-        return text
-    reason, codes = text[:-1].rsplit(" [", 1)
-    words = []
-    for code in codes.split(", "):
-        if code.startswith("prerequisite:"):
-            words.append(PREREQUISITE_TEXT.get(code.split(":", 1)[1], code))
-        else:
-            words.append(availability_service.REASON_TEXT.get(code, code))
-    return f"{reason} (lifted: {'; '.join(words)})"
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime  # local
-    who: str
-    what: str
-    reason: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    id: int
-    kind: str
-    status: str
-    status_code: str
-    due_at: datetime  # local
-    sent_at: datetime | None  # local
-    attempts: int
-    last_error: str
-    can_resend: bool
-
-
-@dataclass(frozen=True)
-class BookingPage:
-    booking: Booking
-    patient: Patient
-    appointment_type: AppointmentType
-    location: Location
-    chair: Chair | None
-    provider: Provider
-    zone_label: str
-    start_at: datetime  # local
-    end_at: datetime  # local
-    status_label: str
-    history: list[HistoryEntry]
-    messages: list[MessageRow]
-    actions: list[tuple[str, str]]
-    can_cancel: bool
-    can_reschedule: bool
-    cancel_is_late: bool
-    cutoff_hours: float
-    rescheduled_to_id: int | None
-
-    @property
-    def override_reason(self) -> str:
-        return readable_override(self.booking.override_reason)
-
-    @property
-    def last_change(self) -> HistoryEntry | None:
-        return self.history[-1] if self.history else None
-
-
-def _who(event: AuditEvent, names: dict[int, str]) -> str:
-    if event.actor_user_id is not None:
-        return names.get(event.actor_user_id, event.actor)
-    if event.actor == "system":
-        return "The system"
-    if event.actor.startswith(("public", "patient")):
-        return "The patient, online"
-    return event.actor
-
-
-def _detail(event: AuditEvent) -> str:
-    before, after = event.before or {}, event.after or {}
-    parts = []
-    if before.get("status") and after.get("status") and before["status"] != after["status"]:
-        old = STATUS_LABELS.get(str(before["status"]), str(before["status"]))
-        new = STATUS_LABELS.get(str(after["status"]), str(after["status"]))
-        parts.append(f"{old} → {new}")
-    if event.action == "booking.cancel" and after.get("late_cancel"):
-        parts.append("late cancellation")
-    return "; ".join(parts)
-
-
-def history_of(session: Session, booking_id: int, zone: str) -> list[HistoryEntry]:
-    events, _ = audit_repository.list_events(
-        session,
-        entity_type="booking",
-        entity_id=booking_id,
-        action=None,
-        actor=None,
-        request_id=None,
-        start_at=None,
-        end_at=None,
-        limit=500,
-        offset=0,
-    )
-    names = repository.user_names(session, {e.actor_user_id for e in events if e.actor_user_id})
-    tz = ZoneInfo(zone)
-    return [
-        HistoryEntry(
-            at=e.occurred_at.astimezone(tz),
-            who=_who(e, names),
-            what=ACTION_LABELS.get(e.action, e.action),
-            reason=readable_override(e.reason),
-            detail=_detail(e),
-        )
-        for e in events
-    ]
-
-
-def _messages(
-    rows: Sequence[Notification], booking: Booking, zone: str, now: datetime
-) -> list[MessageRow]:
-    tz = ZoneInfo(zone)
-    result = []
-    for n in rows:
-        assert n.id is not None
-        reminder = n.kind in notifications_service.REMINDER_KINDS
-        resendable = n.status == "failed" and (
-            not reminder or (booking.status == "booked" and booking.start_at > now)
-        )
-        result.append(
-            MessageRow(
-                id=n.id,
-                kind=MESSAGE_KINDS.get(n.kind, n.kind),
-                status=MESSAGE_STATUS.get(n.status, n.status),
-                status_code=n.status,
-                due_at=n.due_at.astimezone(tz),
-                sent_at=n.sent_at.astimezone(tz) if n.sent_at else None,
-                attempts=n.attempts,
-                last_error=n.last_error,
-                can_resend=resendable,
-            )
-        )
-    return result
-
-
-def booking_page(session: Session, booking_id: int, *, viewer: Actor, now: datetime) -> BookingPage:
-    booking = bookings_service.get_booking_for(session, booking_id, viewer=viewer)
-    patient = session.get(Patient, booking.patient_id)
-    appointment_type = session.get(AppointmentType, booking.appointment_type_id)
-    location = session.get(Location, booking.location_id)
-    provider = session.get(Provider, booking.provider_id)
-    assert patient is not None
-    assert appointment_type is not None
-    assert location is not None
-    assert provider is not None
-    chair = session.get(Chair, booking.chair_id) if booking.chair_id is not None else None
-    tz = ZoneInfo(location.timezone)
-    actions = []
-    for action, label in STATUS_ACTIONS:
-        allowed = booking.status in bookings_service.TRANSITIONS[action][0]
-        if action == "no-show" and now < booking.start_at:
-            allowed = False  # only once the visit has started
-        if allowed:
-            actions.append((action, label))
-    messages = notifications_service.list_for_booking(session, booking_id, viewer=viewer)
-    return BookingPage(
-        booking=booking,
-        patient=patient,
-        appointment_type=appointment_type,
-        location=location,
-        chair=chair,
-        provider=provider,
-        zone_label=zone_name(booking.start_at, location.timezone),
-        start_at=booking.start_at.astimezone(tz),
-        end_at=booking.end_at.astimezone(tz),
-        status_label=STATUS_LABELS.get(booking.status, booking.status),
-        history=history_of(session, booking_id, location.timezone),
-        messages=_messages(messages, booking, location.timezone, now),
-        actions=actions,
-        can_cancel=booking.status in bookings_service.TRANSITIONS["cancel"][0],
-        can_reschedule=booking.status in bookings_service.TRANSITIONS["reschedule"][0],
-        cancel_is_late=bookings_service.is_late(booking, appointment_type, now),
-        cutoff_hours=appointment_type.patient_cancel_cutoff_minutes / 60,
-        rescheduled_to_id=repository.rescheduled_to(session, booking_id),
     )

@@ -29,18 +29,28 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.availability_dated import router as availability_dated_router
     from scheduler.web.board import router as board_router
     from scheduler.web.booking import router as booking_router
+    from scheduler.web.booking_actions import router as booking_actions_router
     from scheduler.web.feeds import router as feeds_router
     from scheduler.web.patient_pages import router as patient_router
     from scheduler.web.patients import router as patients_router
     from scheduler.web.router import router
+    from scheduler.web.series_book import router as series_book_router
+    from scheduler.web.series_manage import router as series_manage_router
+    from scheduler.web.series_settings import router as series_settings_router
     from scheduler.web.settings import router as settings_router
     from scheduler.web.settings_types import router as settings_types_router
     from scheduler.web.settings_users import router as settings_users_router
+    from scheduler.web.waitlist import router as waitlist_router
+    from scheduler.web.waitlist_offer import router as waitlist_offer_router
 
     app.include_router(router)
     app.include_router(board_router)
     app.include_router(patients_router)
     app.include_router(booking_router)
+    app.include_router(booking_actions_router)
+    app.include_router(series_book_router)
+    app.include_router(series_manage_router)
+    app.include_router(series_settings_router)
     app.include_router(settings_router)
     app.include_router(settings_types_router)
     app.include_router(settings_users_router)
@@ -48,6 +58,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(availability_dated_router)
     app.include_router(feeds_router)
     app.include_router(patient_router)
+    app.include_router(waitlist_router)
+    app.include_router(waitlist_offer_router)
     app.add_exception_handler(Refused, show_refusal)  # type: ignore[arg-type]
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(WebSecurity, settings=settings)

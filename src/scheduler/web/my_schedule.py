@@ -84,7 +84,7 @@ def my_schedule(
     start_at = local_instant(week_start, time(0), tz)
     end_at = local_instant(week_start + timedelta(days=7), time(0), tz)
     by_day: dict[date, list[Visit]] = {}
-    for booking, patient, kind, location, chair in repository.provider_visits(
+    for booking, patient, kind, location, _, chair in repository.provider_visits(
         session, provider_id, start_at, end_at
     ):
         assert booking.id is not None

@@ -64,7 +64,7 @@ def visits(session: Session, patient_id: int, *, now: datetime) -> tuple[list[Vi
     off; a visit in progress counts as upcoming."""
     upcoming: list[Visit] = []
     past: list[Visit] = []
-    for booking, kind, location, provider, chair in repository.visits_of_patient(
+    for booking, _, kind, location, provider, chair in repository.visits_of_patient(
         session, [patient_id]
     ):
         assert booking.id is not None

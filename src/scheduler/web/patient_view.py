@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -184,8 +184,3 @@ _MESSAGES = {
     "email": "Enter an e-mail address like name@example.com.",
     "phone": "Enter a phone number of 5 to 40 characters.",
 }
-
-
-def days_with_times(starts: Iterable[datetime], zone: str) -> set[date]:
-    tz = ZoneInfo(zone)
-    return {s.astimezone(tz).date() for s in starts}

@@ -4,7 +4,9 @@ the pages show (arrivals, a patient's visits)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select, update
 
@@ -46,53 +48,67 @@ def location_choices(session: Session) -> list[Location]:
     )
 
 
-def arrivals(
-    session: Session, location_id: int, start_at: datetime, end_at: datetime
-) -> list[tuple[Booking, Patient, AppointmentType, Provider, Chair | None]]:
-    """A location's bookings starting in [start_at, end_at), in start order, with what the
-    arrivals list shows of each (one statement). Cancelled and erroneous ones left out."""
+class VisitRow(NamedTuple):
+    """A booking with what the pages show of it: the patient, the visit type, where, with
+    whom and in which chair (None when the type needs none)."""
+
+    booking: Booking
+    patient: Patient
+    appointment_type: AppointmentType
+    location: Location
+    provider: Provider
+    chair: Chair | None
+
+
+def _visits(session: Session, *conditions: ColumnElement[bool]) -> list[VisitRow]:
+    """The bookings that meet ``conditions``, in start order, each with what a page shows of
+    it (one statement)."""
     rows = session.execute(
-        sa_select(Booking, Patient, AppointmentType, Provider, Chair)
+        sa_select(Booking, Patient, AppointmentType, Location, Provider, Chair)
         .join(Patient, col(Patient.id) == col(Booking.patient_id))
-        .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
-        .join(Provider, col(Provider.id) == col(Booking.provider_id))
-        .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
-        .where(
-            col(Booking.location_id) == location_id,
-            col(Booking.start_at) >= start_at,
-            col(Booking.start_at) < end_at,
-            col(Booking.status).not_in(("cancelled", "entered-in-error")),
-        )
-        .order_by(col(Booking.start_at), col(Booking.id))
-    ).all()
-    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
-
-
-def visits_of_patient(
-    session: Session, patient_ids: list[int]
-) -> list[tuple[Booking, AppointmentType, Location, Provider, Chair | None]]:
-    """Every booking of these patients (any status), in start order, with what a patient's
-    page shows of each (one statement)."""
-    rows = session.execute(
-        sa_select(Booking, AppointmentType, Location, Provider, Chair)
         .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
         .join(Location, col(Location.id) == col(Booking.location_id))
         .join(Provider, col(Provider.id) == col(Booking.provider_id))
         .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
-        .where(col(Booking.patient_id).in_(patient_ids))
+        .where(*conditions)
         .order_by(col(Booking.start_at), col(Booking.id))
     ).all()
-    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+    return [VisitRow(*row) for row in rows]
 
 
-def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
-    """Staff users' names (or e-mail when unnamed) by id, for a booking's history."""
-    if not user_ids:
-        return {}
-    rows = session.exec(
-        select(User.id, User.full_name, User.email).where(col(User.id).in_(sorted(user_ids)))
-    ).all()
-    return {uid: name or email for uid, name, email in rows if uid is not None}
+def _starting_between(start_at: datetime, end_at: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Bookings starting in [start_at, end_at) that still take place (cancelled and
+    erroneous ones left out): what the arrivals list and a provider's schedule show."""
+    return (
+        col(Booking.start_at) >= start_at,
+        col(Booking.start_at) < end_at,
+        col(Booking.status).not_in(("cancelled", "entered-in-error")),
+    )
+
+
+def arrivals(
+    session: Session, location_id: int, start_at: datetime, end_at: datetime
+) -> list[VisitRow]:
+    """A location's bookings starting in [start_at, end_at), in start order (the arrivals
+    list). Cancelled and erroneous ones left out."""
+    return _visits(
+        session, col(Booking.location_id) == location_id, *_starting_between(start_at, end_at)
+    )
+
+
+def visits_of_patient(session: Session, patient_ids: list[int]) -> list[VisitRow]:
+    """Every booking of these patients (any status), in start order (a patient's page)."""
+    return _visits(session, col(Booking.patient_id).in_(patient_ids))
+
+
+def provider_visits(
+    session: Session, provider_id: int, start_at: datetime, end_at: datetime
+) -> list[VisitRow]:
+    """One provider's bookings starting in [start_at, end_at), in start order (their
+    schedule). Cancelled and erroneous ones left out."""
+    return _visits(
+        session, col(Booking.provider_id) == provider_id, *_starting_between(start_at, end_at)
+    )
 
 
 def rescheduled_to(session: Session, booking_id: int) -> int | None:
@@ -100,25 +116,3 @@ def rescheduled_to(session: Session, booking_id: int) -> int | None:
     return session.exec(
         select(Booking.id).where(col(Booking.rescheduled_from_id) == booking_id).limit(1)
     ).first()
-
-
-def provider_visits(
-    session: Session, provider_id: int, start_at: datetime, end_at: datetime
-) -> list[tuple[Booking, Patient, AppointmentType, Location, Chair | None]]:
-    """One provider's bookings starting in [start_at, end_at), in start order, with what
-    their schedule shows of each (one statement). Cancelled and erroneous ones left out."""
-    rows = session.execute(
-        sa_select(Booking, Patient, AppointmentType, Location, Chair)
-        .join(Patient, col(Patient.id) == col(Booking.patient_id))
-        .join(AppointmentType, col(AppointmentType.id) == col(Booking.appointment_type_id))
-        .join(Location, col(Location.id) == col(Booking.location_id))
-        .outerjoin(Chair, col(Chair.id) == col(Booking.chair_id))
-        .where(
-            col(Booking.provider_id) == provider_id,
-            col(Booking.start_at) >= start_at,
-            col(Booking.start_at) < end_at,
-            col(Booking.status).not_in(("cancelled", "entered-in-error")),
-        )
-        .order_by(col(Booking.start_at), col(Booking.id))
-    ).all()
-    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]

@@ -1,7 +1,7 @@
 """What every web page's response carries, and CSRF protection of every form post.
 
 ``WebSecurity`` is one ASGI middleware in front of the app that acts on ``/admin``, the
-patient pages (``/book``, ``/manage``) and ``/static`` only (the API's hot paths pass
+patient pages (``/book``, ``/manage``, ``/me``) and ``/static`` only (the API's hot paths pass
 straight through):
 
 - CSRF: ``asgi-csrf`` (a signed double-submit token: a cookie plus the ``csrftoken`` form
@@ -11,9 +11,10 @@ straight through):
   script, framing forbidden, ``Referrer-Policy: same-origin``, ``nosniff``; pages are
   ``Cache-Control: no-store`` (they show personal data); versioned static files are cached
   for a year (their URL changes with their content, see ``templating.static_url``).
-- The patient pages: the same, with their own CSRF cookies (paths ``/book`` and
-  ``/manage``), ``Referrer-Policy: no-referrer`` (a manage page's URL holds its token) and,
-  on manage pages, ``X-Robots-Tag: noindex``.
+- The patient pages: the same, with their own CSRF cookies (paths ``/book``, ``/manage``
+  ``/me`` and ``/waitlist``), ``Referrer-Policy: no-referrer`` (a manage page's, a sign-in
+  link's or a waitlist offer's URL holds its token) and, on manage, ``/me`` and waitlist offer
+  pages, ``X-Robots-Tag: noindex``.
 
 The policy allows inline ``style`` *attributes* (``style-src-attr``), not ``<style>``
 elements: the day board places blocks on its time grid with them. No script can be inline.
@@ -177,7 +178,7 @@ class WebSecurity:
                 cookie_path=prefix,
                 send_csrf_failed=_csrf_failed,
             )
-            for prefix in ("/book", "/manage")
+            for prefix in ("/book", "/manage", "/me", "/waitlist")
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -190,8 +191,12 @@ class WebSecurity:
                 await _unsupported_form(send, COMMON_HEADERS)
                 return
             await self.protected(scope, receive, _with_headers(send, COMMON_HEADERS, NO_STORE))
-        elif path in ("/book", "/manage") or path.startswith(("/book/", "/manage/")):
-            prefix = "/book" if path.startswith("/book") else "/manage"
+        elif path in ("/book", "/manage", "/me") or path.startswith(
+            ("/book/", "/manage/", "/me/", "/waitlist/")
+        ):
+            prefix = "/" + path.split("/")[1]
+            # /me and /waitlist: a sign-in link's or an offer's token is in the URL, like a
+            # manage page's.
             extra = PATIENT_HEADERS if prefix == "/book" else MANAGE_HEADERS
             if _is_multipart_post(scope):
                 await _unsupported_form(send, extra)

@@ -90,7 +90,7 @@ def arrivals_today(session: Session, location_id: int | None, *, now: datetime) 
     start_at, end_at = bookings_service.local_day_window(session, day, location.id)
     check_in_from = TRANSITIONS["check-in"][0]
     rows = []
-    for booking, patient, kind, provider, chair in repository.arrivals(
+    for booking, patient, kind, _, provider, chair in repository.arrivals(
         session, location.id, start_at, end_at
     ):
         assert booking.id is not None

@@ -14,6 +14,8 @@ row once.
   of the visit; a visit that has not ended is never touched.
 - ``purge_idempotency_records``: ``Idempotency-Key`` records past their expiry
   (``idempotency_hours`` after they were written), by ``idempotency.service.purge_expired``.
+- ``offer_waitlist_slots``: the waitlist's round (``waitlist/offer_service.py``): unanswered
+  offers expire and pass on, entries past their window expire, freed slots are offered.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from scheduler.availability.engine import local_instant
 from scheduler.bookings import repository as bookings_repository
 from scheduler.errors import Conflict
 from scheduler.idempotency.service import purge_expired
+from scheduler.waitlist.offer_service import WaitlistRound, run_round
 from scheduler.worker.repository import try_job_lock
 
 WORKER_ACTOR = Actor(kind="system", label="system:worker")
@@ -86,3 +89,11 @@ def purge_idempotency_records(session: Session, *, now: datetime) -> int:
     if not take_job_lock(session, "idempotency"):
         return 0
     return purge_expired(session, now)
+
+
+def offer_waitlist_slots(
+    session: Session, *, now: datetime, offer_minutes: int, secret_key: str
+) -> WaitlistRound:
+    if not take_job_lock(session, "waitlist"):
+        return WaitlistRound()
+    return run_round(session, now=now, offer_minutes=offer_minutes, secret_key=secret_key)

@@ -28,8 +28,10 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from scheduler.config import Settings
+from scheduler.db.transaction import run_statement
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.notifications import delivery
+from scheduler.notifications.compose import Claimed
 from scheduler.notifications.outbox import install_policy
 from scheduler.notifications.policy import NotificationPolicy
 from scheduler.notifications.transports import DeliveryError, Transport, build_transport
@@ -79,10 +81,14 @@ class Worker:
         with self.factory() as session, session.begin():
             return work(session)
 
+    def _statement(self, work: Callable[[Session], Any]) -> Any:
+        """One writing statement, committed by itself (one round trip on PostgreSQL)."""
+        return run_statement(self.factory, work)
+
     def send_due(self) -> int:
         """Claim one batch, send it, record each result. How many were claimed."""
         now = self.clock.now()
-        claimed: list[delivery.Claimed] = self._transaction(
+        claimed: list[Claimed] = self._transaction(
             lambda s: delivery.claim(
                 s,
                 worker_id=self.worker_id,
@@ -103,11 +109,11 @@ class Worker:
         with self.factory() as session, session.begin():
             delivery.release(session, ids, worker_id=self.worker_id, now=self.clock.now())
 
-    def _deliver(self, item: delivery.Claimed) -> None:
+    def _deliver(self, item: Claimed) -> None:
         if item.message is None:
             assert item.outcome is not None
             status, reason = item.outcome
-            self._transaction(
+            self._statement(
                 lambda s: delivery.mark_not_sent(
                     s, item.id, status, reason, worker_id=self.worker_id, now=self.clock.now()
                 )
@@ -117,7 +123,7 @@ class Worker:
             self.transport.send(item.message)
         except DeliveryError as exc:
             error = str(exc)
-            status = self._transaction(
+            status = self._statement(
                 lambda s: delivery.mark_failed_attempt(
                     s,
                     item.id,
@@ -131,7 +137,8 @@ class Worker:
             )
             log.warning("message %s not delivered (%s): %s", item.id, status, error)
             return
-        self._transaction(
+        # Recorded at once, alone: a worker killed after this sent the message once only.
+        self._statement(
             lambda s: delivery.mark_sent(s, item.id, worker_id=self.worker_id, now=self.clock.now())
         )
 
@@ -145,6 +152,21 @@ class Worker:
             )
         )
         purged = self._transaction(lambda s: jobs.purge_idempotency_records(s, now=now))
+        waitlist = self._transaction(
+            lambda s: jobs.offer_waitlist_slots(
+                s,
+                now=now,
+                offer_minutes=self.settings.waitlist_offer_minutes,
+                secret_key=self.settings.secret_key,
+            )
+        )
+        if waitlist:
+            log.info(
+                "waitlist: %d offers made, %d expired, %d entries expired",
+                len(waitlist.offers),
+                waitlist.expired_offers,
+                waitlist.expired_entries,
+            )
         if released or marked or purged:
             log.info(
                 "jobs: %d holds released, %d no-shows, %d idempotency records purged",
