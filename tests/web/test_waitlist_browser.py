@@ -1,7 +1,7 @@
 """The waitlist in headless Chromium against a live server with the demo clinic (SQLite and
 PostgreSQL): the desk adds a patient (after a field error), the worker's round offers them a
 free time, and the patient takes it through the offer page. Every page checked with axe-core
-and photographed; the offer page also at phone size.
+and photographed at every size the helper takes (desktop, tablets, phone).
 
 Clock: Tuesday 10 November 2026, 09:10 in Boulder (America/Denver).
 """
@@ -20,7 +20,6 @@ from tests.conftest import TEST_SECRET, make_settings
 from tests.web.browser import (
     FROZEN_NOW,
     PHONE,
-    VIEWPORTS,
     Site,
     assert_accessible,
     screenshot,
@@ -75,7 +74,7 @@ def test_desk_adds_a_patient_and_the_patient_takes_the_offered_time(page: Page, 
     expect(page.get_by_role("status")).to_contain_text("is on the waitlist")
     expect(page.locator("table.waitlist")).to_contain_text("Riley Santos")
     assert_accessible(page)
-    screenshot(page, "waitlist", (*VIEWPORTS, PHONE))
+    screenshot(page, "waitlist")
 
     token = _offer_round(site)
     page.reload()
@@ -86,7 +85,7 @@ def test_desk_adds_a_patient_and_the_patient_takes_the_offered_time(page: Page, 
     offer.goto(site.url(f"/waitlist/offer/{token}"))
     expect(offer.get_by_role("heading", name="A time has opened for you")).to_be_visible()
     assert_accessible(offer)
-    screenshot(offer, "waitlist-offer", (*VIEWPORTS, PHONE))
+    screenshot(offer, "waitlist-offer")
     offer.get_by_role("button", name="Book this time").click()
     expect(offer.get_by_role("heading", name="You're booked")).to_be_visible()
     assert_accessible(offer)
