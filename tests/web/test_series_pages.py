@@ -363,3 +363,18 @@ def test_staff_book_a_series_anyway_with_a_reason_when_a_requirement_is_missing(
     reasons = db.exec(select(Booking.override_reason)).all()
     assert len(reasons) == 4
     assert all(r.startswith("Consult by phone") for r in reasons), reasons
+
+
+def test_series_pages_are_for_the_front_desk_and_unknown_ones_are_404(
+    browser: TestClient, clinic: Clinic, clock: FrozenClock, db: Session
+) -> None:
+    template_id = _template(db, clinic, clock)
+    make_user(db, role="provider", email="nurse@clinic.example", provider_id=clinic.nurse.id)
+    sign_in(browser, "nurse@clinic.example")
+    assert browser.get(_preview_url(clinic, template_id)).status_code == 403
+    assert browser.get("/admin/series/1").status_code == 403
+    sign_out(browser)
+    _desk(browser, db)
+    missing = browser.get("/admin/series/424242")
+    assert missing.status_code == 404
+    assert "Series 424242 does not exist." in missing.text
