@@ -89,6 +89,16 @@ def test_a_patient_joins_sees_and_removes_an_entry(
     audit = db.exec(select(AuditEvent).where(col(AuditEvent.action) == "waitlist.add")).one()
     assert audit.actor == f"patient:{clinic.patient.id}"
 
+    status, html, _ = _join(  # the same wait again, on overlapping days
+        browser,
+        appointment_type_id=str(clinic.infusion_id),
+        earliest_date="2026-03-10",
+        latest_date="2026-03-31",
+    )
+    assert status == 422
+    assert 'id="error-earliest_date"' in html
+    assert len(entries(db)) == 1
+
     visits = browser.get("/me/visits")
     assert "Waiting for an earlier time" in visits.text
     assert "3 March to 20 March 2026, 8:00 am to 12:00 pm" in visits.text

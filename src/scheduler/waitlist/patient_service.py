@@ -186,6 +186,18 @@ def join(
     waiting = repository.entries_of_patients(
         session, [patient.id], service.OPEN_STATUSES, limit=MAX_OPEN_ENTRIES
     )
+    if any(
+        e.location_id == data.location_id
+        and e.appointment_type_id == data.appointment_type_id
+        and e.earliest_date <= data.latest_date
+        and data.earliest_date <= e.latest_date
+        for e in waiting
+    ):
+        form.errors["earliest_date"] = (
+            "You are already waiting for this visit on some of these days: "
+            "remove that first on your visits page."
+        )
+        return form
     if len(waiting) >= MAX_OPEN_ENTRIES:
         form.errors["appointment_type_id"] = (
             f"You are already waiting for {MAX_OPEN_ENTRIES} visits: remove one first."
