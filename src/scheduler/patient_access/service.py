@@ -171,7 +171,8 @@ class MyVisits:
     past: list[MyVisit]
 
 
-def _record_ids(session: Session, patient: Patient) -> list[int]:
+def record_ids(session: Session, patient: Patient) -> list[int]:
+    """The ids of every record of the signed-in person (same e-mail and date of birth)."""
     ids = public_repository.same_person_ids(
         session, patient.email.strip().lower(), patient.date_of_birth
     )
@@ -182,7 +183,7 @@ def my_visits(session: Session, patient: Patient, *, now: datetime) -> MyVisits:
     """Upcoming (start order) and past (newest first) visits of the signed-in person."""
     upcoming: list[MyVisit] = []
     past: list[MyVisit] = []
-    for booking, kind, location in repository.visits_of(session, _record_ids(session, patient)):
+    for booking, kind, location in repository.visits_of(session, record_ids(session, patient)):
         assert booking.id is not None
         tz = ZoneInfo(location.timezone)
         visit = MyVisit(
@@ -206,7 +207,7 @@ def manage_link_for(session: Session, patient: Patient, booking_id: int, *, now:
     """A fresh manage token for one of the signed-in person's visits (only its hash is
     stored, like a message's link); any other booking is the usual 404."""
     booking = session.get(Booking, booking_id)
-    if booking is None or booking.patient_id not in _record_ids(session, patient):
+    if booking is None or booking.patient_id not in record_ids(session, patient):
         raise NotFound("Not found.")
     token = new_token()
     session.add(

@@ -87,6 +87,24 @@ def list_entries(
     return list(session.exec(query)), int(session.exec(count).one())
 
 
+def entries_of_patients(
+    session: Session, patient_ids: Sequence[int], statuses: Sequence[str], *, limit: int
+) -> list[WaitlistEntry]:
+    """The entries of these patient records with these statuses, first come first."""
+    if not patient_ids:
+        return []
+    query = (
+        select(WaitlistEntry)
+        .where(
+            col(WaitlistEntry.patient_id).in_(patient_ids),
+            col(WaitlistEntry.status).in_(statuses),
+        )
+        .order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
 def offers_in_flight(session: Session, entry_ids: Sequence[int]) -> dict[int, WaitlistOffer]:
     if not entry_ids:
         return {}

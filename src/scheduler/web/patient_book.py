@@ -102,7 +102,8 @@ def book_times(
     """The month and the day's times; where the clinic shows providers and several do this
     visit, a choice of provider ("anyone" by default) above them."""
     place = service.public_location(db, location)
-    appointment_type = service.public_type(db, location, kind, signed_in(request, db, clock.now()))
+    me = signed_in(request, db, clock.now())
+    appointment_type = service.public_type(db, location, kind, me)
     if not appointment_type.bookable_online:
         raise NotFound(service.NOT_FOUND)
     providers = service.provider_choices(db, location, kind, settings)
@@ -120,7 +121,14 @@ def book_times(
     base = f"/book/times?location={location}&type={kind}" + (
         f"&provider={chosen_provider}" if chosen_provider else ""
     )
-    context = {**chosen, "base": base, "step": 2, "mode": "book", "providers": providers}
+    context = {
+        **chosen,
+        "base": base,
+        "step": 2,
+        "mode": "book",
+        "providers": providers,
+        "me": me,
+    }
     return page(request, "times.html", context, location=place)
 
 

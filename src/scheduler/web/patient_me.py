@@ -27,6 +27,7 @@ from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.patient_access import service
+from scheduler.waitlist import patient_service
 from scheduler.web.patient_base import (
     PATIENT_COOKIE,
     page,
@@ -144,13 +145,20 @@ def _set_cookie(response: Response, cookie: str, settings: Settings) -> None:
 
 
 @router.get("/me/visits")
-def me_visits(request: Request, db: ReadSessionDep, clock: ClockDep) -> Response:
+def me_visits(
+    request: Request, db: ReadSessionDep, clock: ClockDep, settings: SettingsDep
+) -> Response:
     now = clock.now()
     patient = signed_in(request, db, now)
     if patient is None:
         return redirect("/me")
-    visits = service.my_visits(db, patient, now=now)
-    context = {"visits": visits, "zone_name": zone_name, "noindex": True}
+    mine = patient_service.my_page(db, patient, now=now, settings=settings)
+    context = {
+        "visits": mine.visits,
+        "waiting": mine.waiting,
+        "zone_name": zone_name,
+        "noindex": True,
+    }
     return page(request, "me_visits.html", context)
 
 
