@@ -81,12 +81,10 @@ test: lint typecheck pytest
 # The README's pictures: the browser tests take every desk page at 1280x800, 1024x768, 768x1024
 # and 390x844 (SQLite, clock frozen on a weekday with visits); these are copied into docs/.
 README_SCREENSHOTS := day-board-1280x800 day-board-768x1024 book-2-slots-1280x800 \
-	book-3-confirm-768x1024 booking-page-1280x800 booking-page-390x844 today-390x844 \
-	availability-closure-warning-1280x800
+	book-3-confirm-768x1024 booking-page-1280x800 booking-page-390x844 today-390x844
 readme-screenshots: $(STAMP) $(WEB_NODE_STAMP)
 	env -u SCHEDULER_TEST_DATABASE_URL $(BIN)/pytest -q -p no:randomly \
-		tests/web/test_board_browser.py tests/web/test_booking_browser.py \
-		tests/web/test_availability_browser.py tests/web/test_browser.py
+		tests/web/test_board_browser.py tests/web/test_booking_browser.py tests/web/test_browser.py
 	mkdir -p docs/screenshots
 	for name in $(README_SCREENSHOTS); do \
 		cp test-artifacts/screenshots/$$name.png docs/screenshots/ || exit 1; done

@@ -17,9 +17,8 @@ from scheduler.config import Settings
 from scheduler.main import create_app as create_service_app
 from scheduler.public import service
 from scheduler.public.schemas import PublicAppointmentType, PublicLocation, PublicSlot
-from scheduler.web import patient_pages
+from scheduler.web import patient_base, patient_book, patient_manage
 from scheduler.web.patient_view import (
-    days_with_times,
     local_day_bounds,
     month_bounds,
     month_grid,
@@ -38,12 +37,12 @@ def month_wide_picker(
     now: datetime,
     settings: Settings,
 ) -> dict[str, Any]:
-    """``web.patient_pages._picker`` at main 23116a6."""
+    """The picker of ``web/patient_pages.py`` at main 23116a6 (now ``patient_base.picker``)."""
     zone = location.timezone
     today = now.astimezone(ZoneInfo(zone)).date()
     chosen_day = parse_day(day_text)
     month = parse_month(month_text) or (chosen_day or today).replace(day=1)
-    last_month = (today.replace(day=1) + timedelta(days=31 * patient_pages.MONTHS_AHEAD)).replace(
+    last_month = (today.replace(day=1) + timedelta(days=31 * patient_base.MONTHS_AHEAD)).replace(
         day=1
     )
     month = min(max(month, today.replace(day=1)), last_month)
@@ -59,7 +58,7 @@ def month_wide_picker(
         now=now,
         settings=settings,
     )
-    free = days_with_times((s.start_at for s in found.items), zone)
+    free = {s.start_at.astimezone(ZoneInfo(zone)).date() for s in found.items}
     if chosen_day is not None and chosen_day.replace(day=1) != month:
         chosen_day = None
     times: list[PublicSlot] = []
@@ -77,5 +76,7 @@ def month_wide_picker(
 
 
 def create_app() -> FastAPI:
-    patient_pages._picker = month_wide_picker
+    # The booking and rescheduling pages call the picker by the name they imported.
+    patient_book.picker = month_wide_picker
+    patient_manage.picker = month_wide_picker
     return create_service_app()

@@ -26,6 +26,7 @@ SECRET = "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhx"
     ("path", "expected"),
     [
         (f"/feeds/{SECRET}.ics", "/feeds/[redacted]"),
+        (f"/me/link/{SECRET}", "/me/link/[redacted]"),
         (f"/api/v1/public/manage/{SECRET}", "/api/v1/public/manage/[redacted]"),
         (f"/api/v1/public/manage/{SECRET}/cancel", "/api/v1/public/manage/[redacted]/cancel"),
         (f"/api/v1/slots?token={SECRET}&x=1", "/api/v1/slots?token=[redacted]&x=[redacted]"),
@@ -46,6 +47,7 @@ SECRET = "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhx"
     ],
     ids=[
         "feed",
+        "sign-in-link",
         "manage",
         "manage-action",
         "query",

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from scheduler.config import Settings
+from scheduler.kit.clock import FrozenClock
 from scheduler.models import AuditEvent
+from tests.factories import auth_headers, make_provider, make_user
 
 NEW_LOCATION = {
     "name": "Boulder Clinic",
@@ -154,7 +157,12 @@ def test_closures_need_offsets_and_end_after_start(
 
 
 def test_a_closure_is_edited_in_place_audited_and_checked(
-    client: TestClient, admin_headers: dict[str, str], db: Session
+    client: TestClient,
+    admin_headers: dict[str, str],
+    desk_headers: dict[str, str],
+    db: Session,
+    settings: Settings,
+    clock: FrozenClock,
 ) -> None:
     location_id = client.post("/api/v1/locations", json=NEW_LOCATION, headers=admin_headers).json()[
         "id"
@@ -201,3 +209,15 @@ def test_a_closure_is_edited_in_place_audited_and_checked(
     missing = client.patch(f"{url}/999999", json={"reason": "x"}, headers=admin_headers)
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
+
+    # The front desk may move it too; a provider may not (as for creating one).
+    desk = client.patch(item, json={"reason": "Christmas week"}, headers=desk_headers)
+    assert desk.status_code == 200, desk.text
+    nurse = make_user(
+        db, role="provider", email="nurse@clinic.example", provider_id=make_provider(db).id
+    )
+    refused = client.patch(
+        item, json={"reason": "x"}, headers=auth_headers(nurse, settings, clock.now())
+    )
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"

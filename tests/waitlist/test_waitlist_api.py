@@ -88,11 +88,17 @@ def test_bad_input_is_problem_json_next_to_the_field(
 
     times = add(client, desk_headers, clinic, earliest_time="12:00", latest_time="08:00")
     assert times.status_code == 422
+    with_offset = add(client, desk_headers, clinic, latest_time="00:00:00Z")
+    assert with_offset.status_code == 422  # wall-clock times only (an offset is not a 500)
 
     unknown = add(client, desk_headers, clinic, patient_id=999999)
     assert unknown.status_code == 422
     assert unknown.headers["content-type"].startswith("application/problem+json")
     assert "patient_id" in unknown.text
+
+    far = add(client, desk_headers, clinic, latest_date="9999-12-31")
+    assert far.status_code == 422
+    assert "latest_date" in far.text
 
     ended = add(client, desk_headers, clinic, earliest_date="2026-02-01", latest_date="2026-03-01")
     assert ended.status_code == 422

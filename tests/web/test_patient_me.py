@@ -264,3 +264,42 @@ def test_a_signed_in_patient_who_is_not_eligible_still_cannot_book_it(
     assert "booked by the clinic" in types.text
     url = f"/book/times?location={clinic.location_id}&type={clinic.infusion_id}"
     assert browser.get(url).status_code == 404
+
+
+def test_the_session_ends_on_sign_out_and_by_itself_after_30_minutes(
+    browser: TestClient, clinic: Clinic, db: Session, settings: Settings, clock: FrozenClock
+) -> None:
+    sign_in_as(browser, db, settings, JANE)
+    visits = browser.get("/me/visits")
+    assert visits.status_code == 200
+    assert visits.headers["x-robots-tag"] == "noindex, nofollow"
+    out = browser.post("/me/sign-out", data={"csrftoken": csrf(visits.text)})
+    assert out.status_code == 303
+    assert browser.get("/me/visits").headers["location"] == "/me"
+    sign_in_as(browser, db, settings, JANE)
+    assert browser.get("/me/visits").status_code == 200
+    clock.advance(timedelta(minutes=31))
+    assert browser.get("/me/visits").headers["location"] == "/me"
+    # Someone else's visit cannot be opened from a session, nor a nonsense id.
+    sign_in_as(browser, db, settings, JANE)
+    visits = browser.get("/me/visits")
+    for booking_id in ("999999", str(2**40)):
+        opened = browser.post(
+            f"/me/visits/{booking_id}/manage", data={"csrftoken": csrf(visits.text)}
+        )
+        assert opened.status_code in (400, 404)
+
+
+class TestRateLimit:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return make_settings(
+            database_url,
+            rate_limit_enabled=True,
+            sign_in_rate_limit="2/minute",
+            sign_in_answer_seconds=0.0,
+        )
+
+    def test_one_address_may_ask_only_so_often(self, browser: TestClient, clinic: Clinic) -> None:
+        answers = [ask(browser, NOBODY)[0] for _ in range(3)]
+        assert answers == [200, 200, 429]

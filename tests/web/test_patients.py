@@ -154,6 +154,27 @@ def test_a_future_birth_date_is_refused_next_to_the_field(desk: TestClient) -> N
     assert 'id="error-date_of_birth"' in refused.text
 
 
+def test_the_date_of_birth_is_read_however_it_is_written(desk: TestClient, db: Session) -> None:
+    """As in the booking flow's inline form and the search box: the same form, read the
+    same way."""
+    token = csrf_of(desk, "/admin/patients")
+    form = {
+        "csrftoken": token,
+        "first_name": "Mara",
+        "last_name": "Quist",
+        "date_of_birth": "next tuesday",
+        "phone": "(720) 555-0142",
+    }
+    refused = desk.post("/admin/patients", data=form)
+    assert refused.status_code == 422
+    assert "Write the date of birth like 1980-03-14, 03/14/1980 or March 14 1980." in refused.text
+    assert 'value="next tuesday"' in refused.text
+    created = desk.post("/admin/patients", data=form | {"date_of_birth": "03/14/1980"})
+    assert created.status_code == 303
+    patient = db.exec(select(Patient).where(Patient.last_name == "Quist")).one()
+    assert patient.date_of_birth == date(1980, 3, 14)
+
+
 def test_a_patient_like_one_on_file_is_created_only_when_confirmed(
     desk: TestClient, db: Session, clinic: Clinic
 ) -> None:

@@ -23,10 +23,10 @@ from tests.web.browser import (
 )
 
 TODAY = FROZEN_NOW.astimezone(DENVER).date()  # Tuesday 10 November 2026
-SIZES = ((1280, 800), PHONE)
+SIZES = ((1280, 800), (768, 1024), PHONE)
 
 
-def _induction(site: Site) -> None:
+def _induction(site: Site, name: str = "Ketamine induction") -> None:
     """An admin's 6-visit induction template on the demo's ketamine infusion."""
     headers = site.api_token(ADMIN)
     types = httpx.get(site.url("/api/v1/appointment-types"), headers=headers).json()["items"]
@@ -34,7 +34,7 @@ def _induction(site: Site) -> None:
     created = httpx.post(
         site.url(f"/api/v1/appointment-types/{infusion['id']}/series-templates"),
         json={
-            "name": "Ketamine induction",
+            "name": name,
             "visit_count": 6,
             "window_days": 21,
             "min_gap_hours": 48,
@@ -110,3 +110,46 @@ def test_book_an_induction_see_it_on_the_patient_page_and_cancel_the_rest(
     expect(page.locator("table.series-visits .badge--cancelled")).to_have_count(6)
     assert_accessible(page)
     screenshot(page, "series-4-cancelled", SIZES)
+
+
+def test_an_admin_adds_a_series_template_under_settings(page: Page, site: Site) -> None:
+    sign_in(page, site, ADMIN)
+    page.goto(site.url("/admin/settings/types"))
+    page.get_by_role("link", name="Series of Ketamine infusion").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Series of Ketamine infusion")
+    page.get_by_label("Name").fill("Short course")
+    page.get_by_label("Visits").fill("3")
+    page.get_by_label("Least gap (hours)").fill("48")
+    page.get_by_label("Most gap (hours)").fill("24")
+    page.get_by_role("button", name="Create the series template").click()
+    expect(page.locator("#error-max_gap_hours")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("Short course")
+    assert_accessible(page)
+    screenshot(page, "series-settings-error", SIZES)
+    page.get_by_label("Most gap (hours)").fill("96")
+    page.get_by_role("button", name="Create the series template").click()
+    expect(page.locator(".flash")).to_contain_text("Series template “Short course” created.")
+    expect(page.get_by_role("link", name="Short course")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_no_placement_is_explained_and_an_alternative_is_one_click_away(
+    page: Page, site: Site
+) -> None:
+    _induction(site, "Early course")
+    sign_in(page, site)
+    page.goto(site.url("/admin/book"))
+    page.get_by_label("Find a patient").fill("blake")
+    page.get_by_role("button", name="Find", exact=True).click()
+    page.get_by_role("link", name="Jordan Blake").click()
+    page.get_by_role("link", name="Book a series instead").click()
+    page.get_by_label("Series", exact=True).select_option(label="Early course (Ketamine infusion)")
+    page.get_by_label("First day").fill((TODAY + timedelta(days=7)).isoformat())
+    page.get_by_label("Not after (optional)").fill("06:00")  # before the clinic opens
+    page.get_by_role("button", name="Show the placement").click()
+    expect(page.locator("#no-placement")).to_contain_text("Visit 1 cannot be placed")
+    expect(page.get_by_role("button", name=re.compile("Book all"))).to_have_count(0)
+    assert_accessible(page)
+    screenshot(page, "series-no-placement", SIZES)
+    page.get_by_role("link", name="Any time of day").click()
+    expect(page.get_by_role("button", name="Book all 6 visits")).to_be_visible()

@@ -311,6 +311,7 @@ def test_admins_create_and_edit_series_templates(
     backwards = browser.post(url, data=form)
     assert backwards.status_code == 422
     assert 'id="error-max_gap_hours"' in backwards.text
+    assert "The most gap must be at least the least gap." in backwards.text
     assert 'value="Induction"' in backwards.text
     created = browser.post(url, data={**form, "max_gap_hours": "120"})
     assert created.status_code == 303, created.text
@@ -334,3 +335,46 @@ def test_admins_create_and_edit_series_templates(
     make_user(db, role="front_desk", email="desk@clinic.example")
     sign_in(browser, "desk@clinic.example")
     assert browser.get(url).status_code == 403
+
+
+def test_staff_book_a_series_anyway_with_a_reason_when_a_requirement_is_missing(
+    browser: TestClient, clinic: Clinic, clock: FrozenClock, db: Session
+) -> None:
+    template_id = _template(db, clinic, clock)
+    _desk(browser, db)
+    url = _preview_url(clinic, template_id).replace(
+        f"patient_id={clinic.patient.id}", f"patient_id={clinic.new_patient.id}"
+    )
+    refused = browser.get(url)
+    assert refused.status_code == 409
+    assert "requires" in refused.text
+    assert "Book all" not in refused.text
+    assert "override=1" in refused.text
+    page = browser.get(url + "&override=1")
+    assert page.status_code == 200, page.text
+    form = _confirm_form(page.text)
+    assert form["override"] == "1"
+    no_reason = browser.post("/admin/series", data=form)
+    assert no_reason.status_code == 422
+    assert 'id="error-override_reason"' in no_reason.text
+    assert _count(db, Booking) == 0
+    done = browser.post("/admin/series", data={**form, "override_reason": "Consult by phone"})
+    assert done.status_code == 303, done.text
+    reasons = db.exec(select(Booking.override_reason)).all()
+    assert len(reasons) == 4
+    assert all(r.startswith("Consult by phone") for r in reasons), reasons
+
+
+def test_series_pages_are_for_the_front_desk_and_unknown_ones_are_404(
+    browser: TestClient, clinic: Clinic, clock: FrozenClock, db: Session
+) -> None:
+    template_id = _template(db, clinic, clock)
+    make_user(db, role="provider", email="nurse@clinic.example", provider_id=clinic.nurse.id)
+    sign_in(browser, "nurse@clinic.example")
+    assert browser.get(_preview_url(clinic, template_id)).status_code == 403
+    assert browser.get("/admin/series/1").status_code == 403
+    sign_out(browser)
+    _desk(browser, db)
+    missing = browser.get("/admin/series/424242")
+    assert missing.status_code == 404
+    assert "Series 424242 does not exist." in missing.text

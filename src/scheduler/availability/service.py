@@ -279,16 +279,17 @@ def search_free_days(
     start_at: datetime,
     end_at: datetime,
     now: datetime,
+    provider_id: int | None = None,
 ) -> list[date]:
     """The local dates (location zone, ascending) on which ``search_slots`` over the same
-    window, any provider, would list at least one slot; loaded the same way, but no slot is
-    built (a month grid needs only which dates have a free time)."""
+    window and provider (any when None) would list at least one slot; loaded the same way,
+    but no slot is built (a month grid needs only which dates have a free time)."""
     check_window(start_at, end_at)
     ctx = load_context(
         session,
         location_id=location_id,
         appointment_type_id=appointment_type_id,
-        provider_id=None,
+        provider_id=provider_id,
         start_at=start_at,
         end_at=end_at,
         now=now,

@@ -1,7 +1,7 @@
 """Keep secrets and personal data out of logs.
 
-Feed and manage tokens travel in URL paths (calendar apps cannot send headers), and searches
-carry names, e-mails and dates of birth in query strings (``/patients?q=rosa``), so any log
+Feed, manage and sign-in tokens travel in URL paths (calendar apps cannot send headers), and
+searches carry names, e-mails and dates of birth in query strings (``/patients?q=rosa``), so any log
 line that names a path must go through ``redact_path`` first. It keeps the path (with secret
 segments replaced) and the names of the query parameters; of the values it keeps only those of
 parameters that cannot hold personal data (ids of clinic resources, time windows, paging).
@@ -14,7 +14,10 @@ import re
 from urllib.parse import unquote_plus
 
 REDACTED = "[redacted]"
-_SECRET_SEGMENTS = re.compile(r"/(feeds|manage|bookings/manage)/[^/?#\s\"]+", re.IGNORECASE)
+_SECRET_SEGMENTS = re.compile(
+    r"/(feeds|manage|bookings/manage|me/link)/[^/?#\s\"]+",
+    re.IGNORECASE,
+)
 # A query string inside a path or a log line: up to whitespace, a quote or a fragment.
 _QUERY = re.compile(r"\?([^\s\"'#]*)")
 # Parameters whose values are never personal data: everything else is redacted.

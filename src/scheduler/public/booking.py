@@ -47,8 +47,10 @@ def place_hold(
     now: datetime,
     settings: Settings,
     patient: Patient | None = None,
+    provider_id: int | None = None,
 ) -> PublicHoldRead:
-    """``patient``: the signed-in patient (``/me``), who may hold types they are eligible for."""
+    """``patient``: the signed-in patient (``/me``), who may hold types they are eligible
+    for; ``provider_id``: the provider the patient chose (only where providers are shown)."""
     active_location(session, data.location_id)
     bookable_online(bookable_type(session, data.appointment_type_id), patient)
     secret_hash = hash_token(session_token)
@@ -61,6 +63,7 @@ def place_hold(
                 appointment_type_id=data.appointment_type_id,
                 location_id=data.location_id,
                 start_at=data.start_at,
+                provider_id=provider_id if settings.show_provider_to_patients else None,
             ),
             actor=actor,
             now=now,

@@ -146,8 +146,10 @@ def find_times(
     end_at: datetime,
     now: datetime,
     settings: Settings,
+    provider_id: int | None = None,
 ) -> PublicSlotList:
-    """Free start times only: no chair, no other patient, provider name only if allowed."""
+    """Free start times only: no chair, no other patient, provider name only if allowed.
+    ``provider_id``: one provider's times, where the clinic shows providers (else ignored)."""
     active_location(session, location_id)
     bookable_type(session, appointment_type_id)
     if end_at - start_at > timedelta(days=settings.public_search_max_days):
@@ -158,7 +160,7 @@ def find_times(
         session,
         location_id=location_id,
         appointment_type_id=appointment_type_id,
-        provider_id=None,
+        provider_id=provider_id if settings.show_provider_to_patients else None,
         start_at=start_at,
         end_at=end_at,
         now=now,
@@ -233,6 +235,18 @@ def public_type(
         if each.id == type_id:
             return each
     raise NotFound(NOT_FOUND)
+
+
+def provider_choices(
+    session: Session, location_id: int, appointment_type_id: int, settings: Settings
+) -> list[tuple[int, str]]:
+    """``(id, name)`` of the providers a patient may choose between for this visit: none
+    where the clinic does not show providers to patients, or when only one does it."""
+    if not settings.show_provider_to_patients:
+        return []
+    rows = repository.providers_for(session, location_id, appointment_type_id)
+    choices = [(p.id or 0, p.display_name or p.name) for p in rows]
+    return choices if len(choices) > 1 else []
 
 
 def public_location(session: Session, location_id: int) -> PublicLocation:

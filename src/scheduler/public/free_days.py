@@ -27,8 +27,10 @@ def free_days(
     end_at: datetime,
     now: datetime,
     settings: Settings,
+    provider_id: int | None = None,
 ) -> list[date]:
-    """The location's local dates in [start_at, end_at) with at least one free start time."""
+    """The location's local dates in [start_at, end_at) with at least one free start time
+    (of ``provider_id`` only, where the clinic shows providers to patients; else ignored)."""
     active_location(session, location_id)
     bookable_type(session, appointment_type_id)
     if end_at - start_at > timedelta(days=settings.public_search_max_days):
@@ -42,4 +44,5 @@ def free_days(
         start_at=start_at,
         end_at=end_at,
         now=now,
+        provider_id=provider_id if settings.show_provider_to_patients else None,
     )

@@ -71,3 +71,23 @@ def same_person_ids(session: Session, email: str, date_of_birth: date) -> list[i
 
 def booking_by_manage_hash(session: Session, token_hash: str) -> Booking | None:
     return session.exec(select(Booking).where(Booking.manage_token_hash == token_hash)).first()
+
+
+def providers_for(
+    session: Session, location_id: int, appointment_type_id: int
+) -> Sequence[Provider]:
+    """Active providers who do the type at the location, by name."""
+    return session.exec(
+        select(Provider)
+        .join(ProviderLocation, col(ProviderLocation.provider_id) == col(Provider.id))
+        .join(
+            ProviderAppointmentType,
+            col(ProviderAppointmentType.provider_id) == col(Provider.id),
+        )
+        .where(
+            col(Provider.active).is_(True),
+            ProviderLocation.location_id == location_id,
+            ProviderAppointmentType.appointment_type_id == appointment_type_id,
+        )
+        .order_by(col(Provider.name), col(Provider.id))
+    ).all()

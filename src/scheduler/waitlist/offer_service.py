@@ -37,7 +37,7 @@ from scheduler.availability.engine import local_instant
 from scheduler.availability.service import MAX_WINDOW_DAYS, search_slots
 from scheduler.bookings.holds import create_hold
 from scheduler.bookings.schemas import HoldCreate
-from scheduler.errors import Conflict, InvalidInput, NotFound
+from scheduler.errors import Conflict, InvalidInput, NotFound, SchedulerError
 from scheduler.models import AppointmentType, Location, Notification, WaitlistEntry, WaitlistOffer
 from scheduler.notifications.outbox import new_message_id, policy_of
 from scheduler.waitlist import repository
@@ -129,15 +129,18 @@ def make_offers(
             continue
         entries = repository.waiting_entries(session, location_id, type_id, now=now, limit=BATCH)
         for entry, _priority in entries:
-            offer = offer_entry(
-                session,
-                entry,
-                location=location,
-                appointment_type=appointment_type,
-                now=now,
-                ttl=timedelta(minutes=offer_minutes),
-                secret_key=secret_key,
-            )
+            try:
+                offer = offer_entry(
+                    session,
+                    entry,
+                    location=location,
+                    appointment_type=appointment_type,
+                    now=now,
+                    ttl=timedelta(minutes=offer_minutes),
+                    secret_key=secret_key,
+                )
+            except SchedulerError:
+                continue  # this entry cannot be searched now (a type made inactive, say)
             if offer is not None and offer.id is not None:
                 made.append(offer.id)
     return made
@@ -158,7 +161,8 @@ def offer_entry(
     assert location.id is not None
     assert appointment_type.id is not None
     tz = ZoneInfo(location.timezone)
-    start = max(now, local_instant(entry.earliest_date, time(0), tz))
+    first_day = max(entry.earliest_date, now.astimezone(tz).date())
+    start = max(now, local_instant(first_day, time(0), tz))
     end = min(window_end(entry, tz), start + timedelta(days=MAX_WINDOW_DAYS))
     if end <= start:
         return None

@@ -30,12 +30,12 @@ class WaitlistEntryCreate(BaseModel):
 
     @model_validator(mode="after")
     def _windows(self) -> Self:
+        if self.earliest_time.tzinfo is not None or self.latest_time.tzinfo is not None:
+            raise ValueError("times are the clinic's wall clock, without an offset")
         if self.latest_date < self.earliest_date:
             raise ValueError("latest_date must not be before earliest_date")
         if self.latest_time <= self.earliest_time:
             raise ValueError("latest_time must be after earliest_time")
-        if self.earliest_time.tzinfo is not None or self.latest_time.tzinfo is not None:
-            raise ValueError("times are the clinic's wall clock, without an offset")
         return self
 
 

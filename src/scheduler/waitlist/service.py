@@ -8,7 +8,7 @@ wall-clock times in the clinic's zone; the worker offers it matching freed slots
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -29,6 +29,7 @@ from scheduler.waitlist import repository
 from scheduler.waitlist.schemas import WaitlistEntryCreate, WaitlistEntryRead, WaitlistOfferRead
 
 OPEN_STATUSES = ("waiting", "offered")
+MAX_AHEAD_DAYS = 366
 
 
 def _require(session: Session, model: type, ident: int, field: str, what: str) -> None:
@@ -50,6 +51,10 @@ def add_entry(
     today = now.astimezone(ZoneInfo(location.timezone)).date()
     if data.latest_date < today:
         raise InvalidInput("The window has already ended.", field="latest_date")
+    if data.latest_date > today + timedelta(days=MAX_AHEAD_DAYS):
+        raise InvalidInput(
+            f"The window may end at most {MAX_AHEAD_DAYS} days from today.", field="latest_date"
+        )
     entry = WaitlistEntry(
         **data.model_dump(),
         status="waiting",

@@ -4,6 +4,9 @@ coming week's free starts before anything is saved.
 
 Front desk and admins choose the provider; a provider sees and edits their own only (another
 provider's id is a 403, as in the API). Every change goes through the services the API uses.
+This module has the page, the weekly hours form and ``run_change`` (preview, save, or the
+list of booked visits a save would strand, with "Save anyway"); the dated forms (time off,
+extra hours, closures) are in ``availability_dated``.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.idempotency.service import create_once
 from scheduler.models import Patient
 from scheduler.patients import service as patients_service
+from scheduler.patients.schemas import PatientCreate
 from scheduler.web import booking_view
 from scheduler.web.booking_forms import (
     IN_FLIGHT,
@@ -35,12 +36,12 @@ from scheduler.web.booking_forms import (
     PickerQuery,
     Text,
     book_url,
-    new_patient_of,
     search_of,
     slot_picker_or_reset,
 )
 from scheduler.web.booking_view import Search
 from scheduler.web.deps import DeskPage
+from scheduler.web.patient_forms import read_details
 from scheduler.web.templating import FormErrors, flash, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -153,7 +154,7 @@ def new_patient(
     }
     search = search_of(None, type_id, location_id, provider_id, None, None)
     now = clock.now()
-    data, errors = new_patient_of(values, today=now.date())
+    data, errors = read_details(PatientCreate, values, today=now.date())
     if data is not None:
         try:
             patient = patients_service.create_patient(db, data, actor=staff.actor, now=now)

@@ -1,8 +1,9 @@
 """What the booking pages read from a query string or a form, and the words they answer with.
 
 Shared by the booking flow (``web/booking.py``) and a booking's own page
-(``web/booking_actions.py``): ids and dates of the slot picker, the inline new-patient form,
-the version a page showed, and the slot picker kept usable when its dates are wrong.
+(``web/booking_actions.py``): ids and dates of the slot picker, the version a page showed,
+and the slot picker kept usable when its dates are wrong. (The inline new-patient form is
+read as on the patients page: ``web/patient_forms.py``.)
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Query
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from scheduler.errors import InvalidInput
-from scheduler.kit.written_dates import parse_written_date
 from scheduler.models import Booking
-from scheduler.patients.schemas import PatientCreate
 from scheduler.web import booking_view
 from scheduler.web.booking_page_view import HistoryEntry
 from scheduler.web.booking_view import Search, SlotPicker
@@ -38,13 +36,6 @@ IN_FLIGHT = (
     "before trying again."
 )
 STALE = "This booking was changed by {who} at {at} while you were looking, so nothing was done."
-PATIENT_MESSAGES = {
-    "first_name": "Enter the first name.",
-    "last_name": "Enter the last name.",
-    "date_of_birth": "The date of birth must be after 1900 and not in the future.",
-    "email": "Enter an e-mail address like name@example.com, or leave it empty.",
-    "phone": "Enter a phone number with digits (spaces, dashes, brackets are fine).",
-}
 
 
 def _int(value: str | None, name: str) -> int | None:
@@ -105,38 +96,6 @@ def book_url(search: Search) -> str:
 def if_match(booking_id: int, version: int) -> str:
     """The entity tag of the booking version a page showed (as the API's ``If-Match``)."""
     return f'"{booking_id}.{version}"'
-
-
-def new_patient_of(
-    values: dict[str, str], *, today: date
-) -> tuple[PatientCreate | None, FormErrors]:
-    """The inline new-patient form: the patient to create, or the errors by field (the date
-    of birth written any usual way)."""
-    errors = FormErrors()
-    written = values["date_of_birth"].strip()
-    birth = parse_written_date(written, today)
-    if not written:
-        errors.add("date_of_birth", "Enter the date of birth.")
-    elif birth is None:
-        errors.add(
-            "date_of_birth", "Write the date of birth like 1980-03-14, 03/14/1980 or March 14 1980."
-        )
-    data = None
-    try:
-        data = PatientCreate.model_validate(
-            {
-                "first_name": values["first_name"],
-                "last_name": values["last_name"],
-                "date_of_birth": birth or date(2000, 1, 1),
-                "email": values["email"].strip() or None,
-                "phone": values["phone"],
-            }
-        )
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else ""
-            errors.add(name, PATIENT_MESSAGES.get(name, "Check this value."))
-    return (data if not errors else None), errors
 
 
 def slot_picker_or_reset(

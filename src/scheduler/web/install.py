@@ -40,6 +40,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.settings import router as settings_router
     from scheduler.web.settings_types import router as settings_types_router
     from scheduler.web.settings_users import router as settings_users_router
+    from scheduler.web.waitlist import router as waitlist_router
     from scheduler.web.waitlist_offer import router as waitlist_offer_router
 
     app.include_router(router)
@@ -57,6 +58,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(availability_dated_router)
     app.include_router(feeds_router)
     app.include_router(patient_router)
+    app.include_router(waitlist_router)
     app.include_router(waitlist_offer_router)
     app.add_exception_handler(Refused, show_refusal)  # type: ignore[arg-type]
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")

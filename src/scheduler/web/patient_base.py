@@ -159,8 +159,10 @@ def picker(
     day_text: str | None,
     now: datetime,
     settings: Settings,
+    provider_id: int | None = None,
 ) -> dict[str, Any]:
-    """The month grid (days without free times disabled) and the chosen day's times."""
+    """The month grid (days without free times disabled) and the chosen day's times (of
+    ``provider_id`` only, when the patient chose a provider)."""
     zone = location.timezone
     today = now.astimezone(ZoneInfo(zone)).date()
     chosen_day = parse_day(day_text)
@@ -179,6 +181,7 @@ def picker(
             end_at=end,
             now=now,
             settings=settings,
+            provider_id=provider_id,
         )
     )
     if chosen_day is not None and chosen_day.replace(day=1) != month:
@@ -194,6 +197,7 @@ def picker(
             end_at=min(day_end, end),
             now=now,
             settings=settings,
+            provider_id=provider_id,
         ).items
     return {
         "grid": month_grid(month, free, selected=chosen_day, today=today, last_month=last_month),
@@ -202,6 +206,7 @@ def picker(
         "tz": ZoneInfo(zone),
         "zone": zone,
         "kind": kind,
+        "provider_id": provider_id,
     }
 
 

@@ -97,11 +97,16 @@ def book_times(
     kind: Annotated[int, Query(alias="type", ge=1, lt=2**31)],
     month: Annotated[str | None, Query(max_length=7)] = None,
     day: Annotated[str | None, Query(max_length=10)] = None,
+    provider: Annotated[str | None, Query(max_length=12)] = None,  # "": anyone
 ) -> Response:
+    """The month and the day's times; where the clinic shows providers and several do this
+    visit, a choice of provider ("anyone" by default) above them."""
     place = service.public_location(db, location)
     appointment_type = service.public_type(db, location, kind, signed_in(request, db, clock.now()))
     if not appointment_type.bookable_online:
         raise NotFound(service.NOT_FOUND)
+    providers = service.provider_choices(db, location, kind, settings)
+    chosen_provider = next((p for p, _ in providers if str(p) == provider), None)
     chosen = picker(
         db,
         location=place,
@@ -110,14 +115,13 @@ def book_times(
         day_text=day,
         now=clock.now(),
         settings=settings,
+        provider_id=chosen_provider,
     )
-    base = f"/book/times?location={location}&type={kind}"
-    return page(
-        request,
-        "times.html",
-        {**chosen, "base": base, "step": 2, "mode": "book"},
-        location=place,
+    base = f"/book/times?location={location}&type={kind}" + (
+        f"&provider={chosen_provider}" if chosen_provider else ""
     )
+    context = {**chosen, "base": base, "step": 2, "mode": "book", "providers": providers}
+    return page(request, "times.html", context, location=place)
 
 
 def _taken_page(
@@ -162,6 +166,7 @@ def book_hold(
     location: Annotated[int, Form(ge=1, lt=2**31)],
     kind: Annotated[int, Form(alias="type", ge=1, lt=2**31)],
     start: Annotated[datetime, Form()],
+    provider: Annotated[int | None, Form(ge=1, lt=2**31)] = None,
 ) -> Response:
     """Hold the picked time for this browser (its previous hold is let go) and go on to the
     details; a time taken meanwhile shows the nearest free ones instead."""
@@ -178,6 +183,7 @@ def book_hold(
             now=now,
             settings=settings,
             patient=signed_in(request, db, now),
+            provider_id=provider,
         )
     except Conflict as exc:
         raise _taken_page(

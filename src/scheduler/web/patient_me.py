@@ -16,7 +16,7 @@ import time
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -155,7 +155,12 @@ def me_visits(request: Request, db: ReadSessionDep, clock: ClockDep) -> Response
 
 
 @router.post("/me/visits/{booking_id}/manage", dependencies=[write_limit])
-def me_manage(request: Request, db: SessionDep, clock: ClockDep, booking_id: int) -> Response:
+def me_manage(
+    request: Request,
+    db: SessionDep,
+    clock: ClockDep,
+    booking_id: Annotated[int, Path(ge=1, lt=2**31)],
+) -> Response:
     now = clock.now()
     patient = signed_in(request, db, now)
     if patient is None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 
 from scheduler.deps import ClockDep
 from scheduler.errors import Conflict, InvalidInput, PreconditionFailed
@@ -24,23 +23,13 @@ from scheduler.patients import service
 from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientUpdate
 from scheduler.web import patient_page, series_view
 from scheduler.web.deps import DeskPage
+from scheduler.web.patient_forms import read_details
 from scheduler.web.templating import FormErrors, flash, render
 
 router = APIRouter(prefix="/admin/patients", include_in_schema=False, route_class=CommitRoute)
 
 SEARCH_LIMIT = 50
 DUPLICATES_LIMIT = 200
-# What the person at the desk reads when a field is refused (the schema's own words are
-# written for API clients).
-FIELD_MESSAGES = {
-    "first_name": "Enter the first name (up to 100 characters).",
-    "last_name": "Enter the last name (up to 100 characters).",
-    "date_of_birth": "Enter the date of birth as a real date, not in the future, from 1900.",
-    "email": "Enter an e-mail address like name@example.org, or leave it empty.",
-    "phone": "Enter a phone number with digits, spaces, brackets, dots or dashes, "
-    "optionally starting with +.",
-    "notes": "Keep the notes under 4000 characters.",
-}
 DETAIL_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "notes")
 
 Text = Annotated[str, Form(max_length=5000)]
@@ -50,18 +39,15 @@ STALE_EDIT = (
 )
 
 
-def _errors_of(exc: ValidationError) -> FormErrors:
-    errors = FormErrors()
-    for problem in exc.errors():
-        name = str(problem["loc"][0]) if problem["loc"] else ""
-        errors.add(name, FIELD_MESSAGES.get(name, "Check this field."))
-    return errors
-
-
 def _details(
-    first_name: str, last_name: str, date_of_birth: str, email: str, phone: str, notes: str
-) -> dict[str, Any]:
-    """The form as typed (kept on the page when refused), empty e-mail meaning none."""
+    first_name: Text = "",
+    last_name: Text = "",
+    date_of_birth: Text = "",
+    email: Text = "",
+    phone: Text = "",
+    notes: Text = "",
+) -> dict[str, str]:
+    """The details form as typed (kept on the page when refused)."""
     return {
         "first_name": first_name,
         "last_name": last_name,
@@ -72,12 +58,7 @@ def _details(
     }
 
 
-def _as_input(form: dict[str, Any]) -> dict[str, Any]:
-    data = {k: v for k, v in form.items() if k != "email"}
-    data["email"] = form["email"].strip() or None
-    if not form["date_of_birth"].strip():
-        data["date_of_birth"] = None
-    return data
+DetailsForm = Annotated[dict[str, str], Depends(_details)]
 
 
 def _search_page(
@@ -134,21 +115,14 @@ def create(
     staff: DeskPage,
     db: SessionDep,
     clock: ClockDep,
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    notes: Text = "",
+    form: DetailsForm,
     confirm_new: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """Create a patient. When the details look like an existing record, nothing is created
     yet: the page lists those records and asks to confirm that this is someone else."""
-    form = _details(first_name, last_name, date_of_birth, email, phone, notes)
-    try:
-        data = PatientCreate.model_validate(_as_input(form))
-    except ValidationError as exc:
-        return _search_page(request, staff, form=form, errors=_errors_of(exc), status_code=422)
+    data, errors = read_details(PatientCreate, form, today=clock.now().date())
+    if data is None:
+        return _search_page(request, staff, form=form, errors=errors, status_code=422)
     if confirm_new != "1":
         similar = service.similar_patients(db, data)
         if similar:
@@ -221,12 +195,7 @@ def edit(
     staff: DeskPage,
     db: SessionDep,
     clock: ClockDep,
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    notes: Text = "",
+    form: DetailsForm,
     seen: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Save the details (not the eligibility flags: those have their own forms, with a
@@ -234,25 +203,18 @@ def edit(
     changed the record since, nothing is saved and the page says so, showing the current
     details beside the input kept."""
     now = clock.now()
-    form = _details(first_name, last_name, date_of_birth, email, phone, notes)
-    errors = FormErrors()
     try:
         unchanged_since = datetime.fromisoformat(seen) if seen else None
     except ValueError:
         unchanged_since = None
     if unchanged_since is not None and unchanged_since.tzinfo is None:
         unchanged_since = None
-    try:
-        data = PatientUpdate.model_validate(_as_input(form))
-        if data.date_of_birth is None:
-            errors.add("date_of_birth", FIELD_MESSAGES["date_of_birth"])
-    except ValidationError as exc:
-        errors = _errors_of(exc)
-    if not errors:
+    data, errors = read_details(PatientUpdate, form, today=now.date())
+    if data is not None:
         current = service.get_patient(db, patient_id)
         if current.merged_into_id is not None:
             errors.add("", "This record was merged into another; change that one instead.")
-    if not errors:
+    if data is not None and not errors:
         try:
             service.update_patient(
                 db,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
@@ -58,6 +59,7 @@ FORM_FIELDS = (
     "same_time",
     "same_chair",
     "same_provider",
+    "override",
 )
 Field = Annotated[str, Form(max_length=40)]
 
@@ -78,11 +80,14 @@ def _page(
     preview: SeriesPreview | None = None,
     notice: str | None = None,
     notes: str = "",
+    override_reason: str = "",
     status_code: int = 200,
 ) -> Response:
     """The form, and the placement (or why there is none) when the form is complete."""
     picks = series_view.choices(db, form.patient_id)
-    if preview is None and form.complete and not errors:
+    missing = False
+    unreadable = any(name in FORM_FIELDS for name, _ in errors)
+    if preview is None and form.complete and not unreadable:
         try:
             preview = series_service.preview_series(db, form.request(), now=now)
         except SchedulerError as exc:
@@ -90,6 +95,7 @@ def _page(
                 raise
             errors.add(_field_of(exc), exc.detail)
             status_code = 409 if exc.status == 409 else 422
+            missing = exc.code == "prerequisite_missing"
     location = next((loc for loc in picks.locations if loc.id == form.location_id), None)
     if location is None and picks.locations:
         location = picks.locations[0]
@@ -114,6 +120,9 @@ def _page(
         "notice": notice,
         "notes": notes,
         "key": secrets.token_urlsafe(18),
+        "missing": missing,
+        "override_url": "/admin/series/new?" + urlencode({**form.query(), "override": "1"}),
+        "override_reason": override_reason,
         "tz": tz,
     }
     return render(request, "series_book.html", context, status_code=status_code)
@@ -147,6 +156,8 @@ def book_series(
     key: Annotated[str, Form(min_length=8, max_length=100)],
     plan: Annotated[list[str], Form()],
     notes: Annotated[str, Form(max_length=4000)] = "",
+    override_reason: Annotated[str, Form(max_length=1000)] = "",
+    override: Field = "",
     patient_id: Field = "",
     template_id: Field = "",
     location_id: Field = "",
@@ -172,6 +183,7 @@ def book_series(
         "same_time": same_time,
         "same_chair": same_chair,
         "same_provider": same_provider,
+        "override": override,
     }
     form, problems = series_view.parse_form(values)
     errors = FormErrors()
@@ -179,13 +191,41 @@ def book_series(
         errors.add(name, message)
     if not form.complete:
         errors.add("", "Choose the patient, the series, the location and the first day.")
+    reason = override_reason.strip()
+    if form.override and len(reason) < 3:
+        errors.add(
+            "override_reason",
+            "This patient does not meet every requirement: give the reason for booking anyway.",
+        )
     if errors:
-        return _page(request, db, form, now=now, errors=errors, notes=notes, status_code=422)
+        return _page(
+            request,
+            db,
+            form,
+            now=now,
+            errors=errors,
+            status_code=422,
+            notes=notes,
+            override_reason=override_reason,
+        )
     try:
-        data = form.request(expected=series_view.parse_plan(plan[:30]), notes=notes)
+        data = form.request(
+            expected=series_view.parse_plan(plan[:30]),
+            notes=notes,
+            override_reason=reason or "a prerequisite is missing",
+        )
     except InvalidInput as exc:
         errors.add(_field_of(exc), exc.detail)
-        return _page(request, db, form, now=now, errors=errors, notes=notes, status_code=422)
+        return _page(
+            request,
+            db,
+            form,
+            now=now,
+            errors=errors,
+            status_code=422,
+            notes=notes,
+            override_reason=override_reason,
+        )
     return _book(request, db, form, data=data, key=key, staff=staff, now=now, hours=settings)
 
 
@@ -201,6 +241,7 @@ def _book(
     hours: Any,
 ) -> Response:
     errors = FormErrors()
+    kept = data.override.reason if data.override is not None else ""
 
     def produce() -> tuple[int, dict[str, Any]]:
         series = series_service.create_series(db, data, actor=staff.actor, now=now)
@@ -233,6 +274,7 @@ def _book(
                 preview=preview,
                 notice=PLAN_CHANGED,
                 notes=data.notes,
+                override_reason=kept,
                 status_code=409,
             )
         if exc.code == "series_unplaceable":
@@ -244,13 +286,32 @@ def _book(
                 errors=errors,
                 notice="Nothing was booked: the series can no longer be placed.",
                 notes=data.notes,
+                override_reason=kept,
                 status_code=409,
             )
         errors.add("", IN_FLIGHT if exc.code == "idempotency_conflict" else exc.detail)
-        return _page(request, db, form, now=now, errors=errors, notes=data.notes, status_code=409)
+        return _page(
+            request,
+            db,
+            form,
+            now=now,
+            errors=errors,
+            notes=data.notes,
+            override_reason=kept,
+            status_code=409,
+        )
     except InvalidInput as exc:
         errors.add(_field_of(exc), exc.detail)
-        return _page(request, db, form, now=now, errors=errors, notes=data.notes, status_code=422)
+        return _page(
+            request,
+            db,
+            form,
+            now=now,
+            errors=errors,
+            notes=data.notes,
+            override_reason=kept,
+            status_code=422,
+        )
     series = SeriesRead.model_validate(outcome.body)
     if not outcome.replayed:
         flash(request, db, f"Booked all {len(series.visits)} visits of {series.label}.")

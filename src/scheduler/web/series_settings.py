@@ -71,13 +71,26 @@ def _values(form: FormData, *, with_active: bool) -> dict[str, Any]:
     return values
 
 
-def _errors(exc: ValidationError) -> FormErrors:
-    errors = validation_errors(exc)
-    moved = FormErrors()
+WORDS = {
+    "max_gap_hours": "the most gap",
+    "min_gap_hours": "the least gap",
+    "window_days": "the window",
+}
+
+
+def _in_words(errors: FormErrors) -> FormErrors:
+    """The schema's and the service's messages with the fields' names in words."""
+    out = FormErrors()
     for name, message in errors:
+        for key, words in WORDS.items():
+            message = message.replace(key, words)
         # The only check across fields: the most gap must not be less than the least.
-        moved.add(name or "max_gap_hours", message)
-    return moved
+        out.add(name or "max_gap_hours", message[:1].upper() + message[1:])
+    return out
+
+
+def _errors(exc: ValidationError) -> FormErrors:
+    return _in_words(validation_errors(exc))
 
 
 def _list_page(
@@ -132,7 +145,7 @@ def create_series_template(
     except SchedulerError as exc:
         if exc.status == 404:
             raise
-        errors = service_errors(exc, default_field="name")
+        errors = _in_words(service_errors(exc, default_field="name"))
         return _list_page(
             request, db, type_id, values=values, errors=errors, status_code=status_of(exc)
         )
@@ -192,7 +205,7 @@ def update_series_template(
     except SchedulerError as exc:
         if exc.status == 404:
             raise
-        errors = service_errors(exc, default_field="name")
+        errors = _in_words(service_errors(exc, default_field="name"))
         return _edit_page(
             request, db, current, values=values, errors=errors, status_code=status_of(exc)
         )

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from scheduler.appointment_types import service as types_service
+from scheduler.bookings.schemas import Override
 from scheduler.errors import InvalidInput, SchedulerError
 from scheduler.models import Chair, Location, Patient, Provider
 from scheduler.providers import service as providers_service
@@ -58,6 +59,8 @@ class SeriesForm:
     latest: time | None = None
     # "" the template's default, "yes" or "no"
     prefs: dict[str, str] = field(default_factory=dict)
+    # Staff book although a prerequisite is missing (the reason is asked when booking).
+    override: bool = False
 
     def query(self) -> dict[str, str]:
         values: dict[str, object | None] = {
@@ -69,6 +72,7 @@ class SeriesForm:
             "earliest": self.earliest.strftime("%H:%M") if self.earliest else None,
             "latest": self.latest.strftime("%H:%M") if self.latest else None,
             **{k: v or None for k, v in self.prefs.items()},
+            "override": "1" if self.override else None,
         }
         return {k: str(v) for k, v in values.items() if v is not None}
 
@@ -77,7 +81,11 @@ class SeriesForm:
         return None not in (self.patient_id, self.template_id, self.location_id, self.first_day)
 
     def request(
-        self, *, expected: Sequence[ExpectedVisit] | None = None, notes: str = ""
+        self,
+        *,
+        expected: Sequence[ExpectedVisit] | None = None,
+        notes: str = "",
+        override_reason: str = "a prerequisite is missing",
     ) -> SeriesRequest:
         def pref(name: str) -> bool | None:
             value = self.prefs.get(name, "")
@@ -97,6 +105,7 @@ class SeriesForm:
                 prefer_same_provider=pref("same_provider"),
                 notes=notes,
                 expected_visits=list(expected) if expected is not None else None,
+                override=Override(reason=override_reason) if self.override else None,
             )
         except ValidationError as exc:
             raise InvalidInput(
@@ -147,6 +156,7 @@ def parse_form(values: Mapping[str, str]) -> tuple[SeriesForm, dict[str, str]]:
             name: values.get(name, "") if values.get(name, "") in ("yes", "no") else ""
             for name, _ in PREFERENCES
         },
+        override=values.get("override", "") == "1",
     )
     return form, errors
 

@@ -67,6 +67,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Today", "/admin/today", (ADMIN, FRONT_DESK)),
     NavItem("Book", "/admin/book", (ADMIN, FRONT_DESK), ("/admin/series",)),
     NavItem("Patients", "/admin/patients", (ADMIN, FRONT_DESK)),
+    NavItem("Waitlist", "/admin/waitlist", (ADMIN, FRONT_DESK)),
     NavItem("My schedule", "/admin/my-schedule", (PROVIDER,), (BOOKING_PAGES,)),
     NavItem("Availability", "/admin/availability", (ADMIN, FRONT_DESK, PROVIDER)),
     NavItem("Calendar feeds", "/admin/feeds", (ADMIN, FRONT_DESK, PROVIDER)),
