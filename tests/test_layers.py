@@ -92,6 +92,7 @@ SQL_IN_SERVICE_ALLOWED: set[str] = set()
 # Domain modules of the service layer without "service" in their name.
 SERVICE_LIKE = {
     "scheduler.worker.jobs",
+    "scheduler.notifications.compose",
     "scheduler.notifications.delivery",
     "scheduler.notifications.outbox",
 }
