@@ -13,10 +13,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlmodel import Session
-
 from scheduler.config import Settings, get_settings
 from scheduler.db.engine import build_engine, build_sessionmaker
+from scheduler.db.transaction import unit_of_work
 from scheduler.kit.clock import SystemClock
 
 
@@ -42,7 +41,7 @@ def cmd_seed_demo(settings: Settings) -> None:
     if settings.environment != "development":
         sys.exit("seed-demo only runs with SCHEDULER_ENVIRONMENT=development")
     engine = build_engine(settings)
-    with build_sessionmaker(engine)() as session, session.begin():
+    with unit_of_work(build_sessionmaker(engine)) as session:
         logins = seed_demo(session, now=SystemClock().now())
     engine.dispose()
     if logins is None:
@@ -97,8 +96,7 @@ def cmd_create_user(
         sys.exit(f"error: {problems}")
     engine = build_engine(settings)
     try:
-        session: Session
-        with build_sessionmaker(engine)() as session, session.begin():
+        with unit_of_work(build_sessionmaker(engine)) as session:
             user = create_user(
                 session,
                 data,

@@ -28,7 +28,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from scheduler.config import Settings
-from scheduler.db.transaction import run_statement
+from scheduler.db.transaction import run_in_transaction, run_statement
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.notifications import delivery
 from scheduler.notifications.compose import Claimed
@@ -78,8 +78,9 @@ class Worker:
     # --- one transaction at a time ---------------------------------------------------------
 
     def _transaction(self, work: Callable[[Session], Any]) -> Any:
-        with self.factory() as session, session.begin():
-            return work(session)
+        """``work`` as one transaction, ended by ``db/transaction.py`` like a request's:
+        committed, rerun whole on a transient PostgreSQL abort, rolled back otherwise."""
+        return run_in_transaction(self.factory, work)
 
     def _statement(self, work: Callable[[Session], Any]) -> Any:
         """One writing statement, committed by itself (one round trip on PostgreSQL)."""
@@ -106,8 +107,8 @@ class Worker:
         return len(claimed)
 
     def _release(self, ids: list[int]) -> None:
-        with self.factory() as session, session.begin():
-            delivery.release(session, ids, worker_id=self.worker_id, now=self.clock.now())
+        now = self.clock.now()
+        self._transaction(lambda s: delivery.release(s, ids, worker_id=self.worker_id, now=now))
 
     def _deliver(self, item: Claimed) -> None:
         if item.message is None:
