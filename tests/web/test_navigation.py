@@ -52,6 +52,7 @@ def test_every_desk_page_marks_its_section(
         "/admin/patients": "Patients",
         f"/admin/patients/{clinic.patient.id}": "Patients",
         "/admin/patients/duplicates": "Patients",
+        "/admin/waitlist": "Waitlist",
         "/admin/availability": "Availability",
         "/admin/feeds": "Calendar feeds",
         "/admin/settings": "Settings",
