@@ -26,6 +26,7 @@ from scheduler.models import (
     Booking,
     Hold,
     Notification,
+    Patient,
     Series,
     SeriesTemplate,
     User,
@@ -626,6 +627,24 @@ def test_a_booster_time_taken_meanwhile_is_a_conflict(
         client.post("/api/v1/series/999999/boosters", json=chosen, headers=desk_headers).status_code
         == 404
     )
+    # The same eligibility gates as a single booking, and the staff override with a reason.
+    later = client.post(f"{url}/preview", headers=desk_headers).json()["proposals"][0]
+    later_start = {"start_at": later["start_at"]}
+    patient = db.get(Patient, clinic.patient.id)
+    assert patient is not None
+    patient.consent_signed = False
+    db.commit()
+    gated = client.post(url, json=later_start, headers=desk_headers)
+    assert gated.status_code == 409
+    assert gated.json()["code"] == "prerequisite_missing"
+    overridden = client.post(
+        url,
+        json={**later_start, "override": {"reason": "consent on paper"}},
+        headers=desk_headers,
+    )
+    assert overridden.status_code == 201, overridden.text
+    assert "consent on paper" in overridden.json()["booking"]["override_reason"]
+    assert overridden.json()["booking"]["series_id"] == series["id"]
 
 
 def test_admins_change_and_withdraw_a_template(
