@@ -203,7 +203,10 @@ def propose_boosters(
     status_code=status.HTTP_201_CREATED,
     summary="After the course: book a booster in the series (usually a proposed start)",
     responses={
-        200: {"description": "This start was already booked in the series (a retry)"},
+        200: {
+            "model": BoosterBooked,
+            "description": "This start was already booked in the series (a retry)",
+        },
         409: {
             "description": "series_incomplete (a visit is still to come), no_boosters, "
             "slot_unavailable (the time was taken meanwhile), outside_availability, "
