@@ -106,7 +106,7 @@ def _service_modules() -> list[tuple[str, str]]:
         "bookings": {"book", "holds", "lifecycle", "placement"},
         "patients": {"duplicates"},
         "public": {"booking", "common", "manage"},
-        "series": {"booking", "managing", "planning", "templates"},
+        "series": {"booking", "boosters", "managing", "planning", "templates"},
     }
     found = []
     for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):

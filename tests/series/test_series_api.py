@@ -26,6 +26,7 @@ from scheduler.models import (
     Booking,
     Hold,
     Notification,
+    Patient,
     Series,
     SeriesTemplate,
     User,
@@ -528,6 +529,122 @@ def test_boosters_are_proposed_after_the_course(
     assert proposal["target_at"] == "2026-04-08T08:00:00-04:00"
     assert proposal["proposals"][0]["start_at"] == "2026-04-08T08:00:00-04:00"
     assert proposal["proposals"][0]["chair_id"] == series["visits"][-1]["chair_id"]
+
+
+def finish_course(db: Session, series_id: int) -> None:
+    for booking in db.exec(select(Booking).where(Booking.series_id == series_id)):
+        booking.status = "fulfilled"
+    db.commit()
+
+
+def test_a_booked_booster_belongs_to_its_series(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    clock: FrozenClock,
+    db: Session,
+    settings: Settings,
+) -> None:
+    series = book_series(client, admin_headers, desk_headers, clinic)
+    url = f"/api/v1/series/{series['id']}/boosters"
+    body = {"start_at": "2026-04-08T08:00:00-04:00"}
+    early = client.post(url, json=body, headers=desk_headers)
+    assert early.status_code == 409
+    assert early.headers["content-type"].startswith("application/problem+json")
+    assert early.json()["code"] == "series_incomplete"
+    finish_course(db, series["id"])
+    clock.set(datetime(2026, 3, 12, 12, 0, tzinfo=UTC))
+    desk_headers = desk_at(db, settings, clock.now())
+    proposal = client.post(f"{url}/preview", headers=desk_headers).json()["proposals"][0]
+    chosen = {k: proposal[k] for k in ("start_at", "chair_id", "provider_id")}
+    headers = {**desk_headers, "Idempotency-Key": "booster-1"}
+    booked = client.post(url, json=chosen, headers=headers)
+    assert booked.status_code == 201, booked.text
+    booster = booked.json()["booking"]
+    assert booster["series_id"] == series["id"]
+    assert booster["start_at"] == "2026-04-08T12:00:00Z"
+    assert booster["chair_id"] == series["visits"][-1]["chair_id"]
+    shown = client.get(f"/api/v1/series/{series['id']}", headers=desk_headers).json()
+    assert shown["visits"][-1]["id"] == booster["id"]
+    assert shown["progress"] == {"total": 5, "fulfilled": 4, "upcoming": 1, "cancelled": 0}
+    # A retry with the key replays; without it, the same start answers the same booking.
+    replay = client.post(url, json=chosen, headers=headers)
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    again = client.post(url, json=chosen, headers=desk_headers)
+    assert again.status_code == 200
+    assert (again.json()["booking"]["id"], again.json()["created"]) == (booster["id"], False)
+    assert count(db, Booking, col(Booking.series_id) == series["id"]) == 5
+    events = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "series.booster", AuditEvent.entity_id == series["id"]
+        )
+    ).all()
+    assert len(events) == 1
+    # The next booster waits until this one is done.
+    other = client.post(url, json={"start_at": "2026-04-09T08:00:00-04:00"}, headers=desk_headers)
+    assert other.status_code == 409
+    assert other.json()["code"] == "series_incomplete"
+
+
+def test_a_booster_time_taken_meanwhile_is_a_conflict(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    clock: FrozenClock,
+    db: Session,
+    settings: Settings,
+) -> None:
+    series = book_series(client, admin_headers, desk_headers, clinic)
+    finish_course(db, series["id"])
+    clock.set(datetime(2026, 3, 12, 12, 0, tzinfo=UTC))
+    desk_headers = desk_at(db, settings, clock.now())
+    url = f"/api/v1/series/{series['id']}/boosters"
+    proposal = client.post(f"{url}/preview", headers=desk_headers).json()["proposals"][0]
+    chosen = {k: proposal[k] for k in ("start_at", "chair_id", "provider_id")}
+    taken = client.post(
+        "/api/v1/bookings",
+        json={
+            "patient_id": clinic.other_patient.id,
+            "appointment_type_id": clinic.infusion_id,
+            "location_id": clinic.location_id,
+            **chosen,
+        },
+        headers=desk_headers,
+    )
+    assert taken.status_code == 201, taken.text
+    refused = client.post(url, json=chosen, headers=desk_headers)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "slot_unavailable"
+    assert count(db, Booking, col(Booking.series_id) == series["id"]) == 4
+    before = client.post(
+        url, json={"start_at": series["visits"][-1]["start_at"]}, headers=desk_headers
+    )
+    assert before.status_code == 422
+    assert (
+        client.post("/api/v1/series/999999/boosters", json=chosen, headers=desk_headers).status_code
+        == 404
+    )
+    # The same eligibility gates as a single booking, and the staff override with a reason.
+    later = client.post(f"{url}/preview", headers=desk_headers).json()["proposals"][0]
+    later_start = {"start_at": later["start_at"]}
+    patient = db.get(Patient, clinic.patient.id)
+    assert patient is not None
+    patient.consent_signed = False
+    db.commit()
+    gated = client.post(url, json=later_start, headers=desk_headers)
+    assert gated.status_code == 409
+    assert gated.json()["code"] == "prerequisite_missing"
+    overridden = client.post(
+        url,
+        json={**later_start, "override": {"reason": "consent on paper"}},
+        headers=desk_headers,
+    )
+    assert overridden.status_code == 201, overridden.text
+    assert "consent on paper" in overridden.json()["booking"]["override_reason"]
+    assert overridden.json()["booking"]["series_id"] == series["id"]
 
 
 def test_admins_change_and_withdraw_a_template(

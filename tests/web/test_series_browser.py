@@ -1,7 +1,7 @@
 """The front desk books a 6-visit induction in headless Chromium against a live server (the
 demo clinic, Boulder; the server's clock Tuesday 10 November 2026 09:10), sees it on the
-patient's page with its progress, and cancels the rest; axe-core on every step, screenshots
-at 1280x800 and 390x844."""
+patient's page with its progress, and cancels the rest; once a course is done, books a
+proposed booster in the series; axe-core on every step, screenshots at 1280x800 and 390x844."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from datetime import timedelta
 
 import httpx
 from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine, text
 
 from tests.web.browser import (
     ADMIN,
     DENVER,
+    DESK,
     FROZEN_NOW,
     PHONE,
     Site,
@@ -153,3 +155,48 @@ def test_no_placement_is_explained_and_an_alternative_is_one_click_away(
     screenshot(page, "series-no-placement", SIZES)
     page.get_by_role("link", name="Any time of day").click()
     expect(page.get_by_role("button", name="Book all 6 visits")).to_be_visible()
+
+
+def test_a_booster_booked_from_the_series_page_joins_the_series(page: Page, site: Site) -> None:
+    _induction(site, "Booster course")
+    headers = site.api_token(DESK)
+    templates = httpx.get(site.url("/api/v1/series-templates"), headers=headers).json()["items"]
+    template = next(t for t in templates if t["name"] == "Booster course")
+    patients = httpx.get(site.url("/api/v1/patients"), headers=headers).json()["items"]
+    riley = next(p for p in patients if (p["first_name"], p["last_name"]) == ("Riley", "Santos"))
+    location = httpx.get(site.url("/api/v1/locations"), headers=headers).json()["items"][0]
+    booked = httpx.post(
+        site.url("/api/v1/series"),
+        json={
+            "patient_id": riley["id"],
+            "template_id": template["id"],
+            "location_id": location["id"],
+            "first_day": (TODAY + timedelta(days=1)).isoformat(),
+        },
+        headers=headers,
+    )
+    assert booked.status_code == 201, booked.text
+    series_id = booked.json()["id"]
+    engine = create_engine(site.database_url)
+    try:
+        with engine.begin() as conn:  # the course attended
+            conn.execute(
+                text("UPDATE booking SET status = 'fulfilled' WHERE series_id = :s"),
+                {"s": series_id},
+            )
+    finally:
+        engine.dispose()
+    sign_in(page, site)
+    page.goto(site.url(f"/admin/series/{series_id}"))
+    expect(page.locator(".series-progress")).to_contain_text("6 of 6 done")
+    book = page.get_by_role("button", name=re.compile("^Book the booster on"))
+    expect(book.first).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "series-5-boosters", SIZES)
+    book.first.click()
+    expect(page.locator(".flash")).to_contain_text("Booked the booster on")
+    expect(page.locator(".series-progress")).to_contain_text("6 of 7 done")
+    expect(page.locator("table.series-visits tbody tr")).to_have_count(7)
+    expect(page.get_by_role("button", name=re.compile("^Book the booster on"))).to_have_count(0)
+    assert_accessible(page)
+    screenshot(page, "series-6-booster-booked", SIZES)

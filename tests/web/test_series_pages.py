@@ -267,7 +267,7 @@ def test_a_move_that_breaks_the_spacing_is_refused_next_to_the_field(
     assert "Moved the visit to Thu 5 Mar at 08:30." in browser.get(url).text
 
 
-def test_boosters_are_proposed_after_the_course_with_a_book_link(
+def test_boosters_are_proposed_after_the_course_and_booked_in_the_series(
     browser: TestClient, clinic: Clinic, clock: FrozenClock, db: Session
 ) -> None:
     template_id = _template(db, clinic, clock)
@@ -285,8 +285,49 @@ def test_boosters_are_proposed_after_the_course_with_a_book_link(
     assert "4 of 4 done" in page.text
     assert "The course is done." in page.text
     assert "Wed 8 Apr 2026" in page.text
-    assert "/admin/book/confirm?slot=2026-04-08T08%3A00%3A00-04%3A00%7C" in page.text
+    assert f'action="/admin/series/{series_id}/boosters"' in page.text
     assert "Cancel the rest" not in page.text
+    token = CSRF.search(page.text)
+    assert token
+    slot = re.compile(r'name="slot" value="([^"]+)"')
+    first = slot.findall(page.text)[0].replace("&#43;", "+")
+    assert first.startswith("2026-04-08T08:00:00-04:00|")
+    # Meanwhile someone takes that time: refused next to the boosters, with the times free now.
+    start, chair, provider = first.split("|")
+    bookings_service.create_booking(
+        db,
+        BookingCreate(
+            patient_id=clinic.other_patient.id or 0,
+            appointment_type_id=clinic.infusion_id,
+            location_id=clinic.location_id,
+            start_at=datetime.fromisoformat(start),
+            chair_id=int(chair),
+            provider_id=int(provider),
+        ),
+        actor=Actor(kind="user", label="user:test"),
+        now=clock.now(),
+    )
+    db.commit()
+    booster_url = f"/admin/series/{series_id}/boosters"
+    refused = browser.post(booster_url, data={"csrftoken": token.group(1), "slot": first})
+    assert refused.status_code == 409
+    assert "That time was taken meanwhile" in refused.text
+    assert 'id="error-booster"' in refused.text
+    linked = db.exec(select(Booking).where(Booking.series_id == series_id)).all()
+    assert len(linked) == 4
+    now_free = slot.findall(refused.text)[0].replace("&#43;", "+")
+    assert now_free != first
+    without_token = browser.post(booster_url, data={"slot": now_free})
+    assert without_token.status_code == 403
+    booked = browser.post(booster_url, data={"csrftoken": token.group(1), "slot": now_free})
+    assert booked.status_code == 303, booked.text
+    shown = browser.get(url)
+    local = datetime.fromisoformat(now_free.split("|")[0])
+    assert f"Booked the booster on {local:%a %-d %b at %H:%M}." in shown.text
+    assert "4 of 5 done" in shown.text
+    assert 'name="slot"' not in shown.text  # the next booster once this one is done
+    linked = db.exec(select(Booking).where(Booking.series_id == series_id)).all()
+    assert len(linked) == 5
 
 
 def test_admins_create_and_edit_series_templates(

@@ -1,5 +1,5 @@
 """Managing a booked series: list and read it with its progress, cancel the rest, move one
-visit within the template's rules, and propose boosters once the course is done."""
+visit within the template's rules. Boosters after the course: ``series.boosters``."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from sqlmodel import Session
 
 from scheduler.audit.service import record_event, snapshot
 from scheduler.auth.actors import Actor
-from scheduler.availability.engine import find_free_slots, local_instant
-from scheduler.availability.service import load_context
 from scheduler.bookings.book import reschedule_booking
 from scheduler.bookings.lifecycle import cancel_booking
 from scheduler.bookings.schemas import BookingRead, CancelRequest, RescheduleRequest
@@ -23,18 +21,13 @@ from scheduler.models import ACTIVE_STATUSES, AppointmentType, Location, Series,
 from scheduler.models.enums import BookingStatus
 from scheduler.series import repository
 from scheduler.series.placer import window_of
-from scheduler.series.planning import patient_busy
 from scheduler.series.schemas import (
-    BoosterProposal,
-    PlannedVisitRead,
     SeriesCancel,
     SeriesProgress,
     SeriesRead,
     SeriesVisitReschedule,
 )
 
-BOOSTER_SEARCH_DAYS = 3
-BOOSTER_PROPOSALS = 5
 CANCELLABLE = frozenset({BookingStatus.PENDING, BookingStatus.BOOKED})
 UNFINISHED = frozenset(
     {BookingStatus.PENDING, BookingStatus.BOOKED, BookingStatus.ARRIVED, BookingStatus.CHECKED_IN}
@@ -204,72 +197,3 @@ def reschedule_visit(
         if_match=if_match,
     )
     return read_series(session, series, now)
-
-
-def propose_boosters(session: Session, series_id: int, *, now: datetime) -> BoosterProposal:
-    """After the course: the offered starts nearest the last visit's local time, the
-    template's interval later (the same chair and provider first on equal distance).
-
-    409 ``series_incomplete`` while a visit is still to come or none was attended,
-    409 ``no_boosters`` when the template plans none. Changes nothing."""
-    series = _get(session, series_id)
-    template = (
-        None if series.template_id is None else repository.get_template(session, series.template_id)
-    )
-    if template is None or template.booster_interval_days is None:
-        raise Conflict("This series' template plans no boosters.", code="no_boosters")
-    visits = [b for b in repository.visits_of(session, [series_id]) if b.status in ACTIVE_STATUSES]
-    done = [b for b in visits if b.status == BookingStatus.FULFILLED]
-    if series.status == "cancelled" or not done or any(b.status in UNFINISHED for b in visits):
-        raise Conflict(
-            "Boosters are proposed once every visit of the series is done.",
-            code="series_incomplete",
-        )
-    last = done[-1]
-    location = session.get(Location, last.location_id)
-    assert location is not None
-    tz = ZoneInfo(location.timezone)
-    local = last.start_at.astimezone(tz)
-    target_day = local.date() + timedelta(days=template.booster_interval_days)
-    target = local_instant(target_day, local.time().replace(tzinfo=None), tz)
-    start_at, _ = window_of(target_day - timedelta(days=BOOSTER_SEARCH_DAYS), 1, tz)
-    _, end_at = window_of(target_day, BOOSTER_SEARCH_DAYS + 1, tz)
-    ctx = load_context(
-        session,
-        location_id=last.location_id,
-        appointment_type_id=last.appointment_type_id,
-        provider_id=None,
-        start_at=start_at,
-        end_at=end_at,
-        now=now,
-        patient_id=series.patient_id,
-    )
-    busy = patient_busy(ctx, series.patient_id)
-    slots = [s for s in find_free_slots(ctx.query) if not busy(s.start_at, s.end_at)]
-    slots.sort(
-        key=lambda s: (
-            abs(s.start_at - target),
-            s.start_at,
-            last.chair_id not in s.chair_ids,
-            last.provider_id not in s.provider_ids,
-        )
-    )
-    proposals = []
-    for i, slot in enumerate(slots[:BOOSTER_PROPOSALS], start=1):
-        chair = last.chair_id if last.chair_id in slot.chair_ids else slot.chair_id
-        provider = last.provider_id if last.provider_id in slot.provider_ids else slot.provider_id
-        proposals.append(
-            PlannedVisitRead(
-                number=i,
-                start_at=slot.start_at.astimezone(tz),
-                end_at=slot.end_at.astimezone(tz),
-                chair_id=chair,
-                provider_id=provider,
-            )
-        )
-    return BoosterProposal(
-        series_id=series_id,
-        interval_days=template.booster_interval_days,
-        target_at=target.astimezone(tz),
-        proposals=proposals,
-    )

@@ -17,6 +17,8 @@ from scheduler.idempotency.service import create_once
 from scheduler.series import service, templates
 from scheduler.series.schemas import (
     MAX_ROW_ID,
+    BoosterBooked,
+    BoosterBooking,
     BoosterProposal,
     SeriesCancel,
     SeriesPreview,
@@ -193,3 +195,51 @@ def propose_boosters(
     series_id: RowId, _: DeskActor, session: SessionDep, clock: ClockDep
 ) -> BoosterProposal:
     return service.propose_boosters(session, series_id, now=clock.now())
+
+
+@router.post(
+    "/series/{series_id}/boosters",
+    response_model=BoosterBooked,
+    status_code=status.HTTP_201_CREATED,
+    summary="After the course: book a booster in the series (usually a proposed start)",
+    responses={
+        200: {
+            "model": BoosterBooked,
+            "description": "This start was already booked in the series (a retry)",
+        },
+        409: {
+            "description": "series_incomplete (a visit is still to come), no_boosters, "
+            "slot_unavailable (the time was taken meanwhile), outside_availability, "
+            "prerequisite_missing, patient_conflict"
+        },
+        422: {"description": "A start before the series' last visit ends"},
+    },
+)
+def book_booster(
+    series_id: RowId,
+    data: BoosterBooking,
+    actor: DeskActor,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    now = clock.now()
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        booked = service.book_booster(session, series_id, data, actor=actor, now=now)
+        return (201 if booked.created else 200), booked.model_dump(mode="json")
+
+    outcome = create_once(
+        session,
+        scope=actor.label,
+        key=idempotency_key,
+        path=f"/series/{series_id}/boosters",
+        request=data,
+        now=now,
+        produce=produce,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        shape=BoosterBooked,
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

@@ -211,3 +211,23 @@ class BoosterProposal(BaseModel):
     interval_days: int
     target_at: datetime = Field(description="The last visit's local time, interval days later")
     proposals: list[PlannedVisitRead] = Field(description="Offered starts nearest the target")
+
+
+class BoosterBooking(BaseModel):
+    """Book a booster (usually one of the proposed starts) in the series."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_at: Instant
+    chair_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    provider_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    notes: str = Field(default="", max_length=4000)
+    override: Override | None = Field(
+        default=None, description="Staff: book although a prerequisite is missing, with a reason"
+    )
+
+
+class BoosterBooked(BaseModel):
+    booking: BookingRead = Field(description="The booster, linked to the series")
+    series: SeriesRead = Field(description="The series with the booster among its visits")
+    created: bool = Field(description="False when this start was already booked (a retry)")

@@ -5,23 +5,25 @@
 - ``series.booking``: book every visit of the placement in one transaction, or none
   (``create_series``, ``write_visits``);
 - ``series.managing``: list and read series with progress, cancel the rest, move one visit
-  within the rules, propose boosters.
+  within the rules;
+- ``series.boosters``: after the course, propose boosters and book one in the series.
 """
 
 from __future__ import annotations
 
 from scheduler.series.booking import create_series, write_visits
+from scheduler.series.boosters import book_booster, propose_boosters
 from scheduler.series.managing import (
     cancel_series,
     get_series,
     list_series,
-    propose_boosters,
     reschedule_visit,
     spacing_problem,
 )
 from scheduler.series.planning import preview_series
 
 __all__ = [
+    "book_booster",
     "cancel_series",
     "create_series",
     "get_series",

@@ -1,6 +1,6 @@
 """A treatment series' own page (``/admin/series/{id}``): its visits and progress, cancel the
 rest with a reason, move one visit within the series' rules, and once the course is done the
-proposed boosters with a button to book each (through the ordinary booking confirm step).
+proposed boosters with a button that books each in the series (``series.book_booster``).
 
 Thin over ``series.service``: parse the form, call the service, render. A refusal (a move
 that breaks the spacing, a time taken, a visit changed meanwhile) is shown next to the field
@@ -23,7 +23,7 @@ from scheduler.errors import SchedulerError
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.series import service as series_service
-from scheduler.series.schemas import SeriesCancel, SeriesVisitReschedule
+from scheduler.series.schemas import BoosterBooking, SeriesCancel, SeriesVisitReschedule
 from scheduler.web import series_view
 from scheduler.web.deps import DeskPage
 from scheduler.web.settings import IdPath, attempt
@@ -31,6 +31,7 @@ from scheduler.web.templating import FormErrors, flash, render
 
 router = APIRouter(prefix="/admin/series", include_in_schema=False, route_class=CommitRoute)
 
+TAKEN = "That time was taken meanwhile, so nothing was booked: the times below are free now."
 STALE = "This visit was changed by someone else while you were looking, so it was not moved."
 
 
@@ -167,3 +168,43 @@ def move_visit(
         flash(request, db, f"Moved the visit to {local:%a %-d %b at %H:%M}.")
         return RedirectResponse(f"/admin/series/{series_id}", status_code=303)
     return _page(request, db, series_id, now=now, errors=errors, moving=moving, status_code=status)
+
+
+@router.post("/{series_id}/boosters")
+def book_booster(
+    request: Request,
+    series_id: IdPath,
+    staff: DeskPage,
+    db: SessionDep,
+    clock: ClockDep,
+    slot: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Book a proposed booster in the series; a refusal (the time taken meanwhile, a visit
+    still to come) is shown next to the boosters with the times free now."""
+    now = clock.now()
+    errors = FormErrors()
+    try:
+        chosen = series_view.parse_plan([slot])[0]
+    except SchedulerError:
+        errors.add("booster", "Choose one of the proposed times.")
+        return _page(request, db, series_id, now=now, errors=errors, status_code=422)
+    data = BoosterBooking(
+        start_at=chosen.start_at, chair_id=chosen.chair_id, provider_id=chosen.provider_id
+    )
+    try:
+        booked = attempt(
+            db,
+            lambda: series_service.book_booster(db, series_id, data, actor=staff.actor, now=now),
+        )
+    except SchedulerError as exc:
+        if exc.status == 404:
+            raise
+        errors.add("booster", TAKEN if exc.code == "slot_unavailable" else exc.detail)
+        status = 409 if exc.status == 409 else 422
+    else:
+        page = series_view.series_page(db, series_id, now=now)
+        local = booked.booking.start_at.astimezone(page.tz)
+        verb = "Booked" if booked.created else "Already booked:"
+        flash(request, db, f"{verb} the booster on {local:%a %-d %b at %H:%M}.")
+        return RedirectResponse(f"/admin/series/{series_id}", status_code=303)
+    return _page(request, db, series_id, now=now, errors=errors, status_code=status)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -329,17 +328,6 @@ class SeriesPage:
     @property
     def done(self) -> int:
         return self.series.progress.fulfilled
-
-    def booster_url(self, row: VisitRow) -> str:
-        """The booking flow's confirm step for this booster start (it books nothing)."""
-        assert self.template is not None
-        query = {
-            "slot": row.slot,
-            "patient_id": self.series.patient_id,
-            "type_id": self.template.appointment_type_id,
-            "location_id": self.series.location_id or "",
-        }
-        return f"/admin/book/confirm?{urlencode(query)}"
 
     def movable(self, row: VisitRow, now: datetime) -> bool:
         return (
