@@ -352,6 +352,22 @@ def _check(
     ), acks
 
 
+def _filled(
+    request: Request,
+    db: Session,
+    hold: int,
+    sent: DetailsForm,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> tuple[service.HeldTime, PublicLocation, PublicAppointmentType, Patient | None, DetailsForm]:
+    """The held time of a details form sent, who is signed in, and the form as it counts
+    (a signed-in patient's record in place of what was typed)."""
+    held, place, kind = _held(request, db, hold, now=now, settings=settings)
+    me = signed_in(request, db, now)
+    return held, place, kind, me, _as_me(me, sent)
+
+
 ACKNOWLEDGEMENTS = ("driver_confirmed", "fasting_acknowledged")
 Text = Annotated[str, Form(max_length=320)]
 Flag = Annotated[str, Form(max_length=10)]
@@ -376,10 +392,10 @@ def book_review(
     """Check the details: errors next to their fields with the input kept, else the review
     step (``edit``: back from the review to the form, as it was filled in)."""
     now = clock.now()
-    held, place, kind = _held(request, db, hold, now=now, settings=settings)
-    me = signed_in(request, db, now)
-    form = _as_me(
-        me,
+    held, place, kind, me, form = _filled(
+        request,
+        db,
+        hold,
         _details_form(
             first_name,
             last_name,
@@ -389,6 +405,8 @@ def book_review(
             driver_confirmed,
             fasting_acknowledged,
         ),
+        now=now,
+        settings=settings,
     )
     if edit:
         context = _details_context(held, kind, form, FormErrors(), now, me)
@@ -418,10 +436,10 @@ def book_confirm(
     fasting_acknowledged: Flag = "",
 ) -> Response:
     now = clock.now()
-    held, place, kind = _held(request, db, hold, now=now, settings=settings)
-    me = signed_in(request, db, now)
-    form = _as_me(
-        me,
+    held, place, kind, me, form = _filled(
+        request,
+        db,
+        hold,
         _details_form(
             first_name,
             last_name,
@@ -431,6 +449,8 @@ def book_confirm(
             driver_confirmed,
             fasting_acknowledged,
         ),
+        now=now,
+        settings=settings,
     )
     details, errors = _check(me, form, kind, now.astimezone(ZoneInfo(place.timezone)).date())
     if details is None:
