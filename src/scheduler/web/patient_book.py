@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -289,15 +289,20 @@ def book_details(
     return page(request, "details.html", context, location=place)
 
 
+Text = Annotated[str, Form(max_length=320)]
+Flag = Annotated[str, Form(max_length=10)]
+
+
 def _details_form(
-    first_name: str,
-    last_name: str,
-    date_of_birth: str,
-    email: str,
-    phone: str,
-    driver_confirmed: str,
-    fasting_acknowledged: str,
+    first_name: Text = "",
+    last_name: Text = "",
+    date_of_birth: Text = "",
+    email: Text = "",
+    phone: Text = "",
+    driver_confirmed: Flag = "",
+    fasting_acknowledged: Flag = "",
 ) -> DetailsForm:
+    """The details form's fields as sent (the details and the confirm steps)."""
     return DetailsForm(
         values={
             "first_name": first_name,
@@ -309,6 +314,9 @@ def _details_form(
         driver_confirmed=driver_confirmed == "yes",
         fasting_acknowledged=fasting_acknowledged == "yes",
     )
+
+
+SentDetails = Annotated[DetailsForm, Depends(_details_form)]
 
 
 def _as_me(me: Patient | None, form: DetailsForm) -> DetailsForm:
@@ -369,8 +377,6 @@ def _filled(
 
 
 ACKNOWLEDGEMENTS = ("driver_confirmed", "fasting_acknowledged")
-Text = Annotated[str, Form(max_length=320)]
-Flag = Annotated[str, Form(max_length=10)]
 
 
 @router.post("/book/details")
@@ -380,34 +386,13 @@ def book_review(
     clock: ClockDep,
     settings: SettingsDep,
     hold: Annotated[int, Form(ge=1, lt=2**63)],
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    driver_confirmed: Flag = "",
-    fasting_acknowledged: Flag = "",
+    sent: SentDetails,
     edit: Flag = "",
 ) -> Response:
     """Check the details: errors next to their fields with the input kept, else the review
     step (``edit``: back from the review to the form, as it was filled in)."""
     now = clock.now()
-    held, place, kind, me, form = _filled(
-        request,
-        db,
-        hold,
-        _details_form(
-            first_name,
-            last_name,
-            date_of_birth,
-            email,
-            phone,
-            driver_confirmed,
-            fasting_acknowledged,
-        ),
-        now=now,
-        settings=settings,
-    )
+    held, place, kind, me, form = _filled(request, db, hold, sent, now=now, settings=settings)
     if edit:
         context = _details_context(held, kind, form, FormErrors(), now, me)
         return page(request, "details.html", context, location=place)
@@ -427,31 +412,10 @@ def book_confirm(
     settings: SettingsDep,
     request_id: RequestIdDep,
     hold: Annotated[int, Form(ge=1, lt=2**63)],
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    driver_confirmed: Flag = "",
-    fasting_acknowledged: Flag = "",
+    sent: SentDetails,
 ) -> Response:
     now = clock.now()
-    held, place, kind, me, form = _filled(
-        request,
-        db,
-        hold,
-        _details_form(
-            first_name,
-            last_name,
-            date_of_birth,
-            email,
-            phone,
-            driver_confirmed,
-            fasting_acknowledged,
-        ),
-        now=now,
-        settings=settings,
-    )
+    held, place, kind, me, form = _filled(request, db, hold, sent, now=now, settings=settings)
     details, errors = _check(me, form, kind, now.astimezone(ZoneInfo(place.timezone)).date())
     if details is None:
         context = _details_context(held, kind, form, errors, now, me)
