@@ -25,7 +25,7 @@ from scheduler.patients.service import find_patients
 from scheduler.providers.schemas import ProviderRead
 from scheduler.providers.service import list_providers
 from scheduler.waitlist import service
-from scheduler.waitlist.form_values import chosen_id, wall_time
+from scheduler.waitlist.form_values import chosen_id, daily_window
 from scheduler.waitlist.schemas import WaitlistEntryCreate, WaitlistEntryRead
 
 STATUS_LABELS = {
@@ -171,12 +171,7 @@ def add_from_desk(
         errors["latest_date"] = "Enter the last day, for example 2026-03-20."
     if earliest and latest and latest < earliest:
         errors["latest_date"] = "The last day must not be before the first."
-    from_time = wall_time(values.get("earliest_time", "") or "00:00")
-    until_time = wall_time(values.get("latest_time", "") or "23:59")
-    if from_time is None:
-        errors["earliest_time"] = "Enter a time like 08:00."
-    if until_time is None:
-        errors["latest_time"] = "Enter a time like 12:00."
+    from_time, until_time = daily_window(values, errors)
     if from_time and until_time and until_time <= from_time:
         errors["latest_time"] = "The end of the daily window must be after its start."
     if errors:

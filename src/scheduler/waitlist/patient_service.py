@@ -26,7 +26,7 @@ from scheduler.patient_access import service as patient_access
 from scheduler.public import service as public
 from scheduler.public.schemas import PublicAppointmentType, PublicLocation
 from scheduler.waitlist import repository, service
-from scheduler.waitlist.form_values import chosen_id, wall_time
+from scheduler.waitlist.form_values import chosen_id, daily_window
 from scheduler.waitlist.schemas import WaitlistEntryCreate, WaitlistEntryRead
 
 MAX_OPEN_ENTRIES = 5  # a patient's waiting entries at once
@@ -112,13 +112,8 @@ def _check(form: JoinForm, values: Mapping[str, str]) -> WaitlistEntryCreate | N
         errors["latest_date"] = "The last day must not be before the first."
     elif latest > form.last_day:
         errors["latest_date"] = f"The last day can be at most {form.last_day:%-d %B %Y}."
-    from_time = wall_time(values.get("earliest_time", "") or "00:00")
-    until_time = wall_time(values.get("latest_time", "") or "23:59")
-    if from_time is None:
-        errors["earliest_time"] = "Enter a time like 08:00."
-    if until_time is None:
-        errors["latest_time"] = "Enter a time like 12:00."
-    elif from_time is not None and until_time <= from_time:
+    from_time, until_time = daily_window(values, errors)
+    if from_time is not None and until_time is not None and until_time <= from_time:
         errors["latest_time"] = "The latest time must be after the earliest."
     provider_id = chosen_id(values, "provider_id") if form.providers else None
     if values.get("provider_id", "").strip() and form.providers and provider_id is None:
