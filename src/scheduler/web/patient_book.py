@@ -216,9 +216,15 @@ def book_hold(
     return response
 
 
-def _expired_page(
-    request: Request, held: service.HeldTime, *, now: datetime, settings: Settings
+def _lost_page(
+    request: Request,
+    held: service.HeldTime,
+    *,
+    now: datetime,
+    settings: Settings,
+    reason: str = "expired",
 ) -> Refused:
+    """The times still free around a held time that ran out (410) or was taken (409)."""
     return _taken_page(
         request,
         location_id=held.location_id,
@@ -226,8 +232,8 @@ def _expired_page(
         around=held.start_at,
         now=now,
         settings=settings,
-        reason="expired",
-        status_code=410,
+        reason=reason,
+        status_code=410 if reason == "expired" else 409,
     )
 
 
@@ -244,7 +250,7 @@ def _held(
 
         raise Refused(build)
     if not held.live:
-        raise _expired_page(request, held, now=now, settings=settings)
+        raise _lost_page(request, held, now=now, settings=settings)
     place = service.public_location(db, held.location_id)
     kind = service.public_type(db, held.location_id, held.appointment_type_id)
     return held, place, kind
@@ -436,17 +442,8 @@ def book_confirm(
             signed_in=me,
         )
     except Conflict as exc:
-        if exc.code == "hold_expired":
-            raise _expired_page(request, held, now=now, settings=settings) from exc
-        raise _taken_page(
-            request,
-            location_id=held.location_id,
-            type_id=held.appointment_type_id,
-            around=held.start_at,
-            now=now,
-            settings=settings,
-            reason="taken",
-        ) from exc
+        reason = "expired" if exc.code == "hold_expired" else "taken"
+        raise _lost_page(request, held, now=now, settings=settings, reason=reason) from exc
     # The booking session's cookie stays (for an hour): a form sent twice then finds its
     # hold booked and says so, instead of "not found".
     return redirect(f"/manage/{confirmation.manage_token}?booked=1")
