@@ -1,9 +1,9 @@
 """Which dates of a window have any free time for a patient (the booking month grid).
 
-The same checks as ``public.service.find_times`` (an active location, a type patients may
-book, at most ``public_search_max_days``) and the same answer as the dates of its times,
-without building them: the month grid asks for this, and ``find_times`` only for the one
-day the patient opens.
+The same checks as ``public.service.find_times`` (``common.check_search``: an active
+location, a type patients may book, at most ``public_search_max_days``) and the same answer
+as the dates of its times, without building them: the month grid asks for this, and
+``find_times`` only for the one day the patient opens.
 """
 
 from __future__ import annotations
