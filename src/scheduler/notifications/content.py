@@ -58,7 +58,9 @@ def subject(context: MessageContext) -> str:
 
 
 @lru_cache(maxsize=8)
-def _environment(override_dir: str | None) -> jinja2.Environment:
+def environment(override_dir: str | None) -> jinja2.Environment:
+    """The messages' templates: ``override_dir``'s files first, then this package's (also the
+    waitlist offer's, ``waitlist/messages.py``)."""
     loaders: list[jinja2.BaseLoader] = []
     if override_dir:
         loaders.append(jinja2.FileSystemLoader(override_dir))
@@ -73,7 +75,7 @@ def _environment(override_dir: str | None) -> jinja2.Environment:
 
 def render(context: MessageContext, *, override_dir: Path | None = None) -> tuple[str, str, str]:
     """``(subject, text, html)`` of the message."""
-    env = _environment(str(override_dir) if override_dir else None)
+    env = environment(str(override_dir) if override_dir else None)
     values = {
         "kind": context.kind,
         "first_name": context.first_name,
@@ -112,7 +114,7 @@ def render_sign_in(
 ) -> tuple[str, str, str]:
     """``(subject, text, html)`` of a returning patient's sign-in message (``sign_in.txt``,
     ``sign_in.html``). Like every subject, it names no treatment."""
-    env = _environment(str(override_dir) if override_dir else None)
+    env = environment(str(override_dir) if override_dir else None)
     values = {
         "first_name": first_name,
         "clinic": clinic,

@@ -137,6 +137,25 @@ def list_types(
     ]
 
 
+def check_search(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    start_at: datetime,
+    end_at: datetime,
+    settings: Settings,
+) -> None:
+    """What a patient's search for times must meet (``find_times``, ``free_days``): an active
+    location, a type patients may book, at most ``public_search_max_days`` days."""
+    active_location(session, location_id)
+    bookable_type(session, appointment_type_id)
+    if end_at - start_at > timedelta(days=settings.public_search_max_days):
+        raise InvalidInput(
+            f"Search at most {settings.public_search_max_days} days at a time.", field="end"
+        )
+
+
 def find_times(
     session: Session,
     *,
@@ -150,12 +169,14 @@ def find_times(
 ) -> PublicSlotList:
     """Free start times only: no chair, no other patient, provider name only if allowed.
     ``provider_id``: one provider's times, where the clinic shows providers (else ignored)."""
-    active_location(session, location_id)
-    bookable_type(session, appointment_type_id)
-    if end_at - start_at > timedelta(days=settings.public_search_max_days):
-        raise InvalidInput(
-            f"Search at most {settings.public_search_max_days} days at a time.", field="end"
-        )
+    check_search(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        start_at=start_at,
+        end_at=end_at,
+        settings=settings,
+    )
     found = search_slots(
         session,
         location_id=location_id,

@@ -1,21 +1,20 @@
 """Which dates of a window have any free time for a patient (the booking month grid).
 
-The same checks as ``public.service.find_times`` (an active location, a type patients may
-book, at most ``public_search_max_days``) and the same answer as the dates of its times,
-without building them: the month grid asks for this, and ``find_times`` only for the one
-day the patient opens.
+The same checks as ``public.service.find_times`` (``common.check_search``: an active
+location, a type patients may book, at most ``public_search_max_days``) and the same answer
+as the dates of its times, without building them: the month grid asks for this, and
+``find_times`` only for the one day the patient opens.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlmodel import Session
 
 from scheduler.availability.service import search_free_days
 from scheduler.config import Settings
-from scheduler.errors import InvalidInput
-from scheduler.public.common import active_location, bookable_type
+from scheduler.public.common import check_search
 
 
 def free_days(
@@ -31,12 +30,14 @@ def free_days(
 ) -> list[date]:
     """The location's local dates in [start_at, end_at) with at least one free start time
     (of ``provider_id`` only, where the clinic shows providers to patients; else ignored)."""
-    active_location(session, location_id)
-    bookable_type(session, appointment_type_id)
-    if end_at - start_at > timedelta(days=settings.public_search_max_days):
-        raise InvalidInput(
-            f"Search at most {settings.public_search_max_days} days at a time.", field="end"
-        )
+    check_search(
+        session,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        start_at=start_at,
+        end_at=end_at,
+        settings=settings,
+    )
     return search_free_days(
         session,
         location_id=location_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -25,6 +25,7 @@ from scheduler.patients.service import find_patients
 from scheduler.providers.schemas import ProviderRead
 from scheduler.providers.service import list_providers
 from scheduler.waitlist import service
+from scheduler.waitlist.form_values import chosen_id, daily_window
 from scheduler.waitlist.schemas import WaitlistEntryCreate, WaitlistEntryRead
 
 STATUS_LABELS = {
@@ -130,19 +131,6 @@ def desk_view(
     )
 
 
-def _int(values: Mapping[str, str], name: str) -> int | None:
-    text = values.get(name, "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
-
-
-def _time(text: str) -> time | None:
-    try:
-        parsed = time.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is None else None  # the clinic's wall clock only
-
-
 def add_from_desk(
     session: Session, values: Mapping[str, str], *, actor: Actor, now: datetime
 ) -> DeskView:
@@ -150,14 +138,14 @@ def add_from_desk(
     with ``errors`` by field and the input kept (nothing written). The patient is found by
     the patients' search box (name, phone, date of birth); several matches are listed to
     pick one (``patient_id``)."""
-    location_id = _int(values, "location_id")
+    location_id = chosen_id(values, "location_id")
     view = desk_view(
-        session, location_id=location_id, type_id=_int(values, "type_id"), show="open", now=now
+        session, location_id=location_id, type_id=chosen_id(values, "type_id"), show="open", now=now
     )
     view.values = {k: v for k, v in values.items() if k != "csrftoken"}
     errors = view.errors
     today = now.astimezone(ZoneInfo(view.location.timezone)).date()
-    patient_id = _int(values, "patient_id")
+    patient_id = chosen_id(values, "patient_id")
     if patient_id is None:
         text = values.get("patient", "").strip()
         if not text:
@@ -172,7 +160,7 @@ def add_from_desk(
             else:
                 errors["patient"] = "Several patients match: choose one below."
                 view.matches = found
-    type_id = _int(values, "appointment_type_id")
+    type_id = chosen_id(values, "appointment_type_id")
     if type_id is None:
         errors["appointment_type_id"] = "Choose the type of visit."
     earliest = parse_written_date(values.get("earliest_date", ""), today)
@@ -183,12 +171,7 @@ def add_from_desk(
         errors["latest_date"] = "Enter the last day, for example 2026-03-20."
     if earliest and latest and latest < earliest:
         errors["latest_date"] = "The last day must not be before the first."
-    from_time = _time(values.get("earliest_time", "") or "00:00")
-    until_time = _time(values.get("latest_time", "") or "23:59")
-    if from_time is None:
-        errors["earliest_time"] = "Enter a time like 08:00."
-    if until_time is None:
-        errors["latest_time"] = "Enter a time like 12:00."
+    from_time, until_time = daily_window(values, errors)
     if from_time and until_time and until_time <= from_time:
         errors["latest_time"] = "The end of the daily window must be after its start."
     if errors:
@@ -206,7 +189,7 @@ def add_from_desk(
                 patient_id=patient_id,
                 location_id=view.location.id,
                 appointment_type_id=type_id,
-                provider_id=_int(values, "provider_id"),
+                provider_id=chosen_id(values, "provider_id"),
                 earliest_date=earliest,
                 latest_date=latest,
                 earliest_time=from_time,

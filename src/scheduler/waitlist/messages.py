@@ -9,15 +9,13 @@ names the clinic and the time, never the treatment; templates ``waitlist_offer.t
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import jinja2
 from sqlmodel import Session
 
 from scheduler.config import Settings
 from scheduler.models import Hold, Location, Notification, Patient
-from scheduler.notifications.content import long_when, short_when
+from scheduler.notifications.content import environment, long_when, short_when
 from scheduler.notifications.transports import OutgoingMessage
 from scheduler.waitlist import repository
 from scheduler.waitlist.tokens import offer_token
@@ -27,20 +25,6 @@ SUBJECT = "A time has opened at {clinic} on {when}"
 
 def accept_url(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/waitlist/offer/{token}"
-
-
-@lru_cache(maxsize=8)
-def _environment(override_dir: str | None) -> jinja2.Environment:
-    loaders: list[jinja2.BaseLoader] = []
-    if override_dir:
-        loaders.append(jinja2.FileSystemLoader(override_dir))
-    loaders.append(jinja2.PackageLoader("scheduler.notifications", "templates"))
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
 
 
 def offer_message(
@@ -72,7 +56,7 @@ def offer_message(
         "accept_url": accept_url(settings, offer_token(settings.secret_key, offer.nonce)),
     }
     override = settings.mail_template_dir
-    env = _environment(str(override) if override else None)
+    env = environment(str(override) if override else None)
     sender = settings.mail_location_senders.get(location.id or 0)
     message = OutgoingMessage(
         to=patient.email,

@@ -26,6 +26,7 @@ from scheduler.patient_access import service as patient_access
 from scheduler.public import service as public
 from scheduler.public.schemas import PublicAppointmentType, PublicLocation
 from scheduler.waitlist import repository, service
+from scheduler.waitlist.form_values import chosen_id, daily_window
 from scheduler.waitlist.schemas import WaitlistEntryCreate, WaitlistEntryRead
 
 MAX_OPEN_ENTRIES = 5  # a patient's waiting entries at once
@@ -94,22 +95,9 @@ def join_form(
     )
 
 
-def _int(values: Mapping[str, str], name: str) -> int | None:
-    text = values.get(name, "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
-
-
-def _time(text: str) -> time | None:
-    try:
-        parsed = time.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is None else None  # the clinic's wall clock only
-
-
 def _check(form: JoinForm, values: Mapping[str, str]) -> WaitlistEntryCreate | None:
     errors = form.errors
-    type_id = _int(values, "appointment_type_id")
+    type_id = chosen_id(values, "appointment_type_id")
     if type_id is None or all(k.id != type_id for k in form.types):
         errors["appointment_type_id"] = "Choose the type of visit."
     earliest = parse_written_date(values.get("earliest_date", ""), form.today)
@@ -124,15 +112,10 @@ def _check(form: JoinForm, values: Mapping[str, str]) -> WaitlistEntryCreate | N
         errors["latest_date"] = "The last day must not be before the first."
     elif latest > form.last_day:
         errors["latest_date"] = f"The last day can be at most {form.last_day:%-d %B %Y}."
-    from_time = _time(values.get("earliest_time", "") or "00:00")
-    until_time = _time(values.get("latest_time", "") or "23:59")
-    if from_time is None:
-        errors["earliest_time"] = "Enter a time like 08:00."
-    if until_time is None:
-        errors["latest_time"] = "Enter a time like 12:00."
-    elif from_time is not None and until_time <= from_time:
+    from_time, until_time = daily_window(values, errors)
+    if from_time is not None and until_time is not None and until_time <= from_time:
         errors["latest_time"] = "The latest time must be after the earliest."
-    provider_id = _int(values, "provider_id") if form.providers else None
+    provider_id = chosen_id(values, "provider_id") if form.providers else None
     if values.get("provider_id", "").strip() and form.providers and provider_id is None:
         errors["provider_id"] = "Choose a provider, or anyone."
     if errors:
@@ -169,7 +152,7 @@ def join(
     form = join_form(
         session,
         patient,
-        location_id=_int(values, "location_id"),
+        location_id=chosen_id(values, "location_id"),
         type_id=None,
         now=now,
         settings=settings,

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -216,9 +216,15 @@ def book_hold(
     return response
 
 
-def _expired_page(
-    request: Request, held: service.HeldTime, *, now: datetime, settings: Settings
+def _lost_page(
+    request: Request,
+    held: service.HeldTime,
+    *,
+    now: datetime,
+    settings: Settings,
+    reason: str = "expired",
 ) -> Refused:
+    """The times still free around a held time that ran out (410) or was taken (409)."""
     return _taken_page(
         request,
         location_id=held.location_id,
@@ -226,8 +232,8 @@ def _expired_page(
         around=held.start_at,
         now=now,
         settings=settings,
-        reason="expired",
-        status_code=410,
+        reason=reason,
+        status_code=410 if reason == "expired" else 409,
     )
 
 
@@ -244,7 +250,7 @@ def _held(
 
         raise Refused(build)
     if not held.live:
-        raise _expired_page(request, held, now=now, settings=settings)
+        raise _lost_page(request, held, now=now, settings=settings)
     place = service.public_location(db, held.location_id)
     kind = service.public_type(db, held.location_id, held.appointment_type_id)
     return held, place, kind
@@ -289,15 +295,20 @@ def book_details(
     return page(request, "details.html", context, location=place)
 
 
+Text = Annotated[str, Form(max_length=320)]
+Flag = Annotated[str, Form(max_length=10)]
+
+
 def _details_form(
-    first_name: str,
-    last_name: str,
-    date_of_birth: str,
-    email: str,
-    phone: str,
-    driver_confirmed: str,
-    fasting_acknowledged: str,
+    first_name: Text = "",
+    last_name: Text = "",
+    date_of_birth: Text = "",
+    email: Text = "",
+    phone: Text = "",
+    driver_confirmed: Flag = "",
+    fasting_acknowledged: Flag = "",
 ) -> DetailsForm:
+    """The details form's fields as sent (the details and the confirm steps)."""
     return DetailsForm(
         values={
             "first_name": first_name,
@@ -309,6 +320,9 @@ def _details_form(
         driver_confirmed=driver_confirmed == "yes",
         fasting_acknowledged=fasting_acknowledged == "yes",
     )
+
+
+SentDetails = Annotated[DetailsForm, Depends(_details_form)]
 
 
 def _as_me(me: Patient | None, form: DetailsForm) -> DetailsForm:
@@ -352,9 +366,23 @@ def _check(
     ), acks
 
 
+def _filled(
+    request: Request,
+    db: Session,
+    hold: int,
+    sent: DetailsForm,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> tuple[service.HeldTime, PublicLocation, PublicAppointmentType, Patient | None, DetailsForm]:
+    """The held time of a details form sent, who is signed in, and the form as it counts
+    (a signed-in patient's record in place of what was typed)."""
+    held, place, kind = _held(request, db, hold, now=now, settings=settings)
+    me = signed_in(request, db, now)
+    return held, place, kind, me, _as_me(me, sent)
+
+
 ACKNOWLEDGEMENTS = ("driver_confirmed", "fasting_acknowledged")
-Text = Annotated[str, Form(max_length=320)]
-Flag = Annotated[str, Form(max_length=10)]
 
 
 @router.post("/book/details")
@@ -364,32 +392,13 @@ def book_review(
     clock: ClockDep,
     settings: SettingsDep,
     hold: Annotated[int, Form(ge=1, lt=2**63)],
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    driver_confirmed: Flag = "",
-    fasting_acknowledged: Flag = "",
+    sent: SentDetails,
     edit: Flag = "",
 ) -> Response:
     """Check the details: errors next to their fields with the input kept, else the review
     step (``edit``: back from the review to the form, as it was filled in)."""
     now = clock.now()
-    held, place, kind = _held(request, db, hold, now=now, settings=settings)
-    me = signed_in(request, db, now)
-    form = _as_me(
-        me,
-        _details_form(
-            first_name,
-            last_name,
-            date_of_birth,
-            email,
-            phone,
-            driver_confirmed,
-            fasting_acknowledged,
-        ),
-    )
+    held, place, kind, me, form = _filled(request, db, hold, sent, now=now, settings=settings)
     if edit:
         context = _details_context(held, kind, form, FormErrors(), now, me)
         return page(request, "details.html", context, location=place)
@@ -409,29 +418,10 @@ def book_confirm(
     settings: SettingsDep,
     request_id: RequestIdDep,
     hold: Annotated[int, Form(ge=1, lt=2**63)],
-    first_name: Text = "",
-    last_name: Text = "",
-    date_of_birth: Text = "",
-    email: Text = "",
-    phone: Text = "",
-    driver_confirmed: Flag = "",
-    fasting_acknowledged: Flag = "",
+    sent: SentDetails,
 ) -> Response:
     now = clock.now()
-    held, place, kind = _held(request, db, hold, now=now, settings=settings)
-    me = signed_in(request, db, now)
-    form = _as_me(
-        me,
-        _details_form(
-            first_name,
-            last_name,
-            date_of_birth,
-            email,
-            phone,
-            driver_confirmed,
-            fasting_acknowledged,
-        ),
-    )
+    held, place, kind, me, form = _filled(request, db, hold, sent, now=now, settings=settings)
     details, errors = _check(me, form, kind, now.astimezone(ZoneInfo(place.timezone)).date())
     if details is None:
         context = _details_context(held, kind, form, errors, now, me)
@@ -452,17 +442,8 @@ def book_confirm(
             signed_in=me,
         )
     except Conflict as exc:
-        if exc.code == "hold_expired":
-            raise _expired_page(request, held, now=now, settings=settings) from exc
-        raise _taken_page(
-            request,
-            location_id=held.location_id,
-            type_id=held.appointment_type_id,
-            around=held.start_at,
-            now=now,
-            settings=settings,
-            reason="taken",
-        ) from exc
+        reason = "expired" if exc.code == "hold_expired" else "taken"
+        raise _lost_page(request, held, now=now, settings=settings, reason=reason) from exc
     # The booking session's cookie stays (for an hour): a form sent twice then finds its
     # hold booked and says so, instead of "not found".
     return redirect(f"/manage/{confirmation.manage_token}?booked=1")

@@ -46,6 +46,16 @@ def _view(db: Session, token: str, now: datetime, settings: Settings) -> PublicB
     return service.view_booking(db, token, now=now, settings=settings)
 
 
+def _move_view(
+    db: Session, token: str, now: datetime, settings: Settings, start: datetime
+) -> PublicBookingRead:
+    """The visit to move to ``start``; a start without its UTC offset finds nothing."""
+    view = _view(db, token, now, settings)
+    if start.tzinfo is None:
+        raise NotFound(service.NOT_FOUND)
+    return view
+
+
 def _manage_context(
     view: PublicBookingRead, token: str, now: datetime, settings: Settings
 ) -> dict[str, Any]:
@@ -183,9 +193,7 @@ def manage_move_page(
     start: Annotated[datetime, Query()],
 ) -> Response:
     now = clock.now()
-    view = _view(db, token, now, settings)
-    if start.tzinfo is None:
-        raise NotFound(service.NOT_FOUND)
+    view = _move_view(db, token, now, settings, start)
     context = {**_manage_context(view, token, now, settings), "start": start}
     return page(request, "move.html", context, location=view.location)
 
@@ -203,9 +211,7 @@ def manage_move(
     """Move the visit (one transaction through the public service: the old time is let go
     only when the new one is booked); a time taken meanwhile shows the nearest free ones."""
     now = clock.now()
-    view = _view(db, token, now, settings)
-    if start.tzinfo is None:
-        raise NotFound(service.NOT_FOUND)
+    view = _move_view(db, token, now, settings, start)
     type_id = service.booking_by_token(db, token, now).appointment_type_id
     try:
         service.reschedule(db, token, start, request_id=request_id, now=now, settings=settings)

@@ -20,6 +20,7 @@ from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.waitlist import patient_service
+from scheduler.waitlist.form_values import id_of
 from scheduler.waitlist.patient_service import JoinForm
 from scheduler.web.patient_base import page, read_limit, redirect, signed_in, write_limit
 from scheduler.web.templating import FormErrors
@@ -27,10 +28,6 @@ from scheduler.web.templating import FormErrors
 router = APIRouter(include_in_schema=False, route_class=CommitRoute, dependencies=[read_limit])
 FormText = Annotated[str, Form(max_length=40)]
 IdParam = Annotated[str | None, Query(max_length=12)]
-
-
-def _id(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 10 else None
 
 
 def _page(request: Request, form: JoinForm, *, status_code: int = 200) -> Response:
@@ -55,7 +52,7 @@ def me_waitlist(
     if patient is None:
         return redirect("/me")
     form = patient_service.join_form(
-        db, patient, location_id=_id(location), type_id=_id(kind), now=now, settings=settings
+        db, patient, location_id=id_of(location), type_id=id_of(kind), now=now, settings=settings
     )
     return _page(request, form)
 

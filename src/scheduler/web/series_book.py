@@ -197,36 +197,29 @@ def book_series(
             "override_reason",
             "This patient does not meet every requirement: give the reason for booking anyway.",
         )
-    if errors:
-        return _page(
-            request,
-            db,
-            form,
-            now=now,
-            errors=errors,
-            status_code=422,
-            notes=notes,
-            override_reason=override_reason,
-        )
-    try:
-        data = form.request(
-            expected=series_view.parse_plan(plan[:30]),
-            notes=notes,
-            override_reason=reason or "a prerequisite is missing",
-        )
-    except InvalidInput as exc:
-        errors.add(_field_of(exc), exc.detail)
-        return _page(
-            request,
-            db,
-            form,
-            now=now,
-            errors=errors,
-            status_code=422,
-            notes=notes,
-            override_reason=override_reason,
-        )
-    return _book(request, db, form, data=data, key=key, staff=staff, now=now, hours=settings)
+    if not errors:
+        try:
+            data = form.request(
+                expected=series_view.parse_plan(plan[:30]),
+                notes=notes,
+                override_reason=reason or "a prerequisite is missing",
+            )
+        except InvalidInput as exc:
+            errors.add(_field_of(exc), exc.detail)
+        else:
+            return _book(
+                request, db, form, data=data, key=key, staff=staff, now=now, hours=settings
+            )
+    return _page(
+        request,
+        db,
+        form,
+        now=now,
+        errors=errors,
+        status_code=422,
+        notes=notes,
+        override_reason=override_reason,
+    )
 
 
 def _book(
@@ -242,6 +235,23 @@ def _book(
 ) -> Response:
     errors = FormErrors()
     kept = data.override.reason if data.override is not None else ""
+
+    def refuse(
+        status_code: int, *, notice: str | None = None, preview: SeriesPreview | None = None
+    ) -> Response:
+        """The form again with what kept the series from being booked."""
+        return _page(
+            request,
+            db,
+            form,
+            now=now,
+            errors=errors,
+            preview=preview,
+            notice=notice,
+            notes=data.notes,
+            override_reason=kept,
+            status_code=status_code,
+        )
 
     def produce() -> tuple[int, dict[str, Any]]:
         series = series_service.create_series(db, data, actor=staff.actor, now=now)
@@ -265,53 +275,14 @@ def _book(
     except Conflict as exc:
         if exc.code == "series_plan_changed":
             preview = SeriesPreview.model_validate(exc.extra["preview"])
-            return _page(
-                request,
-                db,
-                form,
-                now=now,
-                errors=errors,
-                preview=preview,
-                notice=PLAN_CHANGED,
-                notes=data.notes,
-                override_reason=kept,
-                status_code=409,
-            )
+            return refuse(409, notice=PLAN_CHANGED, preview=preview)
         if exc.code == "series_unplaceable":
-            return _page(
-                request,
-                db,
-                form,
-                now=now,
-                errors=errors,
-                notice="Nothing was booked: the series can no longer be placed.",
-                notes=data.notes,
-                override_reason=kept,
-                status_code=409,
-            )
+            return refuse(409, notice="Nothing was booked: the series can no longer be placed.")
         errors.add("", IN_FLIGHT if exc.code == "idempotency_conflict" else exc.detail)
-        return _page(
-            request,
-            db,
-            form,
-            now=now,
-            errors=errors,
-            notes=data.notes,
-            override_reason=kept,
-            status_code=409,
-        )
+        return refuse(409)
     except InvalidInput as exc:
         errors.add(_field_of(exc), exc.detail)
-        return _page(
-            request,
-            db,
-            form,
-            now=now,
-            errors=errors,
-            notes=data.notes,
-            override_reason=kept,
-            status_code=422,
-        )
+        return refuse(422)
     series = SeriesRead.model_validate(outcome.body)
     if not outcome.replayed:
         flash(request, db, f"Booked all {len(series.visits)} visits of {series.label}.")

@@ -19,6 +19,7 @@ from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.waitlist import desk_service, service
 from scheduler.waitlist.desk_service import DeskView
+from scheduler.waitlist.form_values import id_of
 from scheduler.web.board import LocationParam, parse_location
 from scheduler.web.deps import DeskPage, Staff
 from scheduler.web.templating import FormErrors, flash, render
@@ -70,7 +71,7 @@ def waitlist_page(
     view = desk_service.desk_view(
         db,
         location_id=parse_location(location),
-        type_id=int(type_id) if type_id and type_id.isdigit() and len(type_id) < 10 else None,
+        type_id=id_of(type_id),
         show="all" if show == "all" else "open",
         now=clock.now(),
     )
@@ -131,5 +132,5 @@ def cancel_waitlist_entry(
 ) -> Response:
     entry = service.cancel_entry(db, entry_id, actor=staff.actor, now=clock.now())
     flash(request, db, f"{entry.patient_name} is off the waitlist.")
-    kind = int(type_id) if type_id.isdigit() and len(type_id) < 10 else None
+    kind = id_of(type_id)
     return RedirectResponse(_back(entry.location_id, kind), status_code=303)
