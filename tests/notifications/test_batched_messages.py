@@ -41,7 +41,7 @@ def calendar_of(message: EmailMessage) -> tuple[str, dict[str, str]]:
 
 def never_names_the_treatment(message: EmailMessage, clinic: Clinic) -> None:
     parts = [str(message["Subject"]), text_of(message)]
-    parts += [part.get_content() for part in attachments(message)]  # type: ignore[attr-defined]
+    parts += [str(part.get_content()) for part in attachments(message)]
     for part in parts:
         assert "etamine" not in part
         assert clinic.infusion.name not in part

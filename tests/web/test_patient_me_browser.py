@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from scheduler.db import build_engine, build_sessionmaker
 from scheduler.kit.clock import FrozenClock
@@ -20,9 +20,9 @@ from tests.notifications.smtp_sink import SmtpServer
 from tests.web.browser import FROZEN_NOW, PHONE, Site, assert_accessible, screenshot
 
 
-def check(page: object, name: str) -> None:
-    assert_accessible(page)  # type: ignore[arg-type]
-    screenshot(page, f"patient-me-{name}", sizes=(PHONE,))  # type: ignore[arg-type]
+def check(page: Page, name: str) -> None:
+    assert_accessible(page)
+    screenshot(page, f"patient-me-{name}", sizes=(PHONE,))
 
 
 def test_a_returning_patient_signs_in_by_email_and_books_an_infusion(

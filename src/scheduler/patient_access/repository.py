@@ -51,7 +51,7 @@ def use_link(session: Session, link_id: int, now: datetime) -> bool:
         .where(_LINKS.c.id == link_id, _LINKS.c.used_at.is_(None), _LINKS.c.expires_at > now)
         .values(used_at=now)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 def live_session(session: Session, token_hash: str, now: datetime) -> PatientSession | None:
