@@ -1,4 +1,5 @@
-"""The closed vocabularies of the schema: staff roles and booking statuses.
+"""The closed vocabularies of the schema: staff roles, booking statuses, and the kinds and
+states of the messages to patients.
 
 One definition used by the CHECK constraints below, the API schemas, the booking transitions
 and the public service alike. ``StrEnum`` members are their string values, so rows, JSON and
@@ -38,6 +39,26 @@ ACTIVE_STATUSES: tuple[BookingStatus, ...] = (
     BookingStatus.CHECKED_IN,
     BookingStatus.FULFILLED,
 )
+
+
+class NotificationStatus(StrEnum):
+    QUEUED = "queued"  # due at due_at (a worker may hold it)
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last attempt; last_error says why
+    WITHDRAWN = "withdrawn"  # no longer needed (the visit moved or was cancelled, opt-out)
+
+
+class NotificationKind(StrEnum):
+    """What a message is about. The first five are about one visit (``booking_id``); a
+    sign-in link and a waitlist offer are about a patient (``patient_id``)."""
+
+    CONFIRMATION = "confirmation"
+    RESCHEDULED = "rescheduled"
+    CANCELLATION = "cancellation"
+    REMINDER = "reminder"
+    INSTRUCTIONS = "instructions"
+    WAITLIST_OFFER = "waitlist_offer"
+    SIGN_IN = "sign_in"
 
 
 def one_of(column: str, values: type[StrEnum]) -> str:

@@ -21,23 +21,16 @@ from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from scheduler.db import UTCDateTime
+from scheduler.models.enums import NotificationKind, NotificationStatus, one_of
 
-NOTIFICATION_STATUSES = ("queued", "sent", "failed", "withdrawn")
-NOTIFICATION_KINDS = (
-    "confirmation",
-    "rescheduled",
-    "cancellation",
-    "reminder",
-    "instructions",
-    "waitlist_offer",
-    "sign_in",
-)
+NOTIFICATION_STATUSES = tuple(NotificationStatus)
+NOTIFICATION_KINDS = tuple(NotificationKind)
 
 
 class Notification(SQLModel, table=True):
     __tablename__ = "notification"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'sent', 'failed', 'withdrawn')", name="status_valid"),
+        CheckConstraint(one_of("status", NotificationStatus), name="status_valid"),
         CheckConstraint("booking_id IS NOT NULL OR patient_id IS NOT NULL", name="has_subject"),
         # The worker's claim: due queued messages in due order.
         Index("ix_notification_status_due_at", "status", "due_at"),

@@ -3,12 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-NotificationStatus = Literal["queued", "sent", "failed", "withdrawn"]
-NotificationKind = Literal[
-    "confirmation", "rescheduled", "cancellation", "reminder", "instructions"
-]
+from scheduler.models.enums import NotificationKind, NotificationStatus
+from scheduler.notifications.repository import MessageRow
 
 
 class NotificationRead(BaseModel):
@@ -17,7 +15,13 @@ class NotificationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    booking_id: int | None
+    booking_id: int | None = Field(
+        description="The visit the message is about; null for a sign-in link or a waitlist "
+        "offer, which are about the patient only."
+    )
+    patient_id: int = Field(
+        description="The patient the message is to (for a visit's message, the booking's)."
+    )
     kind: NotificationKind
     channel: str
     status: NotificationStatus
@@ -26,6 +30,23 @@ class NotificationRead(BaseModel):
     last_error: str
     sent_at: datetime | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, row: MessageRow) -> NotificationRead:
+        n = row.notification
+        return cls(
+            id=n.id,
+            booking_id=n.booking_id,
+            patient_id=row.patient.id,
+            kind=NotificationKind(n.kind),
+            channel=n.channel,
+            status=NotificationStatus(n.status),
+            due_at=n.due_at,
+            attempts=n.attempts,
+            last_error=n.last_error,
+            sent_at=n.sent_at,
+            created_at=n.created_at,
+        )
 
 
 class ReminderOptOutRead(BaseModel):

@@ -1,13 +1,17 @@
-"""Staff's view of a booking's messages, resending, and the patient's links in messages.
+"""Staff's view of the messages (a booking's, a patient's, or all of them, failed first),
+resending, and the patient's links in messages.
 
 No FastAPI here. Staff see a message's kind, state, attempts and last error, never its
 rendered content (that is made at send time). A resend queues a copy due now with a new
 ``Message-ID`` (a deliberate second message, unlike the automatic resend after a crash); the
-original keeps its history.
+original keeps its history. Only messages about a visit are resent, and only while they still
+make sense: a sign-in link (single use, short-lived) or a waitlist offer (its hold runs out)
+would carry a stale or used link, and the patient or the waitlist makes a new one instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session
@@ -17,12 +21,30 @@ from scheduler.auth.actors import Actor
 from scheduler.bookings.service import get_booking_for
 from scheduler.errors import Conflict, NotFound
 from scheduler.kit.secrets import hash_token
-from scheduler.models import Booking, Notification, ReminderOptOut
+from scheduler.models import Booking, Location, Notification, Patient, ReminderOptOut
+from scheduler.models.enums import NotificationKind, NotificationStatus, Role
 from scheduler.notifications import repository
 from scheduler.notifications.compose import LINK_GRACE
 from scheduler.notifications.outbox import new_message_id, policy_of, queued_for
 
+# What callers filter by and get back (pages import them from here, not the repository).
+from scheduler.notifications.repository import MessageFilter as MessageFilter
+from scheduler.notifications.repository import MessageOrder as MessageOrder
+from scheduler.notifications.repository import MessageRow as MessageRow
+
 REMINDER_KINDS = frozenset({"reminder", "instructions"})
+
+# Kinds never resent, and why (in words for the staff member who asked).
+NOT_RESENDABLE: dict[str, str] = {
+    NotificationKind.SIGN_IN: (
+        "A sign-in link works once and only for a short time, so an old one is not sent "
+        "again. The patient can ask for a new link on the sign-in page."
+    ),
+    NotificationKind.WAITLIST_OFFER: (
+        "A waitlist offer holds its time only for a while, so it is not sent again. The "
+        "waitlist offers the next freed time on its own."
+    ),
+}
 # A link follows its booking through at most this many reschedules.
 MAX_RESCHEDULE_HOPS = 50
 
@@ -32,26 +54,94 @@ def list_for_booking(session: Session, booking_id: int, *, viewer: Actor) -> lis
     return queued_for(session, booking_id)
 
 
-def resend(session: Session, notification_id: int, *, actor: Actor, now: datetime) -> Notification:
-    original = session.get(Notification, notification_id)
-    if original is None:
-        raise NotFound(f"Notification {notification_id} does not exist.")
-    if original.booking_id is None:
-        raise Conflict(
+def list_messages(
+    session: Session,
+    given: MessageFilter,
+    *,
+    viewer: Actor,
+    order: MessageOrder = "failed_first",
+    limit: int,
+    offset: int,
+) -> tuple[list[MessageRow], int]:
+    """Messages matching ``given`` in ``order`` (by default failed ones first, then the
+    newest due first) and how many match in all. A provider sees only the messages about
+    their own visits (so never a sign-in link or a waitlist offer)."""
+    if viewer.role == Role.PROVIDER:
+        given = replace(given, provider_id=viewer.provider_id or -1)
+    return repository.list_messages(session, given, order=order, limit=limit, offset=offset)
+
+
+def messages_of_booking(session: Session, booking_id: int, *, viewer: Actor) -> list[MessageRow]:
+    """The booking's messages in the order they go (404 for a booking ``viewer`` may not
+    see)."""
+    get_booking_for(session, booking_id, viewer=viewer)
+    rows, _ = repository.list_messages(
+        session, MessageFilter(booking_id=booking_id), order="oldest", limit=1000, offset=0
+    )
+    return rows
+
+
+def messages_of_patient(session: Session, patient_id: int, *, limit: int) -> list[MessageRow]:
+    """The patient's latest messages (visits', sign-in links and waitlist offers alike),
+    newest due first."""
+    rows, _ = repository.list_messages(
+        session, MessageFilter(patient_id=patient_id), order="newest", limit=limit, offset=0
+    )
+    return rows
+
+
+def failed_count(session: Session) -> int:
+    """How many messages gave up and wait for staff."""
+    return repository.failed_count(session)
+
+
+def resend_refusal(
+    notification: Notification, booking: Booking | None, *, now: datetime
+) -> Conflict | None:
+    """Why ``notification`` cannot be resent now (the error to raise), or None."""
+    refused_kind = NOT_RESENDABLE.get(notification.kind)
+    if refused_kind is not None:
+        return Conflict(refused_kind, code="not_resendable")
+    if booking is None:
+        return Conflict(
             "Only messages about a visit can be resent; this one was a one-off.",
-            code="invalid_transition",
+            code="not_resendable",
         )
-    booking = get_booking_for(session, original.booking_id, viewer=actor)
-    if original.status == "queued":
-        raise Conflict(
+    if notification.status == NotificationStatus.QUEUED:
+        return Conflict(
             "This message is still queued; it will be sent when due.", code="invalid_transition"
         )
-    if original.kind in REMINDER_KINDS and (booking.status != "booked" or booking.start_at <= now):
-        raise Conflict(
+    if notification.kind in REMINDER_KINDS and (
+        booking.status != "booked" or booking.start_at <= now
+    ):
+        return Conflict(
             f"A reminder cannot be resent for a visit that is {booking.status}"
             + (" and past." if booking.start_at <= now else "."),
             code="invalid_transition",
         )
+    return None
+
+
+def offers_resend(notification: Notification, booking: Booking | None, *, now: datetime) -> bool:
+    """Whether a page shows a Resend button: for a failed message that may be resent."""
+    return (
+        notification.status == NotificationStatus.FAILED
+        and resend_refusal(notification, booking, now=now) is None
+    )
+
+
+def resend(session: Session, notification_id: int, *, actor: Actor, now: datetime) -> MessageRow:
+    """Queue a copy of the message, due now: the copy with its patient, visit and location."""
+    original = session.get(Notification, notification_id)
+    if original is None:
+        raise NotFound(f"Notification {notification_id} does not exist.")
+    booking = None
+    if original.booking_id is not None and original.kind not in NOT_RESENDABLE:
+        booking = get_booking_for(session, original.booking_id, viewer=actor)
+    refusal = resend_refusal(original, booking, now=now)
+    if refusal is not None:
+        raise refusal
+    assert booking is not None
     copy = Notification(
         booking_id=original.booking_id,
         kind=original.kind,
@@ -76,7 +166,9 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
             "kind": original.kind,
         },
     )
-    return copy
+    patient = session.get(Patient, booking.patient_id)
+    assert patient is not None
+    return MessageRow(copy, patient, booking, session.get(Location, booking.location_id))
 
 
 def booking_for_link(session: Session, token: str, now: datetime) -> Booking | None:
