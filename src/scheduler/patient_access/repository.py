@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, update
 from sqlmodel import Session, SQLModel, col, select
@@ -12,6 +12,7 @@ from scheduler.models import (
     Booking,
     Location,
     Notification,
+    Patient,
     PatientLink,
     PatientSession,
 )
@@ -76,3 +77,17 @@ def visits_of(
         .order_by(col(Booking.start_at), col(Booking.id))
     ).all()
     return [(b, t, loc) for b, t, loc in rows]
+
+
+def records_of_person(session: Session, email: str, date_of_birth: date) -> list[Patient]:
+    """The unmerged records with this (lower-case) e-mail and date of birth, by id."""
+    rows = session.exec(
+        select(Patient)
+        .where(
+            func.lower(Patient.email) == email,
+            Patient.date_of_birth == date_of_birth,
+            col(Patient.merged_into_id).is_(None),
+        )
+        .order_by(col(Patient.id))
+    ).all()
+    return list(rows)

@@ -1,10 +1,11 @@
 """Returning patients get in without a password (``/me``).
 
 - ``request_link``: "enter your e-mail and date of birth". The answer is the same whoever
-  asks; when the person is on file (an unmerged record with that e-mail and date of birth,
-  the lowest-id one), a sign-in message is queued (kind ``sign_in``, sent by the worker) with
-  a single-use link valid ``sign_in_link_minutes``. At most ``sign_in_mails_per_hour`` links
-  per patient an hour; more requests are answered the same and send nothing.
+  asks; when the person is on file (an unmerged record with that e-mail and date of birth:
+  the one ``person_record`` picks), a sign-in message is queued (kind ``sign_in``, sent by
+  the worker) with a single-use link valid ``sign_in_link_minutes``. At most
+  ``sign_in_mails_per_hour`` links per patient an hour; more requests are answered the same
+  and send nothing.
 - The link's token is never stored: the link row keeps a random ``nonce`` and the hash of
   HMAC(secret key, nonce), which is the token the worker puts in the mail (``link_token``).
 - Following the link shows a button (``link_is_live``); pressing it (``use_link``) uses the
@@ -12,16 +13,22 @@
 - A signed-in patient sees the visits of every record with their e-mail and date of birth,
   opens any of them by a fresh manage link, and books as themself: types whose
   prerequisites their record meets are bookable too.
+- One person may have several records: an anonymous online booking makes its own record
+  (flagged as a probable duplicate) until staff merge it into the record they keep, which
+  holds the eligibility flags. ``person_record`` is the one rule for which of them a
+  signed-in person is (sign-in, booking as oneself, joining the waitlist).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from scheduler.appointment_types.schemas import PREREQUISITES
 from scheduler.audit.service import audited_write
 from scheduler.auth.actors import Actor
 from scheduler.config import Settings
@@ -47,6 +54,27 @@ def link_token(settings: Settings, nonce: str) -> str:
     return derived_token(settings.secret_key, LINK_PURPOSE, nonce)
 
 
+def _rank(patient: Patient) -> tuple[bool, bool, int]:
+    flagged = patient.probable_duplicate_of_id is not None
+    eligible = any(getattr(patient, flag) for flag in PREREQUISITES)
+    return (flagged, not eligible, patient.id or 0)
+
+
+def chosen_record(records: Sequence[Patient]) -> Patient | None:
+    """Which of one person's unmerged records they are when signed in: records not flagged
+    as probable duplicates first (staff keep those; an anonymous online booking's own record
+    is flagged until merged), then one with recorded eligibility (consultation, consent or
+    REMS), then the lowest id. None for no records."""
+    return min(records, key=_rank, default=None)
+
+
+def person_record(session: Session, email: str, date_of_birth: date) -> Patient | None:
+    """The record of the person with this e-mail and date of birth (``chosen_record``)."""
+    return chosen_record(
+        repository.records_of_person(session, email.strip().lower(), date_of_birth)
+    )
+
+
 def _actor(request_id: str) -> Actor:
     return Actor(kind="public", label="public:sign-in", request_id=request_id)
 
@@ -62,10 +90,10 @@ def request_link(
 ) -> None:
     """Queue a sign-in link for the person, if on file and under the hourly cap. Says
     nothing either way (the caller answers the same whatever happened)."""
-    ids = public_repository.same_person_ids(session, email.strip().lower(), date_of_birth)
-    if not ids:
+    patient = person_record(session, email, date_of_birth)
+    if patient is None or patient.id is None:
         return
-    patient_id = ids[0]
+    patient_id = patient.id
     sent = repository.sign_in_mails_since(session, patient_id, now - timedelta(hours=1))
     if sent >= settings.sign_in_mails_per_hour:
         return
@@ -132,16 +160,22 @@ def use_link(session: Session, token: str, *, now: datetime, settings: Settings)
 
 
 def signed_in_patient(session: Session, cookie: str | None, *, now: datetime) -> Patient | None:
-    """The patient of a live session, or None."""
+    """The patient of a live session, or None: the record ``person_record`` picks among the
+    records with the e-mail and date of birth of the one the session started on (chosen
+    again each time: a record staff merged meanwhile gives way to the record kept, a
+    duplicate made since by an anonymous booking does not take over)."""
     if not cookie or len(cookie) > 200:
         return None
     row = repository.live_session(session, hash_token(cookie), now)
     if row is None:
         return None
-    patient = session.get(Patient, row.patient_id)
-    if patient is None or patient.merged_into_id is not None:
+    started_on = session.get(Patient, row.patient_id)
+    if started_on is None:
         return None
-    return patient
+    chosen = person_record(session, started_on.email, started_on.date_of_birth)
+    if chosen is None and started_on.merged_into_id is None:
+        return started_on
+    return chosen
 
 
 def sign_out(session: Session, cookie: str | None, *, now: datetime) -> None:
