@@ -188,8 +188,15 @@ def page_overflow(page: Page) -> int:
     )
 
 
-def screenshot(page: Page, name: str, sizes: tuple[tuple[int, int], ...] = VIEWPORTS) -> list[Path]:
-    """Save the page at each of ``sizes`` (full page), then restore the viewport.
+def screenshot(
+    page: Page,
+    name: str,
+    sizes: tuple[tuple[int, int], ...] = VIEWPORTS,
+    *,
+    full_page: bool = True,
+) -> list[Path]:
+    """Save the page at each of ``sizes`` (full page, or the window only when ``full_page`` is
+    false: a dialog fixed to the window is drawn as the user sees it), then restore the viewport.
 
     Fails when the page scrolls sideways at that size (a sideways scroll on a tablet or a
     phone hides columns and buttons)."""
@@ -202,7 +209,7 @@ def screenshot(page: Page, name: str, sizes: tuple[tuple[int, int], ...] = VIEWP
         overflow = page_overflow(page)
         assert overflow <= 0, f"{page.url} is {overflow}px wider than a {width}px window"
         path = SCREENSHOTS / f"{safe}-{width}x{height}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         paths.append(path)
     if original:
         page.set_viewport_size(original)

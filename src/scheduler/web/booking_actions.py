@@ -4,6 +4,10 @@ confirm, check in, complete, mark a no-show, cancel, move, resend a message, dow
 Thin: parse the form (``web/booking_forms.py``), call one service (the same ones as the API),
 render. Each action carries the version the page showed: when someone else changed the booking
 meanwhile nothing is done, and the page says who changed it and when.
+
+The desk's side panel asks for the same page with ``X-Panel: 1`` and gets its main content
+alone (``templates/panel.html``); its forms post to the same endpoints, whose redirect lands
+back in the panel.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ from scheduler.web.today import STATUS_LABELS
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
+# Sent by the desk's side panel (static/panel.js) when it fetches a booking's page or posts
+# one of its forms: the answer is then the page's main content alone (templates/panel.html),
+# with the same headers. Redirects keep the header, so an action's result lands in the panel.
+PANEL_HEADER = "X-Panel"
+
 
 def _booking_page(
     request: Request,
@@ -55,7 +64,9 @@ def _booking_page(
 ) -> Response:
     page = booking_page_view.booking_page(db, booking_id, viewer=staff.actor, now=now)
     notice = stale_notice(page.last_change) if stale else None
+    panel = request.headers.get(PANEL_HEADER) == "1"
     context = {
+        "panel": panel,
         "page": page,
         "b": page.booking,
         "staff": staff,
@@ -63,7 +74,10 @@ def _booking_page(
         "stale": notice,
         "cancel_form": cancel_form or {},
     }
-    return render(request, "booking.html", context, status_code=status_code)
+    # The same URL answers a page or the desk's side panel fragment: caches keep them apart.
+    return render(
+        request, "booking.html", context, status_code=status_code, headers={"Vary": PANEL_HEADER}
+    )
 
 
 def _refused(

@@ -1,6 +1,7 @@
-// The day board's conveniences: it refreshes itself every 30 seconds while visible, so the
-// desk sees check-ins and new bookings without reloading, and on a narrow screen it opens the
-// time axis where the visits are. The page works without this script.
+// The day board's conveniences: it refreshes itself every 30 seconds while visible and at once
+// after a change made in the booking side panel, so the desk sees check-ins and new bookings
+// without reloading, and on a narrow screen it opens the time axis where the visits are. The
+// page works without this script.
 (function () {
   "use strict";
 
@@ -47,4 +48,6 @@
 
   reveal();
   var timer = window.setInterval(refresh, PERIOD_MS);
+  // A booking changed from the side panel (panel.js): show it now, not in 30 seconds.
+  document.addEventListener("scheduler:booking-changed", refresh);
 })();
