@@ -30,6 +30,8 @@ from scheduler.models import (
 )
 from scheduler.notifications import service as notifications_service
 from scheduler.web import repository
+from scheduler.web.messages_view import KIND_LABELS
+from scheduler.web.messages_view import STATUS_LABELS as MESSAGE_STATUS_LABELS
 from scheduler.web.today import STATUS_LABELS, zone_name
 
 ACTION_LABELS = {
@@ -44,19 +46,6 @@ ACTION_LABELS = {
     "booking.update": "Details changed",
     "booking.entered-in-error": "Marked as entered in error",
     "notification.resend": "Message resent",
-}
-MESSAGE_KINDS = {
-    "confirmation": "Confirmation",
-    "reminder": "Reminder",
-    "instructions": "Day-before instructions",
-    "rescheduled": "Moved notice",
-    "cancellation": "Cancellation notice",
-}
-MESSAGE_STATUS = {
-    "queued": "Due",
-    "sent": "Sent",
-    "failed": "Failed",
-    "withdrawn": "Withdrawn",
 }
 # The page's action buttons, in order: action -> button label.
 STATUS_ACTIONS = (
@@ -180,21 +169,17 @@ def _messages(
     result = []
     for n in rows:
         assert n.id is not None
-        reminder = n.kind in notifications_service.REMINDER_KINDS
-        resendable = n.status == "failed" and (
-            not reminder or (booking.status == "booked" and booking.start_at > now)
-        )
         result.append(
             MessageRow(
                 id=n.id,
-                kind=MESSAGE_KINDS.get(n.kind, n.kind),
-                status=MESSAGE_STATUS.get(n.status, n.status),
+                kind=KIND_LABELS.get(n.kind, n.kind),
+                status=MESSAGE_STATUS_LABELS.get(n.status, n.status),
                 status_code=n.status,
                 due_at=n.due_at.astimezone(tz),
                 sent_at=n.sent_at.astimezone(tz) if n.sent_at else None,
                 attempts=n.attempts,
                 last_error=n.last_error,
-                can_resend=resendable,
+                can_resend=notifications_service.offers_resend(n, booking, now=now),
             )
         )
     return result

@@ -31,6 +31,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from scheduler.web.booking import router as booking_router
     from scheduler.web.booking_actions import router as booking_actions_router
     from scheduler.web.feeds import router as feeds_router
+    from scheduler.web.messages import router as messages_router
     from scheduler.web.patient_pages import router as patient_router
     from scheduler.web.patients import router as patients_router
     from scheduler.web.router import router
@@ -59,6 +60,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(feeds_router)
     app.include_router(patient_router)
     app.include_router(waitlist_router)
+    app.include_router(messages_router)
     app.include_router(waitlist_offer_router)
     app.add_exception_handler(Refused, show_refusal)  # type: ignore[arg-type]
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")

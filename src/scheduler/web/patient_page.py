@@ -1,5 +1,6 @@
 """What a patient's page shows: details, visits in each location's wall-clock time, the
-eligibility flags with who recorded them, and the probable duplicate side by side.
+eligibility flags with who recorded them, the probable duplicate side by side, and the
+latest messages to the patient (sign-in links and waitlist offers included).
 
 Reads only; every change goes through ``patients.service``.
 """
@@ -17,6 +18,7 @@ from scheduler.models import Patient
 from scheduler.patients import service as patients_service
 from scheduler.patients.service import FlagRecord
 from scheduler.web import repository
+from scheduler.web.messages_view import MessageLine, patient_messages
 from scheduler.web.today import STATUS_LABELS, zone_name
 
 # Visits that no longer take place: listed with the past ones, never as upcoming.
@@ -57,6 +59,7 @@ class PatientPage:
     # When each flag last changed, in the clinic's zone (the first active location's).
     flag_times: dict[str, datetime]
     zone_label: str
+    messages: list[MessageLine]
 
 
 def visits(session: Session, patient_id: int, *, now: datetime) -> tuple[list[Visit], list[Visit]]:
@@ -112,6 +115,7 @@ def patient_page(session: Session, patient_id: int, *, viewer: Actor, now: datet
         merged_into=merged_into,
         flag_times=flag_times,
         zone_label=zone_name(now, zone),
+        messages=patient_messages(session, patient_id, now=now),
     )
 
 

@@ -68,6 +68,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Book", "/admin/book", (ADMIN, FRONT_DESK), ("/admin/series",)),
     NavItem("Patients", "/admin/patients", (ADMIN, FRONT_DESK)),
     NavItem("Waitlist", "/admin/waitlist", (ADMIN, FRONT_DESK)),
+    NavItem("Messages", "/admin/messages", (ADMIN, FRONT_DESK)),
     NavItem("My schedule", "/admin/my-schedule", (PROVIDER,), (BOOKING_PAGES,)),
     NavItem("Availability", "/admin/availability", (ADMIN, FRONT_DESK, PROVIDER)),
     NavItem("Calendar feeds", "/admin/feeds", (ADMIN, FRONT_DESK, PROVIDER)),
