@@ -195,6 +195,7 @@ def test_a_failing_gate_needs_an_override_reason_found_in_the_history(
     expect(highlighted).to_contain_text("Avery Quinn")
     highlighted.click()  # the booking opens in the side panel, then as its own page
     page.get_by_role("dialog").get_by_role("link", name="Open full page").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Avery Quinn")
     history = page.locator(".history")
     expect(history).to_contain_text("Booked with an override")
@@ -257,6 +258,7 @@ def test_the_booking_page_checks_in_completes_and_downloads_the_ics(page: Page, 
     page.goto(site.url(f"/admin/board?date={TODAY}"))
     page.locator(f'.block[data-booking="{today_id}"]').click()  # board blocks link here
     page.get_by_role("dialog").get_by_role("link", name="Open full page").click()  # side panel
+    expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page).to_have_url(site.url(f"/admin/bookings/{today_id}"))
     expect(page.get_by_text("10:00–")).to_be_visible()
     expect(page.get_by_text("America/Denver (MST, UTC−7)").first).to_be_visible()

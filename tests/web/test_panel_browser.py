@@ -39,7 +39,11 @@ def test_a_block_opens_in_the_side_panel_and_escape_gives_focus_back(
     block.click()
     panel = page.get_by_role("dialog", name=re.compile("Riley Santos"))
     expect(panel).to_be_visible()
-    expect(page).to_have_url(site.url("/admin/"))  # the board stays
+    # The board stays; the address bar shows the booking (a reload opens its page).
+    expect(
+        page.get_by_role("heading", name=re.compile("Front Range Infusion Clinic"))
+    ).to_be_visible()
+    expect(page).to_have_url(site.url(f"/admin/bookings/{booking_id}"))
     expect(panel).to_contain_text("Ketamine infusion")
     expect(panel).to_contain_text("10:00")
     expect(panel).to_contain_text("America/Denver")
@@ -62,6 +66,16 @@ def test_a_block_opens_in_the_side_panel_and_escape_gives_focus_back(
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(page.locator(f'[data-booking="{booking_id}"]')).to_be_focused()
+    expect(page).to_have_url(site.url("/admin/"))
+    # Back closes the panel too, and Forward opens it again.
+    block.click()
+    expect(panel).to_be_visible()
+    page.go_back()
+    expect(panel).to_be_hidden()
+    expect(page).to_have_url(site.url("/admin/"))
+    page.go_forward()
+    expect(panel).to_be_visible()
+    expect(page).to_have_url(site.url(f"/admin/bookings/{booking_id}"))
 
 
 def test_check_in_from_the_panel_and_the_board_shows_it(page: Page, site: Site) -> None:
@@ -88,9 +102,10 @@ def test_a_visit_on_today_opens_in_the_panel(page: Page, site: Site) -> None:
     page.get_by_role("link", name="Avery Quinn").click()
     panel = page.get_by_role("dialog", name=re.compile("Avery Quinn"))
     expect(panel).to_contain_text("Screening consultation")
-    expect(page).to_have_url(site.url("/admin/today"))
+    expect(page.get_by_role("heading", name="Today's arrivals")).to_be_visible()
     # Ctrl+click still opens the page itself (in a new tab here), never the panel.
     page.keyboard.press("Escape")
+    expect(page).to_have_url(site.url("/admin/today"))
     with page.context.expect_page() as tab:
         page.get_by_role("link", name="Avery Quinn").click(modifiers=["Control"])
     expect(tab.value).to_have_url(re.compile(r"/admin/bookings/\d+$"))

@@ -6,6 +6,8 @@
   "use strict";
 
   var PERIOD_MS = 30000;
+  // The board as loaded: the address bar shows a booking while the side panel is open.
+  var BOARD_URL = window.location.href;
 
   function refresh() {
     var region = document.querySelector(".board-scroll");
@@ -13,7 +15,7 @@
     // Never pull the page from under someone choosing a date or location.
     var active = document.activeElement;
     if (active && active.closest && active.closest("form")) { return; }
-    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+    fetch(BOARD_URL, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         // Signed out meanwhile: stop; the next click shows the sign-in page.
         if (!response.ok || response.redirected) { throw new Error("stale"); }

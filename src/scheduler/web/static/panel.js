@@ -4,12 +4,17 @@
 // "X-Panel: 1" (web/booking_actions.py); its forms post to the same endpoints and the answer
 // (the server's redirect, or the page with its error) is shown in the panel, then the page
 // behind refreshes. Ctrl/Cmd/Shift/middle click, "open in new tab", a narrow screen (a phone)
-// and a browser without this script all go to the booking's page as before.
+// and a browser without this script all go to the booking's page as before. While the panel is
+// open the address bar shows the booking (a reload or a copied link opens its page) and Back
+// closes the panel.
 (function () {
   "use strict";
 
   var BOOKING_PATH = /^\/admin\/bookings\/\d+$/;
   var WIDE_ENOUGH = window.matchMedia("(min-width: 700px)");
+  // The page behind the panel, as loaded (the address bar shows the booking while it is open).
+  var PAGE_URL = window.location.href;
+  var ON_BOOKING_PAGE = BOOKING_PATH.test(window.location.pathname);
   var dialog = null;
   var content = null;
   var fullPage = null;
@@ -54,7 +59,11 @@
         dialog.close();
       }
     });
-    dialog.addEventListener("close", giveFocusBack);
+    dialog.addEventListener("close", function () {
+      // Closed by Esc or a button: the history entry of the panel goes too.
+      if (inPanelEntry()) { window.history.back(); }
+      giveFocusBack();
+    });
     dialog.addEventListener("click", followInside);
     dialog.addEventListener("submit", submitInside);
   }
@@ -76,7 +85,10 @@
     if (!fragment) { return false; }
     var path = new URL(response.url).pathname;
     content.replaceChildren(document.importNode(fragment, true));
-    if (BOOKING_PATH.test(path)) { fullPage.href = path; }
+    if (BOOKING_PATH.test(path)) {
+      fullPage.href = path;
+      addressBar(path);
+    }
     if (!dialog.open) { dialog.showModal(); }
     dialog.scrollTop = 0;
     // Focus the result of an action or the error to fix, else the booking's name.
@@ -89,6 +101,19 @@
     return true;
   }
 
+  function inPanelEntry() {
+    return Boolean(window.history.state && window.history.state.panel);
+  }
+
+  function addressBar(path) {
+    var state = { panel: path };
+    if (inPanelEntry()) {
+      window.history.replaceState(state, "", path);
+    } else if (window.location.pathname !== path) {
+      window.history.pushState(state, "", path);
+    }
+  }
+
   function request(url, init) {
     init.credentials = "same-origin";
     init.cache = "no-store";
@@ -98,17 +123,21 @@
     });
   }
 
-  function open(link) {
+  // The booking at url in the panel, else its page.
+  function load(url) {
     if (!dialog) { build(); }
+    return request(url, { method: "GET" })
+      .then(function (answer) {
+        if (!show(answer.response, answer.html)) { window.location.assign(url); }
+      })
+      .catch(function () { window.location.assign(url); });
+  }
+
+  function open(link) {
     opener = link;
     openerHref = link.getAttribute("href");
     link.setAttribute("aria-busy", "true");
-    request(link.href, { method: "GET" })
-      .then(function (answer) {
-        if (!show(answer.response, answer.html)) { window.location.assign(link.href); }
-      })
-      .catch(function () { window.location.assign(link.href); })
-      .then(function () { link.removeAttribute("aria-busy"); });
+    load(link.href).then(function () { link.removeAttribute("aria-busy"); });
   }
 
   // A link to another booking inside the panel (moved from / to) stays in the panel; any
@@ -118,9 +147,7 @@
     var link = bookingLink(event.target);
     if (!link || !content.contains(link)) { return; }
     event.preventDefault();
-    request(link.href, { method: "GET" }).then(function (answer) {
-      if (!show(answer.response, answer.html)) { window.location.assign(link.href); }
-    }).catch(function () { window.location.assign(link.href); });
+    load(link.href);
   }
 
   // A form of the booking (check in, cancel...) posts from the panel: the same endpoint, the
@@ -168,7 +195,7 @@
   function refreshRegions() {
     var regions = document.querySelectorAll("[data-refresh][id]");
     if (!regions.length) { return; }
-    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+    fetch(PAGE_URL, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (!response.ok || response.redirected) { throw new Error("stale"); }
         return response.text();
@@ -185,11 +212,19 @@
 
   document.addEventListener("click", function (event) {
     if (event.defaultPrevented || !isPlainClick(event) || !WIDE_ENOUGH.matches) { return; }
-    if (BOOKING_PATH.test(window.location.pathname)) { return; }  // on a booking's own page
+    if (ON_BOOKING_PAGE) { return; }
     var link = bookingLink(event.target);
     if (!link || (dialog && dialog.contains(link))) { return; }
     event.preventDefault();
     open(link);
   });
   document.addEventListener("scheduler:booking-changed", refreshRegions);
+  // Back closes the panel; Forward opens it again.
+  window.addEventListener("popstate", function () {
+    if (inPanelEntry()) {
+      if (!dialog || !dialog.open) { load(window.history.state.panel); }
+    } else if (dialog && dialog.open) {
+      dialog.close();
+    }
+  });
 })();
