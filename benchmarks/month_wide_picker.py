@@ -36,8 +36,11 @@ def month_wide_picker(
     day_text: str | None,
     now: datetime,
     settings: Settings,
+    provider_id: int | None = None,
+    cache: object = None,
 ) -> dict[str, Any]:
-    """The picker of ``web/patient_pages.py`` at main 23116a6 (now ``patient_base.picker``)."""
+    """The picker of ``web/patient_pages.py`` at main 23116a6 (now ``patient_base.picker``),
+    with the provider choice added since (``cache`` is not used)."""
     zone = location.timezone
     today = now.astimezone(ZoneInfo(zone)).date()
     chosen_day = parse_day(day_text)
@@ -57,6 +60,7 @@ def month_wide_picker(
         end_at=end,
         now=now,
         settings=settings,
+        provider_id=provider_id,
     )
     free = {s.start_at.astimezone(ZoneInfo(zone)).date() for s in found.items}
     if chosen_day is not None and chosen_day.replace(day=1) != month:
@@ -72,6 +76,7 @@ def month_wide_picker(
         "tz": ZoneInfo(zone),
         "zone": zone,
         "kind": kind,
+        "provider_id": provider_id,
     }
 
 

@@ -13,20 +13,28 @@ headers received) and the server CPU time per request of:
 
 200 sequential requests each after 10 warm-up requests, in 4 rounds of 50; target p95 <= 50 ms.
 The machine's load average is printed with each figure: on a shared machine the CPU time per
-request is the figure to compare, wall-clock times include waiting for a CPU.
+request is the figure to compare, wall-clock times include waiting for a CPU. The same
+requests repeat, so after the first one the month grid comes from the app's cache
+(``availability/cache.py``) whenever its validator still matches, as for patients browsing a
+clinic whose calendar changes less often than it is looked at.
 
-``--compare`` also serves the time picker as it was before ``public/free_days.py`` (a search
-building every slot of the month, ``benchmarks/month_wide_picker.py``) from a second server on
-the same database, its rounds interleaved with the current one's, and times both service
-paths in process (CPU time of this process, median).
+``--compare`` also serves the time picker as it was before from a second server on the same
+database, its rounds interleaved with the current one's: ``uncached`` (the default) the
+current app without the month grid's cache (``benchmarks/uncached_picker.py``),
+``month-wide`` the picker before ``public/free_days.py`` (a search building every slot of
+the month, ``benchmarks/month_wide_picker.py``). It also times the service paths in process
+(CPU time of this process, median) and counts the SQL statements of one ``/book/times``
+request of each app (in process, every statement the driver is sent).
 
-    .venv/bin/python benchmarks/public_pages.py [--backend sqlite|postgresql|both] [--compare]
+    .venv/bin/python benchmarks/public_pages.py [--backend sqlite|postgresql|both]
+        [--compare [uncached|month-wide]]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import importlib
 import os
 import statistics
 import time
@@ -37,8 +45,14 @@ from urllib.parse import urlsplit
 
 import _common as common
 import slots
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
 from sqlmodel import Session
+from tests.conftest import TEST_SECRET
+from tests.driver_trace import Sent, statements, trace
 
+from scheduler.availability.cache import OpenStartsCache
+from scheduler.config import get_settings
 from scheduler.models import AppointmentType
 from scheduler.public import service
 from scheduler.public.free_days import free_days
@@ -49,7 +63,10 @@ REQUESTS = 200
 ROUNDS = 4
 INPROCESS_RUNS = 30
 TARGET_P95_MS = 50.0
-OLD_FACTORY = "benchmarks.month_wide_picker:create_app"
+OLD_FACTORIES = {
+    "uncached": "benchmarks.uncached_picker:create_app",
+    "month-wide": "benchmarks.month_wide_picker:create_app",
+}
 
 
 def ttfb(connection: http.client.HTTPConnection, path: str, expect: int) -> float:
@@ -83,7 +100,7 @@ def cpu_median(fn: Callable[[], object]) -> float:
 
 
 def in_process(url: str, location: int, kind: int, day: date) -> None:
-    """CPU time of the two service paths behind ``/book/times?day=`` (no HTTP, no render)."""
+    """CPU time of the service paths behind ``/book/times?day=`` (no HTTP, no render)."""
     settings = common.settings_for(url)
     engine = common.engine_for(url)
     zone = str(common.ZONE)
@@ -92,6 +109,7 @@ def in_process(url: str, location: int, kind: int, day: date) -> None:
     start = max(start, now)
     day_start, day_end = local_day_bounds(day, zone)
     ids = {"location_id": location, "appointment_type_id": kind}
+    cache = OpenStartsCache(settings.free_days_cache_max_bytes)
 
     def month_wide() -> set[date]:
         found = service.find_times(
@@ -99,8 +117,20 @@ def in_process(url: str, location: int, kind: int, day: date) -> None:
         )
         return {s.start_at.astimezone(common.ZONE).date() for s in found.items}
 
-    def free_days_and_day() -> set[date]:
-        days = free_days(session, **ids, start_at=start, end_at=end, now=now, settings=settings)
+    def grid(cached: bool) -> set[date]:
+        return set(
+            free_days(
+                session,
+                **ids,
+                start_at=start,
+                end_at=end,
+                now=now,
+                settings=settings,
+                cache=cache if cached else None,
+            )
+        )
+
+    def the_day() -> None:
         service.find_times(
             session,
             **ids,
@@ -109,19 +139,59 @@ def in_process(url: str, location: int, kind: int, day: date) -> None:
             now=now,
             settings=settings,
         )
-        return set(days)
 
     with Session(engine) as session:
-        assert month_wide() == free_days_and_day(), "the two paths disagree on the free dates"
-        old = cpu_median(month_wide)
-        new = cpu_median(free_days_and_day)
+        assert month_wide() == grid(False) == grid(True) == grid(True), "the paths disagree"
+        hits = cache.hits
+        figures = {
+            "month-wide find_times (before free_days)": cpu_median(month_wide),
+            "free_days, no cache": cpu_median(lambda: grid(False)),
+            "free_days, cached (validator + answer)": cpu_median(lambda: grid(True)),
+            "the day's find_times": cpu_median(the_day),
+        }
+        assert cache.hits == hits + INPROCESS_RUNS, "the cached grid was not answered from it"
     engine.dispose()
     common.section(f"in process, CPU time (median of {INPROCESS_RUNS}; {load_average()})")
-    print(f"month-wide find_times (before)            {common.ms(old)}")
-    print(f"free_days + the day's find_times (now)    {common.ms(new)}")
+    for name, seconds in figures.items():
+        print(f"{name:<44} {common.ms(seconds)}")
 
 
-def run(backend: str, compare: bool) -> None:
+def statements_per_request(url: str, path: str, factories: dict[str, str]) -> None:
+    """The SQL statements one request sends (the second of two: the first fills the cache),
+    served in process by each app (``factories``: label -> ``module:create_app``)."""
+    sent: list[Sent] = []
+
+    def on_connect(driver: object, _record: object) -> None:
+        trace(driver, sent)
+
+    environment = {
+        "SCHEDULER_DATABASE_URL": url,
+        "SCHEDULER_ENVIRONMENT": "test",
+        "SCHEDULER_SECRET_KEY": TEST_SECRET,
+        "SCHEDULER_RATE_LIMIT_ENABLED": "false",
+    }
+    event.listen(Engine, "connect", on_connect)
+    os.environ.update(environment)
+    get_settings.cache_clear()
+    common.section("SQL statements of one GET " + path.split("&day")[0] + "&day=...")
+    try:
+        for label, factory in factories.items():
+            module, name = factory.split(":")
+            app = getattr(importlib.import_module(module), name)()
+            with TestClient(app) as client:
+                assert client.get(path).status_code == 200
+                sent.clear()
+                assert client.get(path).status_code == 200
+                count = len(statements(sent))
+            print(f"{label + ':':<10} {count} statements")
+    finally:
+        event.remove(Engine, "connect", on_connect)
+        for name in environment:
+            del os.environ[name]
+        get_settings.cache_clear()
+
+
+def run(backend: str, compare: str | None) -> None:
     common.banner(f"Patient booking pages on the slot benchmark's clinic - {backend}")
     now = datetime.now(UTC)
     first_day = now.astimezone(common.ZONE).date() + timedelta(days=1)
@@ -149,7 +219,12 @@ def run(backend: str, compare: bool) -> None:
         }
         if compare:
             in_process(url, location, kind, day)
-        factories = ["scheduler.main:create_app"] + ([OLD_FACTORY] if compare else [])
+            statements_per_request(
+                url,
+                paths["/book/times (month + day)"][0],
+                {"now": "scheduler.main:create_app", "before": OLD_FACTORIES[compare]},
+            )
+        factories = ["scheduler.main:create_app"] + ([OLD_FACTORIES[compare]] if compare else [])
         with ExitStack() as stack:
             base_urls = [stack.enter_context(common.servers(url, factory=f))[0] for f in factories]
             connections = []
@@ -188,8 +263,11 @@ def main() -> None:
     def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--compare",
-            action="store_true",
-            help="also measure the month-wide time picker of before (second server)",
+            nargs="?",
+            const="uncached",
+            choices=sorted(OLD_FACTORIES),
+            help="also measure the time picker of before (second server): without the "
+            "month grid's cache (uncached, the default) or building every slot (month-wide)",
         )
 
     args = common.parse_args(__doc__ or "", extra)

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     feed_cancelled_grace_days: int = Field(default=14, ge=0, le=90)
     # Rendered feeds kept per process (the latest version of each feed), in bytes.
     feed_cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    # The patient month grid's open starts kept per process (availability/cache.py), in bytes
+    # (an entry, one type's month at one location, is about 20-60 KB).
+    free_days_cache_max_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
     show_provider_to_patients: bool = True
     public_rate_limit: str = "60/minute"
     public_write_rate_limit: str = "10/minute"

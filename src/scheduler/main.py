@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from scheduler import health
+from scheduler.availability.cache import OpenStartsCache
 from scheduler.config import Settings, get_settings
 from scheduler.db.engine import build_engine, build_sessionmaker, build_statement_engine
 from scheduler.db.statements import StatementReader
@@ -124,6 +125,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_uri)
     app.state.feed_cache = FeedRenderCache(settings.feed_cache_max_bytes)
+    app.state.open_starts_cache = OpenStartsCache(settings.free_days_cache_max_bytes)
     from scheduler.auth.dependencies import StaffAccounts
 
     app.state.staff_accounts = StaffAccounts()

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from scheduler.availability import repository
+from scheduler.availability import rows as loaded
 from scheduler.availability.engine import Phase
 from scheduler.migrate import upgrade
 from scheduler.models import Booking
@@ -81,7 +82,7 @@ def test_commitment_rows_hold_utc_instants_and_one_phases_tuple_per_layout(
         },
     )
 
-    def load(now: datetime) -> list[repository.CommitmentRow]:
+    def load(now: datetime) -> list[loaded.CommitmentRow]:
         assert clinic.nurse.id is not None
         return repository.load_window(
             db,
@@ -124,12 +125,12 @@ def test_commitment_rows_hold_utc_instants_and_one_phases_tuple_per_layout(
 
 def test_stored_and_parsed_phases_intern_alike() -> None:
     raw = [{"minutes": 30, "uses_chair": False, "provider_use": "exclusive"}]
-    from_dicts = repository.to_phases(raw)
-    assert repository.to_phases(from_dicts) is from_dicts
+    from_dicts = loaded.to_phases(raw)
+    assert loaded.to_phases(from_dicts) is from_dicts
     spaced = '[{"minutes": 30, "uses_chair": false, "provider_use": "exclusive"}]'
     compact = '[{"minutes":30,"uses_chair":false,"provider_use":"exclusive"}]'
-    assert repository.phases_from_json(spaced) is from_dicts
-    assert repository.phases_from_json(compact) is from_dicts
+    assert loaded.phases_from_json(spaced) is from_dicts
+    assert loaded.phases_from_json(compact) is from_dicts
 
 
 DAY_LONG = [{"minutes": 24 * 60, "uses_chair": False, "provider_use": "monitor"}]

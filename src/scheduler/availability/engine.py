@@ -73,8 +73,10 @@ Reasons (explain_candidates, check_candidate)
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from array import array
+from bisect import bisect_left, bisect_right
 from datetime import date, datetime, time
+from itertools import compress
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -88,6 +90,7 @@ from scheduler.availability.engine_core import (
     shape_of,
 )
 from scheduler.availability.engine_time import (
+    US_PER_DAY,
     US_PER_MINUTE,
     LocalClock,
     day_to_date,
@@ -120,6 +123,7 @@ __all__ = [
     "CommitmentLike",
     "Interval",
     "Occupancy",
+    "OpenStarts",
     "OpeningHours",
     "Phase",
     "ProviderSpec",
@@ -137,6 +141,7 @@ __all__ = [
     "grid_starts",
     "local_instant",
     "occupancy",
+    "open_starts",
     "rank_providers",
 ]
 
@@ -271,26 +276,75 @@ def find_free_slots(query: SlotQuery) -> list[Slot]:
     return slots
 
 
+class OpenStarts(NamedTuple):
+    """The grid starts of a window that the calendar and the commitments allow (the location,
+    some provider and, where needed, some chair), before minimum notice and horizon.
+
+    Notice and horizon are the only rules that depend on ``now`` (a hold that runs out
+    changes the commitments, not the rules), so one evaluation answers :meth:`free_days` for
+    any later ``now`` as long as nothing else changed. ``starts`` are UTC microseconds,
+    ascending; ``days`` their local day indexes.
+    """
+
+    window_start_at: datetime
+    window_end_at: datetime
+    starts: array[int]
+    days: array[int]
+
+    @property
+    def size_bytes(self) -> int:
+        return (len(self.starts) + len(self.days)) * 8
+
+    def free_days(
+        self,
+        *,
+        start_at: datetime,
+        end_at: datetime,
+        now: datetime,
+        min_notice_minutes: int,
+        max_days_ahead: int,
+    ) -> list[date]:
+        """The local dates (ascending) with a start in ``[start_at, end_at)`` that meets the
+        notice and the horizon counted from ``now``: what :func:`find_free_slots` over that
+        window would offer. The window must lie inside the evaluated one."""
+        if start_at < self.window_start_at or end_at > self.window_end_at:
+            raise ValueError("the window lies outside the evaluated one")
+        now_us = to_us(now)
+        lo = max(to_us(start_at), now_us + min_notice_minutes * US_PER_MINUTE)
+        hi = min(to_us(end_at), now_us + max_days_ahead * US_PER_DAY)
+        if hi <= lo:
+            return []
+        i, j = bisect_left(self.starts, lo), bisect_left(self.starts, hi)
+        # A set, not a run of dates: a fall-back fold crossing midnight gives dates that go
+        # back in instant order.
+        return [day_to_date(day) for day in sorted(set(self.days[i:j]))]
+
+
+def open_starts(query: SlotQuery) -> OpenStarts:
+    """The window's :class:`OpenStarts` (the query's ``now`` is not used)."""
+    ev = _evaluate_window(query)
+    offerable = _offerable(ev)
+    return OpenStarts(
+        query.window_start_at,
+        query.window_end_at,
+        array("q", compress(ev.starts, offerable)),
+        array("q", compress(ev.days, offerable)),
+    )
+
+
 def free_days(query: SlotQuery) -> list[date]:
     """The local dates (in the query's zone, ascending) on which :func:`find_free_slots`
     would offer at least one start: the same evaluation, without building slots or ranking
-    resources. Once a date has an offerable start, the rest of its candidates are skipped.
+    resources (and the same code as a cached :class:`OpenStarts` answering later).
     """
-    ev = _evaluate_window(query)
-    offerable = _offerable(ev)
-    days = ev.days
-    end = min(ev.horizon_until, len(ev.starts))
-    # Candidates come in instant order, so their local dates go back only where a fall-back
-    # fold crosses midnight (rare; then every offerable start is visited instead).
-    ascending = days == sorted(days)
-    found: set[int] = set()
-    i = offerable.find(1, ev.notice_from, end)
-    while i >= 0:
-        day = days[i]
-        found.add(day)
-        i = bisect_right(days, day, i, end) if ascending else i + 1
-        i = offerable.find(1, i, end) if i < end else -1
-    return [day_to_date(day) for day in sorted(found)]
+    kind = query.appointment_type
+    return open_starts(query).free_days(
+        start_at=query.window_start_at,
+        end_at=query.window_end_at,
+        now=query.now,
+        min_notice_minutes=kind.min_notice_minutes,
+        max_days_ahead=kind.max_days_ahead,
+    )
 
 
 def explain_candidates(query: SlotQuery) -> list[CandidateVerdict]:

@@ -13,13 +13,11 @@ day's does.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
-from typing import cast as type_cast
 
 from sqlalchemy import (
     Date,
@@ -30,6 +28,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    func,
     literal,
     not_,
     null,
@@ -41,7 +40,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from scheduler.appointment_types.schemas import MINUTES_PER_DAY
-from scheduler.availability.engine import Phase, ProviderUse
+from scheduler.availability.rows import (
+    CalendarRows,
+    CommitmentRow,
+    ProviderRow,
+    phases_from_json,
+)
 from scheduler.db.statements import DriverStatement
 from scheduler.db.types import UTCDateTime
 from scheduler.models import (
@@ -64,46 +68,6 @@ from scheduler.models import (
 COMMITMENT_PADDING = timedelta(hours=24)
 # No visit lasts longer: a type's phases add up to at most a day (appointment_types).
 LONGEST_VISIT = timedelta(minutes=MINUTES_PER_DAY)
-
-
-@dataclass
-class ProviderRow:
-    id: int
-    name: str
-    display_name: str
-    max_concurrent_patients: int
-    min_minutes_between_starts: int
-    rules: list[tuple[int, time, time, date | None, date | None]] = field(default_factory=list)
-    extra: list[tuple[datetime, datetime]] = field(default_factory=list)
-    unavailable: list[tuple[datetime, datetime]] = field(default_factory=list)
-
-
-@dataclass
-class CalendarRows:
-    hours: list[tuple[int, time, time]] = field(default_factory=list)
-    closures: list[tuple[datetime, datetime]] = field(default_factory=list)
-    chairs: list[tuple[int, int, str]] = field(default_factory=list)  # id, position, name
-    providers: dict[int, ProviderRow] = field(default_factory=dict)
-
-
-class CommitmentRow(NamedTuple):
-    """A commitment as loaded: what the engine reads (a ``CommitmentLike``), then what the
-    booking checks need besides.
-
-    One record per row goes straight into ``SlotQuery``. A tuple because a window holds
-    ~1,000 rows and a frozen dataclass cost ~1.5 us more per row to build; the shape that
-    ``Commitment`` would check is guaranteed here by the columns (aware UTC instants,
-    turnover from a validated type). ``phases`` are interned (see ``phases_from_json``).
-    """
-
-    start_at: datetime
-    phases: tuple[Phase, ...]
-    turnover_minutes: int
-    chair_id: int | None
-    provider_id: int | None
-    kind: str  # "booking" or "hold"
-    id: int
-    patient_id: int | None
 
 
 @lru_cache(maxsize=1)
@@ -146,9 +110,15 @@ def _eligible_providers(location_id: Any, appointment_type_id: Any, provider_id:
     return query
 
 
+# What a window's answer depends on besides the location and type rows, as one comparable
+# value (see ``window_fingerprint``).
+Fingerprint = frozenset[tuple[tuple[Any, ...], int]]
+
+
 class WindowRows(NamedTuple):
     calendar: CalendarRows
     commitments: list[CommitmentRow]
+    fingerprint: Fingerprint | None = None
 
 
 # One row layout for every branch of the window statement, tagged by ``kind``:
@@ -175,16 +145,27 @@ def _row(kind: str, **columns: Any) -> list[Any]:
     return out
 
 
-@lru_cache(maxsize=8)
-def _window_driver(by_provider: bool, by_patient: bool) -> DriverStatement:
+@lru_cache(maxsize=16)
+def _window_driver(
+    by_provider: bool, by_patient: bool, bookings: bool = True, versions: bool = False
+) -> DriverStatement:
     # A month's search reads ~1,000 rows: see DriverStatement.
-    return DriverStatement(_window_statement(by_provider, by_patient))
+    return DriverStatement(_window_statement(by_provider, by_patient, bookings, versions))
 
 
-@lru_cache(maxsize=8)
-def _window_statement(by_provider: bool, by_patient: bool) -> Any:
+@lru_cache(maxsize=16)
+def _window_statement(
+    by_provider: bool, by_patient: bool, bookings: bool = True, versions: bool = False
+) -> Any:
     """Statement 2 for one shape of request, built once (values come as binds): the
-    calendar branches, then the commitments branches, in one ``UNION ALL``."""
+    calendar branches, then the commitments branches, in one ``UNION ALL``.
+
+    ``bookings``: the active bookings' rows (without them, only the calendar and the live
+    holds). ``versions``: one row per subject with the count and the sum of ``version`` of
+    its bookings near the window, whatever their status (see ``window_fingerprint``).
+    """
+    if versions and by_patient:
+        raise ValueError("the fingerprint covers the location's and the providers' bookings")
     location_id: Any = bindparam("location_id")
     providers = _eligible_providers(
         location_id,
@@ -304,19 +285,34 @@ def _window_statement(by_provider: bool, by_patient: bool) -> Any:
             s1=cast(col(model.phases), Text),
         )
 
+    def of_bookings(columns: Callable[[int], list[Any]], *conditions: Any) -> list[Any]:
+        """One branch per subject (numbered), with the columns made for its number."""
+        out = [
+            sa_select(*columns(i)).where(subject, near(Booking), *conditions)
+            for i, subject in enumerate(subjects(Booking))
+        ]
+        if not by_provider:
+            # Joined to the eligible providers rather than filtered by a list of them:
+            # without statistics SQLite would read the list through the status index, walking
+            # every active booking; this way it range-scans each provider's (provider, start)
+            # index.
+            eligible = providers.subquery()
+            out[1] = out[1].join_from(Booking, eligible, col(Booking.provider_id) == eligible.c.id)
+        return out
+
     # Plain bound values, not an expanding IN list (which DriverStatement cannot run).
     active = col(Booking.status).in_([literal(status, String) for status in ACTIVE_STATUSES])
-    bookings = [
-        sa_select(*commitment("booking", Booking)).where(subject, near(Booking), active)
-        for subject in subjects(Booking)
-    ]
-    if not by_provider:
-        # Joined to the eligible providers rather than filtered by a list of them: without
-        # statistics SQLite would read the list through the status index, walking every
-        # active booking; this way it range-scans each provider's (provider, start) index.
-        eligible = providers.subquery()
-        bookings[1] = bookings[1].join_from(
-            Booking, eligible, col(Booking.provider_id) == eligible.c.id
+    branches = []
+    if bookings:
+        branches += of_bookings(lambda _: commitment("booking", Booking), active)
+    if versions:
+        branches += of_bookings(
+            lambda i: _row(
+                "versions",
+                id=literal(i, Integer),
+                n1=func.count(),
+                n2=func.coalesce(func.sum(col(Booking.version)), 0),
+            )
         )
     holds = sa_select(*commitment("hold", Hold)).where(
         col(Hold.expires_at) > bindparam("now"),
@@ -325,7 +321,7 @@ def _window_statement(by_provider: bool, by_patient: bool) -> Any:
         or_(*subjects(Hold)),
         near(Hold),
     )
-    return union_all(*calendar, *bookings, holds)
+    return union_all(*calendar, *branches, holds)
 
 
 def load_window(
@@ -338,6 +334,7 @@ def load_window(
     end_at: datetime,
     now: datetime,
     patient_id: int | None = None,
+    fingerprint: bool = False,
 ) -> WindowRows:
     """Statement 2: the calendar of the location and the commitments near the window.
 
@@ -351,22 +348,22 @@ def load_window(
     blocking at that instant, with no background job involved. With ``patient_id`` the
     patient's own bookings are included too (for the no-overlap rule). They come in no
     particular order.
+
+    ``fingerprint``: also the window's ``window_fingerprint``, read by the same statement
+    (so from the same snapshot as the rows). Not with ``patient_id``.
     """
-    params: dict[str, Any] = {
-        "location_id": location_id,
-        "appointment_type_id": appointment_type_id,
-        "start_at": start_at,
-        "end_at": end_at,
-        "lo": start_at - COMMITMENT_PADDING,
-        "hi": end_at + COMMITMENT_PADDING,
-        "earliest_start": start_at - COMMITMENT_PADDING - LONGEST_VISIT,
-        "now": now,
-    }
-    if provider_id is not None:
-        params["provider_id"] = provider_id
-    if patient_id is not None:
-        params["patient_id"] = patient_id
-    statement = _window_driver(provider_id is not None, patient_id is not None)
+    params = _window_params(
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=provider_id,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+        patient_id=patient_id,
+    )
+    statement = _window_driver(
+        provider_id is not None, patient_id is not None, bookings=True, versions=fingerprint
+    )
     connection = session.connection()
     rows = statement.rows(connection, params)
     # The driver's values, converted where SQLAlchemy would (instants, and SQLite's text for
@@ -400,7 +397,7 @@ def load_window(
             )
         elif kind == "rule":
             rules.append((id_, (n1, wall(t1), wall(t2), day(d1), day(d2))))
-        else:
+        elif kind == "exception":
             exceptions.append((id_, s1, instant(a1), instant(a2)))
     for provider, rule in rules:
         if provider in calendar.providers:
@@ -411,41 +408,71 @@ def load_window(
             (target.extra if exception_kind == "extra" else target.unavailable).append((start, end))
     calendar.chairs.sort(key=lambda c: (c[1], c[0]))
     calendar.hours.sort()
-    return WindowRows(calendar, commitments)
+    found = _fingerprint(r for r in rows if r[0] != "booking") if fingerprint else None
+    return WindowRows(calendar, commitments, found)
 
 
-def to_phases(raw: Iterable[Mapping[str, Any] | Phase]) -> tuple[Phase, ...]:
-    """Phases from stored JSON dicts (``minutes``, ``uses_chair``, ``provider_use``) or from
-    ``Phase`` records. Equal layouts come back as the *same* tuple object: a clinic has a
-    handful of layouts but thousands of commitments, and the engine caches a layout's shape by
-    identity, so interning saves both the allocations and the recomputation."""
-    return _interned_phases(
-        tuple(
-            (p.minutes, p.uses_chair, p.provider_use)
-            if isinstance(p, Phase)
-            else (int(p["minutes"]), bool(p["uses_chair"]), str(p["provider_use"]))
-            for p in raw
-        )
-    )
+def window_fingerprint(
+    session: Session,
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+) -> Fingerprint:
+    """Everything ``load_window`` over the same window returns at ``now`` that a free time
+    depends on, as one comparable value, in one statement that reads no booking row.
 
-
-@lru_cache(maxsize=256)
-def _interned_phases(layout: tuple[tuple[int, bool, str], ...]) -> tuple[Phase, ...]:
-    return tuple(
-        # Phase itself rejects an unknown provider use, so the cast cannot smuggle one in.
-        Phase(minutes=m, uses_chair=c, provider_use=type_cast(ProviderUse, u))
-        for m, c, u in layout
-    )
-
-
-@lru_cache(maxsize=256)
-def phases_from_json(text: str) -> tuple[Phase, ...]:
-    """Interned phases from a stored JSON text, parsed once per distinct text.
-
-    Commitments are loaded with their phases as text rather than decoded by the column type:
-    a window holds ~1,000 rows but only a few distinct layouts, and decoding JSON per row was
-    the largest single cost of a search. Both databases store one layout under one text (the
-    application writes it, PostgreSQL normalises jsonb), and different texts of one layout
-    still intern to one tuple.
+    Equal fingerprints mean equal answers: the calendar rows and the live holds (a handful)
+    are in it as they are; the bookings as the count and the sum of ``version`` of every
+    booking near the window on the location's chairs or of its eligible providers, whatever
+    their status. Nothing is deleted, time, chair and provider change only through a
+    reschedule (a new booking), and every other change raises the version
+    (``bookings/lifecycle.py``), so each subject's pair only ever grows, and any change of
+    the active bookings changes it. A change of the location or type rows is not in it.
     """
-    return to_phases(json.loads(text))
+    params = _window_params(
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        provider_id=provider_id,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+        patient_id=None,
+    )
+    statement = _window_driver(provider_id is not None, False, bookings=False, versions=True)
+    return _fingerprint(statement.rows(session.connection(), params))
+
+
+def _fingerprint(rows: Iterable[tuple[Any, ...]]) -> Fingerprint:
+    # The rows as the driver gives them, counted (two equal rows are possible), in no order.
+    return frozenset(Counter(rows).items())
+
+
+def _window_params(
+    *,
+    location_id: int,
+    appointment_type_id: int,
+    provider_id: int | None,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+    patient_id: int | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "location_id": location_id,
+        "appointment_type_id": appointment_type_id,
+        "start_at": start_at,
+        "end_at": end_at,
+        "lo": start_at - COMMITMENT_PADDING,
+        "hi": end_at + COMMITMENT_PADDING,
+        "earliest_start": start_at - COMMITMENT_PADDING - LONGEST_VISIT,
+        "now": now,
+    }
+    if provider_id is not None:
+        params["provider_id"] = provider_id
+    if patient_id is not None:
+        params["patient_id"] = patient_id
+    return params

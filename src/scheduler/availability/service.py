@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from scheduler.appointment_types.service import phases_of as appointment_type_phases
 from scheduler.availability import repository
+from scheduler.availability.cache import OpenStartsCache
 from scheduler.availability.engine import (
     ChairSpec,
     Interval,
@@ -26,8 +27,9 @@ from scheduler.availability.engine import (
     find_free_slots,
     free_days,
     local_instant,
+    open_starts,
 )
-from scheduler.availability.repository import to_phases
+from scheduler.availability.rows import CalendarRows, CommitmentRow, to_phases
 from scheduler.availability.schemas import (
     CandidateRead,
     ExplainRead,
@@ -74,8 +76,9 @@ class SearchContext:
     location: Location
     appointment_type: AppointmentType
     query: SlotQuery
-    calendar: repository.CalendarRows
-    commitments: list[repository.CommitmentRow]
+    calendar: CalendarRows
+    commitments: list[CommitmentRow]
+    fingerprint: repository.Fingerprint | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -108,9 +111,10 @@ def load_context(
     end_at: datetime,
     now: datetime,
     patient_id: int | None = None,
-    ignore: Callable[[repository.CommitmentRow], bool] | None = None,
+    ignore: Callable[[CommitmentRow], bool] | None = None,
     notice_from: datetime | None = None,
     subject: tuple[Location, AppointmentType] | None = None,
+    fingerprint: bool = False,
 ) -> SearchContext:
     """Load everything for a window and build the engine query (two SQL statements).
 
@@ -118,10 +122,11 @@ def load_context(
     rescheduled). ``notice_from`` measures min notice and horizon from another instant than
     ``now`` (a live hold keeps the terms it was placed under); holds expire by ``now``. A
     location without any opening hours is not constrained by them. ``subject``: the location
-    and type already loaded by ``load_subject`` (then one statement here).
+    and type already loaded by ``load_subject`` (then one statement here). ``fingerprint``:
+    also read the window's ``repository.window_fingerprint`` (not with ``patient_id``).
     """
     location, appointment_type = subject or load_subject(session, location_id, appointment_type_id)
-    calendar, commitments = repository.load_window(
+    calendar, commitments, found = repository.load_window(
         session,
         location_id=location_id,
         appointment_type_id=appointment_type_id,
@@ -130,6 +135,7 @@ def load_context(
         end_at=end_at,
         now=now,
         patient_id=patient_id,
+        fingerprint=fingerprint,
     )
     if ignore is not None:
         commitments = [c for c in commitments if not ignore(c)]
@@ -164,7 +170,7 @@ def load_context(
         window_end_at=end_at,
         now=notice_from or now,
     )
-    return SearchContext(location, appointment_type, query, calendar, commitments)
+    return SearchContext(location, appointment_type, query, calendar, commitments, found)
 
 
 def check_window(start_at: datetime, end_at: datetime) -> None:
@@ -280,21 +286,71 @@ def search_free_days(
     end_at: datetime,
     now: datetime,
     provider_id: int | None = None,
+    cache: OpenStartsCache | None = None,
 ) -> list[date]:
     """The local dates (location zone, ascending) on which ``search_slots`` over the same
     window and provider (any when None) would list at least one slot; loaded the same way,
-    but no slot is built (a month grid needs only which dates have a free time)."""
+    but no slot is built (a month grid needs only which dates have a free time).
+
+    With ``cache``: the window's open starts (``engine.OpenStarts``) are evaluated from the
+    local midnight before ``start_at`` (so a month's requests of one day share them) and
+    kept; a later request reuses them when the location's zone, the type's terms and the
+    window's fingerprint (one statement: calendar, live holds, the bookings' versions) are
+    what they were computed from. Notice and horizon are applied to every request's own
+    ``now``, so the notice cut-off passing a day's last free time is seen at once.
+    """
     check_window(start_at, end_at)
-    ctx = load_context(
-        session,
-        location_id=location_id,
-        appointment_type_id=appointment_type_id,
-        provider_id=provider_id,
+    if cache is None:
+        ctx = load_context(
+            session,
+            location_id=location_id,
+            appointment_type_id=appointment_type_id,
+            provider_id=provider_id,
+            start_at=start_at,
+            end_at=end_at,
+            now=now,
+        )
+        return free_days(ctx.query)
+    location, appointment_type = load_subject(session, location_id, appointment_type_id)
+    tz = ZoneInfo(location.timezone)
+    evaluated_from = min(start_at, local_instant(start_at.astimezone(tz).date(), time(0), tz))
+    key = (location_id, appointment_type_id, provider_id, evaluated_from, end_at)
+    terms = (location.timezone, type_spec(appointment_type))
+    starts = None
+    if key in cache:
+        fingerprint = repository.window_fingerprint(
+            session,
+            location_id=location_id,
+            appointment_type_id=appointment_type_id,
+            provider_id=provider_id,
+            start_at=evaluated_from,
+            end_at=end_at,
+            now=now,
+        )
+        starts = cache.get(key, (terms, fingerprint))
+    if starts is None:
+        ctx = load_context(
+            session,
+            location_id=location_id,
+            appointment_type_id=appointment_type_id,
+            provider_id=provider_id,
+            start_at=evaluated_from,
+            end_at=end_at,
+            now=now,
+            subject=(location, appointment_type),
+            fingerprint=True,
+        )
+        assert ctx.fingerprint is not None
+        starts = open_starts(ctx.query)
+        cache.put(key, (terms, ctx.fingerprint), starts, rows=len(ctx.fingerprint))
+    spec = terms[1]
+    return starts.free_days(
         start_at=start_at,
         end_at=end_at,
         now=now,
+        min_notice_minutes=spec.min_notice_minutes,
+        max_days_ahead=spec.max_days_ahead,
     )
-    return free_days(ctx.query)
 
 
 def reason_read(reason: Reason, provider_names: dict[int, str]) -> ReasonRead:

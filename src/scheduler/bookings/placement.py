@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from scheduler.availability.engine import Reason, check_candidate, occupancy, rank_providers
-from scheduler.availability.repository import CommitmentRow
+from scheduler.availability.rows import CommitmentRow
 from scheduler.availability.service import (
     REASON_TEXT,
     SearchContext,

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
+from scheduler.availability.cache import OpenStartsCache
 from scheduler.availability.service import search_free_days
 from scheduler.config import Settings
 from scheduler.public.common import check_search
@@ -27,9 +28,11 @@ def free_days(
     now: datetime,
     settings: Settings,
     provider_id: int | None = None,
+    cache: OpenStartsCache | None = None,
 ) -> list[date]:
     """The location's local dates in [start_at, end_at) with at least one free start time
-    (of ``provider_id`` only, where the clinic shows providers to patients; else ignored)."""
+    (of ``provider_id`` only, where the clinic shows providers to patients; else ignored).
+    ``cache``: the app's, see ``availability.service.search_free_days``."""
     check_search(
         session,
         location_id=location_id,
@@ -46,4 +49,5 @@ def free_days(
         end_at=end_at,
         now=now,
         provider_id=provider_id if settings.show_provider_to_patients else None,
+        cache=cache,
     )

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from scheduler.auth.actors import Actor
+from scheduler.availability.cache import OpenStartsCache
 from scheduler.config import Settings
 from scheduler.db.transaction import run_in_transaction
 from scheduler.kit.ratelimit import rate_limit
@@ -160,9 +161,11 @@ def picker(
     now: datetime,
     settings: Settings,
     provider_id: int | None = None,
+    cache: OpenStartsCache | None = None,
 ) -> dict[str, Any]:
     """The month grid (days without free times disabled) and the chosen day's times (of
-    ``provider_id`` only, when the patient chose a provider)."""
+    ``provider_id`` only, when the patient chose a provider); ``cache``: the app's
+    (``open_starts_cache``), for the grid."""
     zone = location.timezone
     today = now.astimezone(ZoneInfo(zone)).date()
     chosen_day = parse_day(day_text)
@@ -182,6 +185,7 @@ def picker(
             now=now,
             settings=settings,
             provider_id=provider_id,
+            cache=cache,
         )
     )
     if chosen_day is not None and chosen_day.replace(day=1) != month:
@@ -208,6 +212,12 @@ def picker(
         "kind": kind,
         "provider_id": provider_id,
     }
+
+
+def open_starts_cache(request: Request) -> OpenStartsCache | None:
+    """The app's cache of the month grid's open starts (``create_app``)."""
+    cache: OpenStartsCache | None = getattr(request.app.state, "open_starts_cache", None)
+    return cache
 
 
 def alternatives(

@@ -43,6 +43,7 @@ from scheduler.web.patient_base import (
     alternatives,
     book_token,
     hold_limit,
+    open_starts_cache,
     page,
     picker,
     read_limit,
@@ -117,6 +118,7 @@ def book_times(
         now=clock.now(),
         settings=settings,
         provider_id=chosen_provider,
+        cache=open_starts_cache(request),
     )
     base = f"/book/times?location={location}&type={kind}" + (
         f"&provider={chosen_provider}" if chosen_provider else ""

@@ -26,6 +26,7 @@ from scheduler.public.schemas import (
 from scheduler.web.patient_base import (
     Refused,
     alternatives,
+    open_starts_cache,
     page,
     picker,
     read_limit,
@@ -173,6 +174,7 @@ def manage_reschedule(
         day_text=day,
         now=now,
         settings=settings,
+        cache=open_starts_cache(request),
     )
     base = f"/manage/{token}/reschedule?x=1"
     return page(
