@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -48,6 +52,10 @@ ANSWERED = frozenset({"booked", "cancelled", "slots", "feed", "feed 304"})
 WARMUP_SECONDS = 60  # growth is reported after the first minute
 # Levels off: the last half of the run after the first minute grows by at most this much.
 MAX_LATE_GROWTH_MB = 8.0
+PROBE_ROW_SECONDS = 60
+PROBE_FIRST_SNAPSHOT = 120.0  # tracemalloc: caches are warm, the growth to the end is compared
+PROBE_SLACK_SECONDS = 15  # the last snapshot a little before the churn stops
+PROBE_TOP = 25
 CONSULT = {
     "name": "Screening consultation",
     "phases": common.CONSULT_PHASES,
@@ -157,7 +165,7 @@ def churn_thread(
         client.close()
 
 
-def run(backend: str, minutes: float) -> dict[str, Any]:
+def run(backend: str, minutes: float, probe: Probe | None = None) -> dict[str, Any]:
     common.banner(f"soak.py on {backend} (1 server process, {THREADS} threads, {minutes:g} min)")
     with common.fresh_database(backend, "soak") as url:
         engine = common.engine_for(url)
@@ -202,7 +210,10 @@ def run(backend: str, minutes: float) -> dict[str, Any]:
         )
         churn = Churn()
         samples: list[tuple[float, float, Counter[str]]] = []
-        with common.servers(url) as (base,):
+        factory = "scheduler.main:create_app"
+        if probe is not None:
+            factory = probe.start(minutes)
+        with common.servers(url, factory=factory) as (base,):
             pid = server_pid(base)
             threads = [
                 threading.Thread(
@@ -232,9 +243,14 @@ def run(backend: str, minutes: float) -> dict[str, Any]:
             churn.stop.set()
             for thread in threads:
                 thread.join(timeout=30)
+            if probe is not None:
+                probe.trim(pid)
         if churn.failure is not None:
             raise RuntimeError(f"a client thread failed: {churn.failure!r}") from churn.failure
-    return report(samples, minutes)
+    result = report(samples, minutes)
+    if probe is not None:
+        probe.report()
+    return result
 
 
 def at(samples: list[tuple[float, float, Counter[str]]], seconds: float) -> tuple[float, float]:
@@ -291,14 +307,104 @@ def report(samples: list[tuple[float, float, Counter[str]]], minutes: float) -> 
     return {"growth": growth, "late": late, "peak": peak, "minutes": minutes}
 
 
+class Probe:
+    """``soak_probe.py`` in the server: its samples and tracemalloc snapshots, reported."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.folder = Path(tempfile.mkdtemp(prefix="soak_probe_"))
+        self.path = self.folder / "probe.jsonl"
+        self.snapshots: list[float] = []
+
+    def start(self, minutes: float) -> str:
+        """Set the server's environment up; the app factory to serve."""
+        end = minutes * 60 - PROBE_SLACK_SECONDS
+        self.snapshots = [min(PROBE_FIRST_SNAPSHOT, end / 2), end] if self.frames else []
+        os.environ["SCHEDULER_SOAK_PROBE"] = str(self.path)
+        os.environ["SCHEDULER_SOAK_TRACEMALLOC"] = str(self.frames)
+        os.environ["SCHEDULER_SOAK_SNAPSHOTS"] = ",".join(f"{s:.0f}" for s in self.snapshots)
+        root = str(Path(__file__).resolve().parents[1])
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        )
+        return "benchmarks.soak_probe:create_app"
+
+    def trim(self, pid: int) -> None:
+        """Ask the server to give malloc's free memory back, and wait for its figures."""
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "rss_trimmed" not in self.path.read_text():
+            time.sleep(0.5)
+
+    def report(self) -> None:
+        rows = [json.loads(line) for line in self.path.read_text().splitlines()]
+        common.section(
+            "inside the server (MB): SQLite's allocations, glibc malloc's heaps "
+            "(in use / free), Python traced"
+        )
+        print(
+            f"{'time':>6}{'RSS':>8}{'sqlite':>8}{'heaps':>8}{'in use':>8}{'free':>8}"
+            f"{'mmap':>7}{'traced':>8}{'objects':>9}{'gc2':>5}{'threads':>8}{'pool':>5}"
+            f"{'busiest':>8}"
+        )
+        next_row = 0.0
+        for row in rows:
+            if row["t"] + 0.5 < next_row and row is not rows[-1]:
+                continue
+            next_row = row["t"] + PROBE_ROW_SECONDS
+            traced = f"{row['traced']:8.1f}" if "traced" in row else f"{'-':>8}"
+            print(
+                f"{row['t']:>5.0f}s{row['rss']:>8.1f}{row['sqlite']:>8.1f}"
+                f"{row['malloc_arena']:>8.1f}{row['malloc_used']:>8.1f}{row['malloc_free']:>8.1f}"
+                f"{row['malloc_mmap']:>7.1f}{traced}{row['gc_objects']:>9}{row['gc'][2]:>5}"
+                f"{row['threads']:>8}{row.get('pool_open', 0):>5}{row.get('pool_busiest', 0):>8}"
+            )
+        print(f"SQLite's peak allocation: {rows[-1]['sqlite_peak']:.1f} MB")
+        for row in rows:
+            if "rss_trimmed" in row:
+                print(
+                    f"at {row['t']:.0f} s: RSS {row['rss']:.1f} MB, {row['rss_trimmed']:.1f} MB "
+                    f"after malloc_trim(0) gave malloc's free memory back; "
+                    f"{row['arenas']} malloc arenas"
+                )
+        files = [Path(f"{self.path}.{at:.0f}.snapshot") for at in self.snapshots]
+        if len(files) == 2 and all(each.exists() for each in files):
+            first, last = (tracemalloc.Snapshot.load(str(each)) for each in files)
+            common.section(
+                f"Python allocations grown from {self.snapshots[0]:.0f} s to "
+                f"{self.snapshots[1]:.0f} s (tracemalloc, by line)"
+            )
+            for stat in last.compare_to(first, "lineno")[:PROBE_TOP]:
+                print(stat)
+            common.section("... by traceback (largest three)")
+            for stat in last.compare_to(first, "traceback")[:3]:
+                print(stat)
+                for line in stat.traceback.format()[-2 * self.frames :]:
+                    print("   ", line)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def main() -> None:
     def extra(parser: Any) -> None:
         parser.add_argument("--minutes", type=float, default=10.0, help="length of the churn")
+        parser.add_argument(
+            "--probe",
+            action="store_true",
+            help="serve benchmarks/soak_probe.py's app: SQLite, malloc and Python memory apart",
+        )
+        parser.add_argument(
+            "--tracemalloc",
+            type=int,
+            default=0,
+            metavar="FRAMES",
+            help="with --probe: trace Python allocations, compare minute 2 with the end",
+        )
 
     args = common.parse_args(__doc__.splitlines()[0], extra)
     print(f"machine: {common.machine_line()}")
     for backend in args.backends:
-        run(backend, args.minutes)
+        probe = Probe(args.tracemalloc) if args.probe or args.tracemalloc else None
+        run(backend, args.minutes, probe)
 
 
 if __name__ == "__main__":

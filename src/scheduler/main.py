@@ -28,6 +28,7 @@ from scheduler.http.openapi import install_openapi
 from scheduler.http.problems import install_error_handlers
 from scheduler.http.request_id import RequestId
 from scheduler.kit.clock import Clock, SystemClock
+from scheduler.kit.malloc import limit_malloc_arenas
 from scheduler.kit.ratelimit import RateLimiter
 from scheduler.kit.redact import RedactingFilter
 from scheduler.logging_config import configure_logging
@@ -91,6 +92,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.environment != "test":  # a test process starts hundreds of apps
             _tune_garbage_collector()
+            limit_malloc_arenas()  # before the request threads start (kit/malloc.py)
         # Made here, inside the event loop that will use it.
         app.state.write_gate = asyncio.Lock() if settings.is_sqlite else None
         engines: list[Engine] = []
