@@ -157,26 +157,30 @@ def test_no_placement_is_explained_and_an_alternative_is_one_click_away(
     expect(page.get_by_role("button", name="Book all 6 visits")).to_be_visible()
 
 
-def test_a_booster_booked_from_the_series_page_joins_the_series(page: Page, site: Site) -> None:
-    _induction(site, "Booster course")
+def _finished_course(
+    site: Site, template_name: str, person: tuple[str, str], **extra: object
+) -> int:
+    """A series of the template for the demo patient, booked through the API and attended."""
+    _induction(site, template_name)
     headers = site.api_token(DESK)
     templates = httpx.get(site.url("/api/v1/series-templates"), headers=headers).json()["items"]
-    template = next(t for t in templates if t["name"] == "Booster course")
+    template = next(t for t in templates if t["name"] == template_name)
     patients = httpx.get(site.url("/api/v1/patients"), headers=headers).json()["items"]
-    riley = next(p for p in patients if (p["first_name"], p["last_name"]) == ("Riley", "Santos"))
+    patient = next(p for p in patients if (p["first_name"], p["last_name"]) == person)
     location = httpx.get(site.url("/api/v1/locations"), headers=headers).json()["items"][0]
     booked = httpx.post(
         site.url("/api/v1/series"),
         json={
-            "patient_id": riley["id"],
+            "patient_id": patient["id"],
             "template_id": template["id"],
             "location_id": location["id"],
             "first_day": (TODAY + timedelta(days=1)).isoformat(),
+            **extra,
         },
         headers=headers,
     )
     assert booked.status_code == 201, booked.text
-    series_id = booked.json()["id"]
+    series_id: int = booked.json()["id"]
     engine = create_engine(site.database_url)
     try:
         with engine.begin() as conn:  # the course attended
@@ -186,6 +190,11 @@ def test_a_booster_booked_from_the_series_page_joins_the_series(page: Page, site
             )
     finally:
         engine.dispose()
+    return series_id
+
+
+def test_a_booster_booked_from_the_series_page_joins_the_series(page: Page, site: Site) -> None:
+    series_id = _finished_course(site, "Booster course", ("Riley", "Santos"))
     sign_in(page, site)
     page.goto(site.url(f"/admin/series/{series_id}"))
     expect(page.locator(".series-progress")).to_contain_text("6 of 6 done")
@@ -200,3 +209,35 @@ def test_a_booster_booked_from_the_series_page_joins_the_series(page: Page, site
     expect(page.get_by_role("button", name=re.compile("^Book the booster on"))).to_have_count(0)
     assert_accessible(page)
     screenshot(page, "series-6-booster-booked", SIZES)
+
+
+def test_a_booster_for_a_patient_missing_a_gate_is_booked_with_a_reason(
+    page: Page, site: Site
+) -> None:
+    """Avery has no consultation or consent on file: the course was booked with the staff
+    override, and so is the booster, with the reason asked next to the times."""
+    series_id = _finished_course(
+        site,
+        "Override course",
+        ("Avery", "Quinn"),
+        override={"reason": "consent on paper, scan to follow"},
+    )
+    sign_in(page, site)
+    page.goto(site.url(f"/admin/series/{series_id}"))
+    expect(page.locator(".gates")).to_contain_text("Treatment consent signed: no")
+    book = page.get_by_role("button", name=re.compile("^Book the booster on .* anyway$"))
+    book.first.click()  # no reason: the browser's own check stops it (required)
+    expect(page.locator(".flash")).to_have_count(0)
+    page.get_by_label("Reason for booking anyway").fill("ok")
+    book.first.click()
+    expect(page.locator("#error-override_reason")).to_contain_text("give the reason")
+    expect(page.get_by_label("Reason for booking anyway")).to_have_value("ok")
+    assert_accessible(page)
+    screenshot(page, "series-7-booster-override-error", SIZES)
+    page.get_by_label("Reason for booking anyway").fill("Consent signed on paper today")
+    page.get_by_role("button", name=re.compile("^Book the booster on .* anyway$")).first.click()
+    expect(page.locator(".flash")).to_contain_text("Booked the booster on")
+    booster = page.locator("table.series-visits tbody tr").last.get_by_role("link").first
+    booster.click()
+    expect(page.get_by_text("Consent signed on paper today").first).to_be_visible()
+    assert_accessible(page)

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from scheduler.bookings import service as bookings_service
-from scheduler.bookings.schemas import BookingCreate, BookingRead, Override
+from scheduler.bookings.schemas import BookingCreate, BookingRead
 from scheduler.deps import ClockDep, SettingsDep
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.http.transaction import ReadSessionDep, SessionDep
@@ -36,6 +36,7 @@ from scheduler.web.booking_forms import (
     PickerQuery,
     Text,
     book_url,
+    override_of,
     search_of,
     slot_picker_or_reset,
 )
@@ -289,12 +290,7 @@ def create(
         provider_id=slot_provider,
     )
     errors = FormErrors()
-    reason = override_reason.strip()
-    if view.gate_fails and len(reason) < 3:
-        errors.add(
-            "override_reason",
-            "This patient does not meet every requirement: give the reason for booking anyway.",
-        )
+    override = override_of(view.gate_fails, override_reason, errors)
     again: dict[str, Any] = {
         "slot": slot,
         "start_at": start_at,
@@ -315,7 +311,7 @@ def create(
         notes=notes,
         driver_confirmed=bool(driver_confirmed),
         fasting_acknowledged=bool(fasting_acknowledged),
-        override=Override(reason=reason) if view.gate_fails else None,
+        override=override,
     )
 
     def produce() -> tuple[int, dict[str, Any]]:

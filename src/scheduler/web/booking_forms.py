@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Form, Query
 from sqlmodel import Session
 
+from scheduler.bookings.schemas import Override
 from scheduler.errors import InvalidInput
 from scheduler.models import Booking
 from scheduler.web import booking_view
@@ -36,6 +37,23 @@ IN_FLIGHT = (
     "before trying again."
 )
 STALE = "This booking was changed by {who} at {at} while you were looking, so nothing was done."
+OVERRIDE_REASON_NEEDED = (
+    "This patient does not meet every requirement: give the reason for booking anyway."
+)
+
+
+def override_of(gate_fails: bool, reason: str, errors: FormErrors) -> Override | None:
+    """The staff override a booking form carries (the confirm step, a series' booster): none
+    while the patient meets every required gate (a reason typed then is not kept); when one
+    fails, the reason given, or an error next to the reason field when it is under three
+    characters (the API's own minimum)."""
+    if not gate_fails:
+        return None
+    reason = reason.strip()
+    if len(reason) < 3:
+        errors.add("override_reason", OVERRIDE_REASON_NEEDED)
+        return None
+    return Override(reason=reason)
 
 
 def _int(value: str | None, name: str) -> int | None:

@@ -151,6 +151,11 @@ def _location(session: Session, location_id: int | None) -> tuple[Location, list
     return found, locations
 
 
+def gate_fails(gates: list[Gate]) -> bool:
+    """Whether a required gate is not met (staff may then book with a reason)."""
+    return any(g.required and not g.met for g in gates)
+
+
 def gates_of(session: Session, patient_id: int, appointment_type: AppointmentType) -> list[Gate]:
     """The patient's eligibility for the type: every gate, required or not, met or not."""
     flags = patient_flags_of(session, patient_id)
@@ -317,7 +322,7 @@ class Confirmation:
 
     @property
     def gate_fails(self) -> bool:
-        return any(g.required and not g.met for g in self.gates)
+        return gate_fails(self.gates)
 
 
 def confirmation(

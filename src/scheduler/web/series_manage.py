@@ -1,6 +1,7 @@
 """A treatment series' own page (``/admin/series/{id}``): its visits and progress, cancel the
 rest with a reason, move one visit within the series' rules, and once the course is done the
-proposed boosters with a button that books each in the series (``series.book_booster``).
+proposed boosters with a button that books each in the series (``series.book_booster``;
+a missed eligibility gate asks for the staff override's reason, as the booking confirm step).
 
 Thin over ``series.service``: parse the form, call the service, render. A refusal (a move
 that breaks the spacing, a time taken, a visit changed meanwhile) is shown next to the field
@@ -25,6 +26,7 @@ from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.series import service as series_service
 from scheduler.series.schemas import BoosterBooking, SeriesCancel, SeriesVisitReschedule
 from scheduler.web import series_view
+from scheduler.web.booking_forms import override_of
 from scheduler.web.deps import DeskPage
 from scheduler.web.settings import IdPath, attempt
 from scheduler.web.templating import FormErrors, flash, render
@@ -44,6 +46,7 @@ def _page(
     errors: FormErrors | None = None,
     moving: dict[str, Any] | None = None,
     cancel_reason: str = "",
+    override_reason: str = "",
     status_code: int = 200,
 ) -> Response:
     page = series_view.series_page(db, series_id, now=now)
@@ -53,6 +56,7 @@ def _page(
         "errors": errors or FormErrors(),
         "moving": moving or {},
         "cancel_reason": cancel_reason,
+        "override_reason": override_reason,
         "now": now,
     }
     return render(request, "series.html", context, status_code=status_code)
@@ -178,18 +182,36 @@ def book_booster(
     db: SessionDep,
     clock: ClockDep,
     slot: Annotated[str, Form(max_length=200)] = "",
+    override_reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Book a proposed booster in the series; a refusal (the time taken meanwhile, a visit
-    still to come) is shown next to the boosters with the times free now."""
+    still to come) is shown next to the boosters with the times free now. When the patient
+    misses a required gate, staff book it anyway with a reason, as on the booking confirm
+    step (the reason kept in the booking's history)."""
     now = clock.now()
     errors = FormErrors()
     try:
         chosen = series_view.parse_plan([slot])[0]
     except SchedulerError:
+        chosen = None
         errors.add("booster", "Choose one of the proposed times.")
-        return _page(request, db, series_id, now=now, errors=errors, status_code=422)
+    gate_fails = series_view.booster_gate_fails(db, series_id, now=now)
+    override = override_of(gate_fails, override_reason, errors)
+    if errors or chosen is None:
+        return _page(
+            request,
+            db,
+            series_id,
+            now=now,
+            errors=errors,
+            override_reason=override_reason,
+            status_code=422,
+        )
     data = BoosterBooking(
-        start_at=chosen.start_at, chair_id=chosen.chair_id, provider_id=chosen.provider_id
+        start_at=chosen.start_at,
+        chair_id=chosen.chair_id,
+        provider_id=chosen.provider_id,
+        override=override,
     )
     try:
         booked = attempt(
@@ -207,4 +229,12 @@ def book_booster(
         verb = "Booked" if booked.created else "Already booked:"
         flash(request, db, f"{verb} the booster on {local:%a %-d %b at %H:%M}.")
         return RedirectResponse(f"/admin/series/{series_id}", status_code=303)
-    return _page(request, db, series_id, now=now, errors=errors, status_code=status)
+    return _page(
+        request,
+        db,
+        series_id,
+        now=now,
+        errors=errors,
+        override_reason=override_reason,
+        status_code=status,
+    )

@@ -29,6 +29,7 @@ from scheduler.series.schemas import (
     SeriesTemplateRead,
 )
 from scheduler.web import repository
+from scheduler.web.booking_view import Gate, gate_fails, gates_of
 from scheduler.web.today import STATUS_LABELS, zone_name
 
 ALL = 1000
@@ -324,6 +325,12 @@ class SeriesPage:
     boosters: BoosterProposal | None
     booster_rows: list[VisitRow]
     booster_note: str | None
+    # The patient's eligibility for a booster (shown with the override when one fails).
+    booster_gates: list[Gate] = field(default_factory=list)
+
+    @property
+    def booster_gate_fails(self) -> bool:
+        return gate_fails(self.booster_gates)
 
     @property
     def done(self) -> int:
@@ -379,6 +386,7 @@ def series_page(session: Session, series_id: int, *, now: datetime) -> SeriesPag
                 else exc.detail
             )
     booster_rows = planned_rows(boosters.proposals, names, tz) if boosters else []
+    gates = booster_gates(session, series.patient_id, template) if boosters else []
     return SeriesPage(
         series=series,
         patient=patient,
@@ -390,7 +398,28 @@ def series_page(session: Session, series_id: int, *, now: datetime) -> SeriesPag
         boosters=boosters,
         booster_rows=booster_rows,
         booster_note=note,
+        booster_gates=gates,
     )
+
+
+def booster_gates(
+    session: Session, patient_id: int, template: SeriesTemplateRead | None
+) -> list[Gate]:
+    """The patient's eligibility for the series' type, as the booking confirm step shows it
+    (``booking_view.gates_of``); a booster is booked with the same gates and override."""
+    if template is None:
+        return []
+    kind = types_service.get_appointment_type(session, template.appointment_type_id)
+    return gates_of(session, patient_id, kind)
+
+
+def booster_gate_fails(session: Session, series_id: int, *, now: datetime) -> bool:
+    """Whether booking a booster in the series needs the staff override (its reason)."""
+    series = series_service.get_series(session, series_id, now=now)
+    template = (
+        templates_service.read_template(session, series.template_id) if series.template_id else None
+    )
+    return gate_fails(booster_gates(session, series.patient_id, template))
 
 
 @dataclass(frozen=True)
