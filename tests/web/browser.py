@@ -214,3 +214,64 @@ def screenshot(
     if original:
         page.set_viewport_size(original)
     return paths
+
+
+def table_overflow(page: Page, selector: str) -> int:
+    """How many pixels the widest part of the table ``selector`` (its frame or any cell's
+    content) reaches past the window's right edge, or past its frame's visible width (the frame
+    scrolls sideways); 0 or less: it reads without sideways scrolling."""
+    return int(
+        page.evaluate(
+            """sel => {
+                const table = document.querySelector(sel);
+                const frame = table.closest('.table-wrap') || table;
+                let right = frame.scrollWidth - frame.clientWidth;
+                for (const el of table.querySelectorAll('*')) {
+                    right = Math.max(right, el.getBoundingClientRect().right - window.innerWidth);
+                }
+                return Math.ceil(right);
+            }""",
+            selector,
+        )
+    )
+
+
+def accessibility_roles(page: Page) -> list[str]:
+    """The roles in Chromium's own accessibility tree of the page (what a screen reader is
+    given), e.g. ``table``, ``row``, ``rowheader``, ``columnheader``, ``cell``."""
+    session = page.context.new_cdp_session(page)
+    try:
+        tree = session.send("Accessibility.getFullAXTree")
+    finally:
+        session.detach()
+    return [str(n["role"]["value"]) for n in tree["nodes"] if "role" in n and not n.get("ignored")]
+
+
+def assert_cards_on_a_phone(page: Page, selector: str) -> None:
+    """At phone size the table ``selector`` (class ``data--cards``) reads as cards: nothing in
+    it reaches past the screen, its first row's cells stand one under the other, each after its
+    column's name, and a screen reader is still given a table with headers and cells. The
+    viewport is restored afterwards."""
+    original = page.viewport_size
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    try:
+        assert table_overflow(page, selector) <= 0
+        row = page.locator(f"{selector} tbody tr").first
+        boxes = [
+            cell.bounding_box()
+            for cell in row.locator(":scope > th, :scope > td").all()
+            if cell.is_visible()
+        ]
+        tops = [box["y"] for box in boxes if box is not None]
+        assert len(tops) >= 2
+        assert tops == sorted(set(tops)), f"not one under the other: {tops}"
+        labelled = row.locator(":scope > [data-label]").first
+        shown = labelled.evaluate("td => getComputedStyle(td, '::before').content")
+        assert shown not in ("none", "normal", ""), shown
+        roles = accessibility_roles(page)
+        for role in ("table", "columnheader", "rowheader", "cell"):
+            assert role in roles, f"{role} missing from the accessibility tree: {set(roles)}"
+        assert_accessible(page)
+    finally:
+        if original:
+            page.set_viewport_size(original)

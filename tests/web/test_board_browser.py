@@ -14,7 +14,10 @@ from sqlalchemy import create_engine, text
 
 from tests.web.browser import (
     DENVER,
+    DESKTOP,
     FROZEN_NOW,
+    PHONE,
+    TABLET,
     TODAYS_VISITS,
     Site,
     assert_accessible,
@@ -81,6 +84,59 @@ def test_home_is_todays_board_with_the_now_line(page: Page, site: Site) -> None:
         expect(page.locator(lane).locator(".block", has_text=visit.patient)).to_have_count(1)
     assert_accessible(page)
     screenshot(page, "day-board")
+
+
+# Every text the now line crosses: it must be painted over the line (hit testing follows the
+# paint order, so the topmost element at a point of the line is what the eye sees there).
+_TEXT_UNDER_THE_NOW_LINE = """() => {
+    const line = document.querySelector('.board-now');
+    line.style.pointerEvents = 'auto';
+    const crossed = [], hidden = [];
+    const texts = document.querySelectorAll(
+        '.block__text > *, .status, .load, .board-section__title, .row-label');
+    for (const text of texts) {
+        text.scrollIntoView({block: 'center', inline: 'nearest'});
+        const x = line.getBoundingClientRect().left + 1;
+        const box = text.getBoundingClientRect();
+        if (!(box.left < x && x < box.right && box.height)) continue;
+        crossed.push(text.textContent.trim());
+        const hit = document.elementFromPoint(x, box.top + box.height / 2);
+        if (!text.contains(hit)) hidden.push(text.textContent.trim());
+    }
+    line.style.pointerEvents = '';
+    return {crossed, hidden};
+}"""
+
+
+@pytest.mark.parametrize("size", [DESKTOP, TABLET, PHONE], ids=["desktop", "tablet", "phone"])
+def test_the_now_line_hides_no_text_and_its_label_no_block(
+    page: Page, site: Site, size: tuple[int, int]
+) -> None:
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    sign_in(page, site)  # today's board, opened at "now" on a narrow screen
+    # 09:10 crosses Jordan Blake's 09:00 infusion (name, type, status) and the load strip.
+    result = page.evaluate(_TEXT_UNDER_THE_NOW_LINE)
+    assert any("Jordan Blake" in text for text in result["crossed"]), result
+    assert not result["hidden"], f"the now line hides {result['hidden']}"
+    label = page.locator(".board-now__label")
+    expect(label).to_have_text("now 09:10")
+    expect(label).to_be_visible()
+    box = label.bounding_box()
+    line = page.locator(".board-now").bounding_box()
+    assert box is not None
+    assert line is not None
+    assert box["x"] < line["x"] < box["x"] + box["width"]  # on the line
+    for other in page.locator(".block, .board-hour").all():
+        other_box = other.bounding_box()
+        assert other_box is not None
+        apart = (
+            box["x"] + box["width"] <= other_box["x"] + 0.5
+            or other_box["x"] + other_box["width"] <= box["x"] + 0.5
+            or box["y"] + box["height"] <= other_box["y"] + 0.5
+            or other_box["y"] + other_box["height"] <= box["y"] + 0.5
+        )
+        assert apart, f"the now label covers {other.text_content()!r}"
+    screenshot(page, f"day-board-now-{size[0]}", sizes=(size,))
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from tests.web.browser import (
     FROZEN_NOW,
     Site,
     assert_accessible,
+    assert_cards_on_a_phone,
     screenshot,
     sign_in,
 )
@@ -266,6 +267,8 @@ def test_the_booking_page_checks_in_completes_and_downloads_the_ics(page: Page, 
     assert_accessible(page)
     screenshot(page, "booking-page")
     messages = page.locator("section", has=page.get_by_role("heading", name="Messages"))
+    # On a phone each message is a card: name, then status, due, sent and error, each labelled.
+    assert_cards_on_a_phone(page, "table.messages")
     failed = messages.locator("tr", has_text="Confirmation")
     expect(failed).to_contain_text("Failed")
     expect(failed).to_contain_text("SMTP 550 mailbox unavailable")

@@ -21,6 +21,7 @@ from tests.web.browser import (
     PASSWORD,
     Site,
     assert_accessible,
+    assert_cards_on_a_phone,
     screenshot,
     sign_in,
 )
@@ -150,6 +151,8 @@ def test_edit_and_record_a_flag_with_who_and_when(page: Page, site: Site) -> Non
     expect(consent).to_contain_text(f"Recorded by Front Desk on {when}: “Signed at the desk”")
     assert_accessible(page)
     screenshot(page, "patient")
+    # On a phone each visit is a card (when, then visit, place and status, each labelled).
+    assert_cards_on_a_phone(page, "table.visits")
 
 
 def _flag_a_duplicate_with_a_visit(site: Site) -> tuple[int, int, int]:

@@ -202,6 +202,16 @@ def test_a_booster_booked_from_the_series_page_joins_the_series(page: Page, site
     expect(book.first).to_be_visible()
     assert_accessible(page)
     screenshot(page, "series-5-boosters", SIZES)
+    # On a phone the caption takes the table's width, on one line, not a column of words.
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    caption = page.locator("table.series-visits caption", has_text="Proposed booster times")
+    caption_box = caption.bounding_box()
+    table_box = caption.locator("xpath=..").bounding_box()
+    assert caption_box is not None
+    assert table_box is not None
+    assert caption_box["width"] >= table_box["width"] - 2, (caption_box, table_box)
+    assert caption_box["height"] < 2 * 20, caption_box  # one line of text
+    page.set_viewport_size({"width": 1280, "height": 800})
     book.first.click()
     expect(page.locator(".flash")).to_contain_text("Booked the booster on")
     expect(page.locator(".series-progress")).to_contain_text("6 of 7 done")
