@@ -191,7 +191,10 @@ def search_slots(
     start_at: datetime,
     end_at: datetime,
     now: datetime,
+    subject: tuple[Location, AppointmentType] | None = None,
 ) -> SlotList:
+    """The free slots of the window; ``subject``: the location and type rows, when the caller
+    has them (see ``load_context``)."""
     return SlotList.model_validate(
         _slot_list(
             session,
@@ -201,6 +204,7 @@ def search_slots(
             start_at=start_at,
             end_at=end_at,
             now=now,
+            subject=subject,
         )
     )
 
@@ -240,6 +244,7 @@ def _slot_list(
     start_at: datetime,
     end_at: datetime,
     now: datetime,
+    subject: tuple[Location, AppointmentType] | None = None,
 ) -> dict[str, Any]:
     """A ``SlotList`` as plain data."""
     check_window(start_at, end_at)
@@ -251,6 +256,7 @@ def _slot_list(
         start_at=start_at,
         end_at=end_at,
         now=now,
+        subject=subject,
     )
     chairs = {cid: {"id": cid, "name": name} for cid, _, name in ctx.calendar.chairs}
     providers = {
@@ -287,10 +293,12 @@ def search_free_days(
     now: datetime,
     provider_id: int | None = None,
     cache: OpenStartsCache | None = None,
+    subject: tuple[Location, AppointmentType] | None = None,
 ) -> list[date]:
     """The local dates (location zone, ascending) on which ``search_slots`` over the same
     window and provider (any when None) would list at least one slot; loaded the same way,
     but no slot is built (a month grid needs only which dates have a free time).
+    ``subject``: the location and type rows, when the caller has them (see ``load_context``).
 
     With ``cache``: the window's open starts (``engine.OpenStarts``) are evaluated from the
     local midnight before ``start_at`` (so a month's requests of one day share them) and
@@ -309,9 +317,10 @@ def search_free_days(
             start_at=start_at,
             end_at=end_at,
             now=now,
+            subject=subject,
         )
         return free_days(ctx.query)
-    location, appointment_type = load_subject(session, location_id, appointment_type_id)
+    location, appointment_type = subject or load_subject(session, location_id, appointment_type_id)
     tz = ZoneInfo(location.timezone)
     evaluated_from = min(start_at, local_instant(start_at.astimezone(tz).date(), time(0), tz))
     key = (location_id, appointment_type_id, provider_id, evaluated_from, end_at)

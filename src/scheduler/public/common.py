@@ -145,15 +145,16 @@ def check_search(
     start_at: datetime,
     end_at: datetime,
     settings: Settings,
-) -> None:
+) -> tuple[Location, AppointmentType]:
     """What a patient's search for times must meet (``find_times``, ``free_days``): an active
-    location, a type patients may book, at most ``public_search_max_days`` days."""
-    active_location(session, location_id)
-    bookable_type(session, appointment_type_id)
+    location, a type patients may book, at most ``public_search_max_days`` days. Returns
+    both rows, which the search then need not load again."""
+    subject = active_location(session, location_id), bookable_type(session, appointment_type_id)
     if end_at - start_at > timedelta(days=settings.public_search_max_days):
         raise InvalidInput(
             f"Search at most {settings.public_search_max_days} days at a time.", field="end"
         )
+    return subject
 
 
 def find_times(
@@ -169,7 +170,7 @@ def find_times(
 ) -> PublicSlotList:
     """Free start times only: no chair, no other patient, provider name only if allowed.
     ``provider_id``: one provider's times, where the clinic shows providers (else ignored)."""
-    check_search(
+    subject = check_search(
         session,
         location_id=location_id,
         appointment_type_id=appointment_type_id,
@@ -185,6 +186,7 @@ def find_times(
         start_at=start_at,
         end_at=end_at,
         now=now,
+        subject=subject,
     )
     show = settings.show_provider_to_patients
     return PublicSlotList(

@@ -33,7 +33,7 @@ def free_days(
     """The location's local dates in [start_at, end_at) with at least one free start time
     (of ``provider_id`` only, where the clinic shows providers to patients; else ignored).
     ``cache``: the app's, see ``availability.service.search_free_days``."""
-    check_search(
+    subject = check_search(
         session,
         location_id=location_id,
         appointment_type_id=appointment_type_id,
@@ -50,4 +50,5 @@ def free_days(
         now=now,
         provider_id=provider_id if settings.show_provider_to_patients else None,
         cache=cache,
+        subject=subject,
     )
