@@ -280,3 +280,45 @@ def test_the_web_rules_see_what_they_forbid(tmp_path: Path) -> None:
         "scheduler.bookings.repository",
         "scheduler.audit.repository",
     }
+
+
+# ---- one domain's repository, used by its own package ----------------------------------------
+
+# Modules that still read another domain's repository directly (module -> repositories), to
+# go behind that domain's service or a shared home like ``db/locks.py``. Shrink only.
+CROSS_REPOSITORY_ALLOWED = {
+    "scheduler.bookings.placement": {"scheduler.availability.repository"},
+    "scheduler.http.metrics": {"scheduler.notifications.repository"},
+    "scheduler.notifications.sign_in": {
+        "scheduler.patient_access.repository",
+        "scheduler.public.repository",
+    },
+    "scheduler.patient_access.service": {"scheduler.public.repository"},
+    "scheduler.public.common": {"scheduler.bookings.repository"},
+    "scheduler.series.booking": {"scheduler.bookings.repository"},
+    "scheduler.series.planning": {"scheduler.bookings.repository"},
+    "scheduler.worker.jobs": {"scheduler.bookings.repository"},
+}
+
+
+def test_a_domain_repository_is_imported_by_its_own_package_only() -> None:
+    """The pages have their own rule above. Locks every writer takes live in ``db/locks.py``
+    (a patient merge and a series lock like a booking without reaching into bookings)."""
+    found: dict[str, set[str]] = {}
+    for info in pkgutil.walk_packages(scheduler.__path__, prefix="scheduler."):
+        if info.name.startswith("scheduler.web"):
+            continue
+        spec = importlib.util.find_spec(info.name)
+        assert spec is not None
+        if spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+        package = info.name.split(".")[1]
+        others = {r for r in _repositories_imported(tree) if r.split(".")[1] != package}
+        if others:
+            found[info.name] = others
+    assert "scheduler.patients.duplicates" not in found
+    assert found == CROSS_REPOSITORY_ALLOWED, (
+        "use the other domain's service (or db/locks.py for the writers' locks); when a "
+        "module stops reaching across, remove it from CROSS_REPOSITORY_ALLOWED"
+    )

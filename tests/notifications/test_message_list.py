@@ -180,3 +180,35 @@ def test_a_provider_sees_only_the_messages_of_their_own_visits(
     assert _items(client.get(LIST, headers=other, params={"booking": own})) == []
     everything = _items(client.get(LIST, headers=desk_headers))
     assert NotificationKind.SIGN_IN in {i["kind"] for i in everything}
+
+
+def test_a_waitlist_offer_is_never_resent_and_an_unknown_message_is_a_404(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    db: Session,
+    clock: FrozenClock,
+) -> None:
+    offer = Notification(
+        patient_id=clinic.patient.id,
+        kind="waitlist_offer",
+        status="failed",
+        due_at=clock.now(),
+        attempts=3,
+        last_error="SMTP refused the recipient ([451])",
+        message_id="<offer-1@clinic.example>",
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    db.add(offer)
+    db.commit()
+    refused = client.post(f"/api/v1/notifications/{offer.id}/resend", headers=desk_headers)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "not_resendable"
+    assert "waitlist offer" in refused.json()["detail"]
+    listed = _items(client.get(LIST, headers=desk_headers, params={"kind": "waitlist_offer"}))
+    assert [(i["id"], i["patient_id"], i["status"]) for i in listed] == [
+        (offer.id, clinic.patient.id, "failed")
+    ]
+    missing = client.post("/api/v1/notifications/999999/resend", headers=desk_headers)
+    assert missing.status_code == 404

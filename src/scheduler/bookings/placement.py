@@ -26,6 +26,7 @@ from scheduler.availability.service import (
 )
 from scheduler.bookings import repository
 from scheduler.bookings.repository import PatientFlags
+from scheduler.db.locks import lock_resources
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import AppointmentType, Chair, Location
 
@@ -145,7 +146,7 @@ def place(
     # The location lock guards its chairs; a type that uses no chair needs only the provider
     # and patient locks, so consultations at one location do not queue behind each other.
     uses_chair = any(phase.uses_chair for phase in phases_of(subject[1]))
-    repository.lock_resources(
+    lock_resources(
         session,
         location_ids=[location_id] if uses_chair else [],
         provider_ids=provider_ids,

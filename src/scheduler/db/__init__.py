@@ -1,6 +1,7 @@
 """Database plumbing, free of HTTP: column types (``types``), engine and session setup
-(``engine``), the unit of work that ends every transaction (``transaction``) and the
-pre-compiled statements of the two hot reads (``statements``).
+(``engine``), the unit of work that ends every transaction (``transaction``), the
+pre-compiled statements of the two hot reads (``statements``) and the advisory locks every
+writer of bookings takes (``locks``).
 
 The names below are re-exported because migrations refer to ``scheduler.db.UTCDateTime``.
 """

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
-from scheduler.bookings import repository as bookings_repository
+from scheduler.db.locks import lock_resources
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.models import Booking, Patient
 from scheduler.patients import repository
@@ -48,7 +48,7 @@ def merge_patients(
         raise InvalidInput(f"Patient {duplicate_id} does not exist.", field="duplicate_id")
     # The patient advisory locks every booking takes, then the rows: no booking for either
     # record can be written while they are compared and moved.
-    bookings_repository.lock_resources(
+    lock_resources(
         session, location_ids=[], provider_ids=[], patient_ids=[patient_id, duplicate_id]
     )
     rows = {p.id: p for p in repository.lock_patients(session, [patient_id, duplicate_id])}

@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from scheduler.auth.actors import Actor
 from scheduler.bookings import service as bookings
-from scheduler.bookings.repository import lock_person
 from scheduler.bookings.schemas import BookingCreate, HoldCreate
 from scheduler.config import Settings
+from scheduler.db.locks import lock_person
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.kit.secrets import hash_token, new_token
 from scheduler.models import Hold, Location, Patient

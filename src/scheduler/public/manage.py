@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 from scheduler.auth.actors import Actor
 from scheduler.bookings import service as bookings
-from scheduler.bookings.repository import lock_person
 from scheduler.bookings.schemas import CancelRequest, RescheduleRequest
 from scheduler.config import Settings
+from scheduler.db.locks import lock_person
 from scheduler.errors import Conflict, NotFound
 from scheduler.feeds.service import render_booking_ics
 from scheduler.kit.secrets import hash_token

@@ -25,6 +25,7 @@ from scheduler.bookings.book import book_placement
 from scheduler.bookings.placement import check_prerequisites, place
 from scheduler.bookings.repository import PatientFlags
 from scheduler.bookings.schemas import BookingRead
+from scheduler.db.locks import lock_resources
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.models import AppointmentType, Location, Series
 from scheduler.series.managing import read_series
@@ -57,7 +58,7 @@ def create_series(
     )
     # The locks a single booking takes, all at once and in the same order (location,
     # providers, patient): a single booking waits for the series or the series for it.
-    booking_repository.lock_resources(
+    lock_resources(
         session,
         location_ids=[subject.location.id] if subject.appointment_type.needs_chair else [],
         provider_ids=provider_ids,
