@@ -18,6 +18,14 @@ One round, in one transaction (``worker/jobs.offer_waitlist_slots``):
    ``SCHEDULER_WAITLIST_OFFER_MINUTES``, never past the slot's own min notice; a start too
    close for any time to answer is not offered.
 
+   **Not at night.** No new offer is made for a location during its quiet hours (default
+   21:00-08:00 in the clinic's zone, the hours reminders keep out of): a mail at 02:00 holding
+   a slot for two hours would hold it while the patient sleeps, and pass it on to the next
+   sleeper. The freed time stays free meanwhile (the desk or an online booking may still take
+   it) and the first round at the end of quiet hours offers it, if it is then still ahead by
+   more than its notice; an earlier-morning start that is not is not offered at all. Offers
+   made before 21:00 keep running to their end; expiries run all night.
+
 Several workers on PostgreSQL: the round runs under a job advisory lock, entries are taken
 ``FOR UPDATE SKIP LOCKED``, and a slot is held through the booking placement's locks, which
 see every committed hold: one slot is never held (so never offered) for two entries.
@@ -40,6 +48,7 @@ from scheduler.bookings.schemas import HoldCreate
 from scheduler.errors import Conflict, InvalidInput, NotFound, SchedulerError
 from scheduler.models import AppointmentType, Location, Notification, WaitlistEntry, WaitlistOffer
 from scheduler.notifications.outbox import new_message_id, policy_of
+from scheduler.notifications.policy import in_quiet_hours
 from scheduler.waitlist import repository
 from scheduler.waitlist.service import end_offer
 from scheduler.waitlist.tokens import new_nonce, offer_token_hash
@@ -119,14 +128,18 @@ def _set_status(
 def make_offers(
     session: Session, *, now: datetime, offer_minutes: int, secret_key: str
 ) -> list[int]:
-    """Offer each waiting entry, in offer order, the first free start that suits it; the
-    ids of the offers made."""
+    """Offer each waiting entry, in offer order, the first free start that suits it, except
+    at locations in their quiet hours now; the ids of the offers made."""
     made: list[int] = []
+    policy = policy_of(session)
     for location_id, type_id in repository.waiting_groups(session):
         location = session.get(Location, location_id)
         appointment_type = session.get(AppointmentType, type_id)
         if location is None or appointment_type is None:
             continue
+        local_now = now.astimezone(ZoneInfo(location.timezone)).time().replace(tzinfo=None)
+        if in_quiet_hours(local_now, policy):
+            continue  # nobody is woken for an offer: the morning's first round makes it
         entries = repository.waiting_entries(session, location_id, type_id, now=now, limit=BATCH)
         for entry, _priority in entries:
             try:
