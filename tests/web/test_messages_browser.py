@@ -57,6 +57,7 @@ def test_the_desk_sees_failed_messages_first_and_resends_one(page: Page, site: S
     _mail_failed(site)
     sign_in_page(page, site)
     nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Messages")).to_contain_text("failed")
     nav.get_by_role("link", name="Messages").click()
     expect(page).to_have_url(site.url("/admin/messages"))
     expect(page.get_by_role("heading", name="Messages to patients")).to_be_visible()

@@ -79,7 +79,12 @@ def test_failed_messages_come_first_in_words_with_links_and_the_clinic_zone(
     page = browser.get("/admin/messages")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
-    assert '<a href="/admin/messages" aria-current="page">Messages</a>' in page.text
+    assert (
+        '<a href="/admin/messages" aria-current="page">Messages <span class="nav-badge">2'
+        '<span class="visually-hidden"> failed</span></span></a>'
+    ) in page.text
+    # The badge is on every desk page, from the session check's transaction.
+    assert '<span class="nav-badge">2<' in browser.get("/admin/today").text
     assert "2 messages could not be sent." in page.text
     rows = _rows(page.text)
     assert len(rows) == 4  # confirmation, two reminders, the sign-in link

@@ -12,7 +12,8 @@ read-only unless the check must write (end an invalid session, note activity, ta
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from scheduler.db.transaction import run_in_transaction
 from scheduler.kit.clock import Clock
 from scheduler.models import User
 from scheduler.models.enums import Role
+from scheduler.notifications import service as notifications_service
 from scheduler.web import sessions
 
 SESSION_COOKIE = "scheduler_session"
@@ -81,18 +83,28 @@ def safe_next(value: str | None) -> str:
     return "/admin/"
 
 
+def _read_session(
+    db: Session, token: str, settings: Settings, now: datetime
+) -> tuple[sessions.SessionCheck, int]:
+    """The session check, and for the desk how many messages failed (one COUNT over the
+    outbox's (status, due_at) index, in the same read-only transaction)."""
+    check = sessions.check_session(db, token, settings=settings, now=now)
+    desk = check.signed_in is not None and check.signed_in.user.role in (ADMIN, FRONT_DESK)
+    return check, notifications_service.failed_count(db) if desk else 0
+
+
 def _check(
     factory: sessionmaker[Session], token: str, settings: Settings, clock: Clock
 ) -> sessions.SignedIn | None:
     now = clock.now()
-    check = run_in_transaction(
-        factory,
-        lambda db: sessions.check_session(db, token, settings=settings, now=now),
-        read_only=True,
+    check, failed = run_in_transaction(
+        factory, lambda db: _read_session(db, token, settings, now), read_only=True
     )
     if check.needs_write:
         run_in_transaction(factory, lambda db: sessions.record_check(db, check, now=now))
-    return check.signed_in
+    if check.signed_in is None:
+        return None
+    return replace(check.signed_in, failed_messages=failed)
 
 
 async def signed_in(request: Request) -> sessions.SignedIn | None:

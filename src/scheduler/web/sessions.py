@@ -38,6 +38,8 @@ class SignedIn:
     session_id: int
     user: User
     flash: str | None
+    # Messages that gave up (the nav's badge on "Messages"); counted for the desk only.
+    failed_messages: int = 0
 
 
 def start_session(session: Session, user: User, *, now: datetime) -> str:

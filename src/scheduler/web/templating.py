@@ -167,6 +167,7 @@ def render(
         "current_path": request.url.path,
         "current_section": current_section(nav, request.url.path),
         "flash": signed_in.flash if signed_in else None,
+        "failed_messages": signed_in.failed_messages if signed_in else 0,
         "clinic_name": settings.clinic_name or DEFAULT_HEADER_NAME,
         "errors": FormErrors(),
     }
