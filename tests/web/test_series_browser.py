@@ -251,3 +251,18 @@ def test_a_booster_for_a_patient_missing_a_gate_is_booked_with_a_reason(
     booster.click()
     expect(page.get_by_text("Consent signed on paper today").first).to_be_visible()
     assert_accessible(page)
+
+
+def test_the_series_form_finds_its_patient_without_an_id(page: Page, site: Site) -> None:
+    _induction(site, "Picker course")
+    sign_in(page, site)
+    page.goto(site.url("/admin/series/new"))
+    page.get_by_label("Find a patient").fill("riley")
+    page.get_by_role("button", name="Find").click()
+    found = page.get_by_role("list", name="Patients found")
+    expect(found).to_contain_text("Riley Santos")
+    assert_accessible(page)
+    screenshot(page, "series-0-patient-search", SIZES)
+    found.get_by_role("link", name="Riley Santos").click()
+    expect(page.locator(".chosen")).to_contain_text("Riley Santos")
+    assert "riley" not in page.url.lower()  # the search words are not in an address

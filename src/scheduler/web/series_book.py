@@ -30,6 +30,8 @@ from scheduler.errors import Conflict, InvalidInput, SchedulerError
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.idempotency.service import create_once
+from scheduler.models import Patient
+from scheduler.patients import service as patients_service
 from scheduler.series import service as series_service
 from scheduler.series.planning import SERIES_REASON_TEXT
 from scheduler.series.schemas import SeriesPreview, SeriesRead
@@ -82,6 +84,8 @@ def _page(
     notes: str = "",
     override_reason: str = "",
     status_code: int = 200,
+    found: list[Patient] | None = None,
+    q: str = "",
 ) -> Response:
     """The form, and the placement (or why there is none) when the form is complete."""
     picks = series_view.choices(db, form.patient_id)
@@ -124,6 +128,9 @@ def _page(
         "override_url": "/admin/series/new?" + urlencode({**form.query(), "override": "1"}),
         "override_reason": override_reason,
         "tz": tz,
+        "found": found or [],
+        "searched": found is not None,
+        "q": q,
     }
     return render(request, "series_book.html", context, status_code=status_code)
 
@@ -143,6 +150,44 @@ def new_series(request: Request, staff: DeskPage, db: ReadSessionDep, clock: Clo
         now=clock.now(),
         errors=errors,
         status_code=422 if errors else 200,
+    )
+
+
+@router.post("/find")
+def find_patient(
+    request: Request,
+    staff: DeskPage,
+    db: ReadSessionDep,
+    clock: ClockDep,
+    q: Annotated[str, Form(max_length=200)] = "",
+    template_id: Field = "",
+    location_id: Field = "",
+    first_day: Field = "",
+) -> Response:
+    """Find the patient as the booking page does (name, date of birth, phone or e-mail, in
+    the body: no PHI in URLs); each one found links to the form with that patient and the
+    choices made so far."""
+    values = {"template_id": template_id, "location_id": location_id, "first_day": first_day}
+    form, problems = series_view.parse_form({k: v for k, v in values.items() if v})
+    errors = FormErrors()
+    for name, message in problems.items():
+        errors.add(name, message)
+    found: list[Patient] | None = None
+    if not q.strip():
+        errors.add("q", "Type a name, date of birth, phone number or e-mail address.")
+    else:
+        _, found, _ = patients_service.find_patients(
+            db, q, viewer=staff.actor, now=clock.now(), limit=20
+        )
+    return _page(
+        request,
+        db,
+        form,
+        now=clock.now(),
+        errors=errors,
+        status_code=422 if errors else 200,
+        found=found,
+        q=q,
     )
 
 
