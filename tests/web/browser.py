@@ -275,3 +275,24 @@ def assert_cards_on_a_phone(page: Page, selector: str) -> None:
     finally:
         if original:
             page.set_viewport_size(original)
+
+
+TAP_HEIGHT = 44  # px: the smallest target a finger hits reliably (WCAG 2.5.5)
+
+
+def small_tap_targets(page: Page) -> list[str]:
+    """The visible buttons, fields, drop-downs, disclosure toggles and menu links of the page
+    that are less than ``TAP_HEIGHT`` pixels high, described by tag and text."""
+    return list(
+        page.evaluate(
+            """min => [...document.querySelectorAll(
+                'button, .button, select, summary, .site-nav a,'
+                + ' input:not([type="hidden"], [type="checkbox"], [type="radio"])')]
+              .filter(el => el.getClientRects().length && !el.closest('.visually-hidden'))
+              .filter(el => el.getBoundingClientRect().height < min - 0.5)
+              .map(el => el.tagName.toLowerCase() + ' "' + (el.textContent || el.name || '')
+                   .trim().slice(0, 40) + '" ' + Math.round(el.getBoundingClientRect().height)
+                   + 'px')""",
+            TAP_HEIGHT,
+        )
+    )

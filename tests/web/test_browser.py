@@ -17,10 +17,12 @@ from tests.web.browser import (
     DESK,
     FROZEN_NOW,
     PASSWORD,
+    PHONE,
     Site,
     assert_accessible,
     screenshot,
     sign_in,
+    small_tap_targets,
 )
 
 
@@ -36,6 +38,28 @@ def test_sign_in_opens_the_start_page(page: Page, site: Site) -> None:
     expect(page.get_by_role("link", name="Day board")).to_have_attribute("aria-current", "page")
     assert_accessible(page)
     screenshot(page, "home")
+
+
+def test_on_a_phone_every_control_is_big_enough_to_tap(page: Page, site: Site) -> None:
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    sign_in(page, site)
+    booking = page.locator(".block[data-booking]").first.get_attribute("href")
+    assert booking is not None
+    for path in (
+        "/admin/",
+        "/admin/week",
+        "/admin/today",
+        "/admin/book",
+        booking,
+        f"{booking}/reschedule",
+        "/admin/patients",
+        "/admin/waitlist",
+        "/admin/availability",
+        "/admin/feeds",
+    ):
+        page.goto(site.url(path))
+        assert page.get_by_role("heading", level=1).is_visible(), path
+        assert not small_tap_targets(page), f"{path}: {small_tap_targets(page)}"
 
 
 def test_wrong_password_shows_the_generic_error_and_keeps_the_email(page: Page, site: Site) -> None:
