@@ -119,27 +119,52 @@ def run_in_transaction(
     return result
 
 
-def run_statement(
-    factory: sessionmaker[SQLModelSession], work: Callable[[SQLModelSession], T]
-) -> T:
-    """``work(session)`` that executes ONE writing statement, committed by itself.
+class Statements:
+    """Runs single writing statements, each committed by itself: ``run(work)`` where
+    ``work(session)`` executes ONE statement. Made by ``statements``."""
 
-    On PostgreSQL the statement runs in autocommit mode: one round trip where a transaction
-    takes three (BEGIN, the statement, COMMIT). A single statement is atomic either way. The
-    worker records each message it sent like this, hundreds a second (benchmarks/README.md,
-    "Worker"). On SQLite, or with a session bound to a test's connection, it is an ordinary
+    def __init__(self, factory: sessionmaker[SQLModelSession]) -> None:
+        self.factory = factory
+        bind = factory.kw.get("bind")
+        self._autocommit = (
+            _autocommitting(bind)
+            if isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+            else None
+        )
+        self._session: SQLModelSession | None = None
+
+    def run(self, work: Callable[[SQLModelSession], T]) -> T:
+        if self._autocommit is None:
+            return run_in_transaction(self.factory, work)
+        if self._session is None:
+            self._session = self.factory(bind=self._autocommit)
+        return work(self._session)
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+
+@contextmanager
+def statements(factory: sessionmaker[SQLModelSession]) -> Iterator[Statements]:
+    """A runner for single writing statements, each committed by itself (``Statements.run``).
+
+    On PostgreSQL the statements run in autocommit mode, on one session and connection kept
+    for the block: one round trip each where a transaction takes three (BEGIN, the
+    statement, COMMIT), and no session to open and no connection to check out and give back
+    per statement. A single statement is atomic either way, and durable when ``run``
+    returns. The worker records each message it sent like this, hundreds a second
+    (benchmarks/README.md, "Worker"), one block per claimed batch, so no connection is held
+    while it idles (the pool checks one that sat idle before handing it out). On SQLite, or
+    with a session bound to a test's connection, each ``run`` is an ordinary
     ``run_in_transaction``.
     """
-    bind = factory.kw.get("bind")
-    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
-        return run_in_transaction(factory, work)
-    session = factory(bind=_autocommitting(bind))
+    runner = Statements(factory)
     try:
-        result = work(session)
-        session.commit()  # nothing left to commit: ends the session's own bookkeeping
+        yield runner
     finally:
-        session.close()
-    return result
+        runner.close()
 
 
 @lru_cache(maxsize=8)

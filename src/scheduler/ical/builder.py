@@ -211,11 +211,12 @@ class _EventWriter:
 
     icalendar spends ~230 us per event, mostly folding every line character by character.
     Here icalendar still decides every line's text: each distinct value is rendered by its
-    property type (escaping, formatting) once per calendar and then reused, and a date-time's
-    line is icalendar's prefix and suffix for its zone, offset and abbreviation around its
-    digits. Only folding has a fast path: a line of at most 74 octets stays as it is (RFC 5545
-    3.1); longer ones go through icalendar's ``Contentline``. The property order is icalendar's
-    (its canonical order, then alphabetical). tests/ical/test_ical_fast_path.py compares the
+    property type (escaping, formatting) once and then reused (the last 2,048 are kept for
+    the process), and a date-time's line is icalendar's prefix and suffix for its zone,
+    offset and abbreviation around its digits. Only folding has a fast path: a line of at
+    most 74 octets stays as it is (RFC 5545 3.1); longer ones go through icalendar's
+    ``Contentline``. The property order is icalendar's (its canonical order, then
+    alphabetical). tests/ical/test_ical_fast_path.py compares the
     bytes with an icalendar-only writer.
     """
 
@@ -224,9 +225,7 @@ class _EventWriter:
         self.lines: list[str] = []
         self.first_year: int | None = None
         self.last_year: int | None = None
-        self._values: dict[tuple[str, object], str] = {}
-        self._plain: dict[str, bool] = {}
-        self._instants: dict[tuple[str, object, object], tuple[str, str, bool] | None] = {}
+        self._tzid = tz.key
 
     def write(self, event: FeedEvent) -> None:
         value_line = self._value_line
@@ -242,7 +241,7 @@ class _EventWriter:
         modified = self._utc_line("LAST-MODIFIED", stamp, stamp_digits)
         location = value_line("LOCATION", event.location) if event.location else None
         status = value_line("STATUS", event.status)
-        organizer = self._organizer_line(event.organizer) if event.organizer else None
+        organizer = _organizer_line(event.organizer) if event.organizer else None
         by_name = {
             "SUMMARY": summary,
             "DTSTART": start,
@@ -261,15 +260,6 @@ class _EventWriter:
         out.extend(line for name in _VEVENT_ORDER if (line := by_name[name]) is not None)
         out.append("END:VEVENT")
 
-    def _organizer_line(self, organizer: Organizer) -> str:
-        key = ("ORGANIZER", organizer)
-        line = self._values.get(key)
-        if line is None:
-            line = self._values[key] = _fold(
-                _icalendar_line("ORGANIZER", organizer_value(organizer))
-            )
-        return line
-
     def _wall_time_line(self, name: str, instant: datetime) -> str:
         """The instant as local time in the zone (written with TZID), or in UTC when its wall
         time is ambiguous (the fall-back hour); notes the local years for the VTIMEZONE."""
@@ -283,51 +273,69 @@ class _EventWriter:
             self.first_year = year
         if self.last_year is None or year > self.last_year:
             self.last_year = year
-        return self._instant_line((name, offset, local.tzname()), name, local, _digits(local))
+        key = (name, self._tzid, offset, local.tzname())
+        return self._instant_line(key, name, local, _digits(local))
 
     def _utc_line(self, name: str, value: datetime, digits: str) -> str:
-        return self._instant_line((name, None, None), name, value, digits)
+        return self._instant_line((name, None, None, None), name, value, digits)
 
     def _value_line(self, name: str, value: str | int) -> str:
-        key = (name, value)
-        line = self._values.get(key)
-        if line is not None:
-            return line
-        if isinstance(value, int):
-            line = _fold(_icalendar_line(name, value))
-        else:
-            text = _clean_text(value) if name in _CLEANED else value
-            if _TEXT_ESCAPES.search(text) is None and self._plain_text_as_is(name, text):
-                line = _fold(f"{name}:{text}")
-            else:
-                line = _fold(_icalendar_line(name, text))
-        if name != "UID":  # UIDs never repeat; the other values do, many times
-            self._values[key] = line
-        return line
-
-    def _plain_text_as_is(self, name: str, text: str) -> bool:
-        """Whether icalendar writes a TEXT value without escapes as ``NAME:value`` (checked
-        on the first such value of each property, the rest of the calendar relies on it)."""
-        verdict = self._plain.get(name)
-        if verdict is None:
-            verdict = self._plain[name] = _icalendar_line(name, text) == f"{name}:{text}"
-        return verdict
+        if name == "UID":  # UIDs never repeat; the other values do, many times
+            return _render_value_line(name, value)
+        return _value_line(name, value)
 
     def _instant_line(
-        self, key: tuple[str, object, object], name: str, value: datetime, digits: str
+        self, key: tuple[str, str | None, object, object], name: str, value: datetime, digits: str
     ) -> str:
         """``value``'s line: icalendar's for the first value of each ``key`` (property, and
-        the offset and abbreviation of a local time; ``None`` for UTC), then the same prefix
-        and suffix around the digits."""
+        the zone, offset and abbreviation of a local time; ``None`` for UTC), then the same
+        prefix and suffix around the digits."""
         try:
-            shape = self._instants[key]
+            shape = _SHAPES[key]
         except KeyError:
-            shape = self._instants[key] = _instant_shape(name, value, digits)
+            shape = _SHAPES[key] = _instant_shape(name, value, digits)
         if shape is None:  # not of the form prefix + digits + suffix: let icalendar write it
             return _fold(_icalendar_line(name, value))
         prefix, suffix, short = shape
         line = prefix + digits + suffix
         return line if short else _fold(line)
+
+
+# What icalendar decides once for all calendars of the process (they are built one event at
+# a time for each message's .ics attachment, where a per-calendar memory saved nothing): the
+# shape of a date-time line per property, zone, offset and abbreviation; whether a TEXT value
+# without escapes is written as it is, per property; the lines of values that recur (a
+# location, a summary, an organizer).
+_SHAPES: dict[tuple[str, str | None, object, object], tuple[str, str, bool] | None] = {}
+_PLAIN: dict[str, bool] = {}
+
+
+@lru_cache(maxsize=2048)
+def _value_line(name: str, value: str | int) -> str:
+    return _render_value_line(name, value)
+
+
+def _render_value_line(name: str, value: str | int) -> str:
+    if isinstance(value, int):
+        return _fold(_icalendar_line(name, value))
+    text = _clean_text(value) if name in _CLEANED else value
+    if _TEXT_ESCAPES.search(text) is None and _plain_text_as_is(name, text):
+        return _fold(f"{name}:{text}")
+    return _fold(_icalendar_line(name, text))
+
+
+def _plain_text_as_is(name: str, text: str) -> bool:
+    """Whether icalendar writes a TEXT value without escapes as ``NAME:value`` (checked on
+    the first such value of each property; the others rely on it)."""
+    verdict = _PLAIN.get(name)
+    if verdict is None:
+        verdict = _PLAIN[name] = _icalendar_line(name, text) == f"{name}:{text}"
+    return verdict
+
+
+@lru_cache(maxsize=256)
+def _organizer_line(organizer: Organizer) -> str:
+    return _fold(_icalendar_line("ORGANIZER", organizer_value(organizer)))
 
 
 def organizer_value(organizer: Organizer) -> vCalAddress:

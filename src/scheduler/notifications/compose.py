@@ -3,7 +3,8 @@
 ``prepare`` takes the worker's claimed rows in the claim's transaction and gives back, for
 each, either the ``OutgoingMessage`` to send or the reason it is not to go (a reminder for a
 visit no longer booked or a patient who opted out: ``withdrawn``; no e-mail address:
-``failed``). Each message gets a fresh manage-link token, whose hash is stored with it.
+``failed``). Each message gets a fresh manage-link token, whose hash is stored with it (the
+batch's links in one statement, at the end).
 
 A new kind of message adds its branch in ``_prepare`` (and its subject in ``content``).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -30,7 +32,6 @@ from scheduler.models import (
     Chair,
     Location,
     Notification,
-    NotificationLink,
     Patient,
     ReminderOptOut,
 )
@@ -82,6 +83,7 @@ class _Batch:
     calendars: dict[int, bytes] = field(default_factory=dict)
     opted_out: dict[int, bool] = field(default_factory=dict)
     loaded: list[object] = field(default_factory=list)  # held, so the identity map keeps them
+    links: list[dict[str, Any]] = field(default_factory=list)  # the manage links to store
 
     def has_opted_out(self, patient_id: int) -> bool:
         if (found := self.opted_out.get(patient_id)) is None:
@@ -139,7 +141,9 @@ def prepare(
     batch = _Batch(session, settings, now)
     visits = {n.booking_id for n in claimed if n.kind in BOOKING_KINDS and n.booking_id}
     batch.loaded = repository.load_visits(session, visits)
-    return [_prepare(batch, notification) for notification in claimed]
+    prepared = [_prepare(batch, notification) for notification in claimed]
+    repository.insert_links(session, batch.links)
+    return prepared
 
 
 def _prepare(batch: _Batch, notification: Notification) -> Claimed:
@@ -169,7 +173,7 @@ def _booking_message(batch: _Batch, notification: Notification, booking_id: int)
     """A message about one visit: confirmation, rescheduled, cancellation, reminders."""
     assert notification.id is not None
     ident, attempts, kind = notification.id, notification.attempts, notification.kind
-    session, settings, now = batch.session, batch.settings, batch.now
+    settings, now = batch.settings, batch.now
     visit = batch.visit(booking_id)
     booking, patient, location = visit.booking, visit.patient, visit.location
     assert booking.id is not None
@@ -181,14 +185,14 @@ def _booking_message(batch: _Batch, notification: Notification, booking_id: int)
     if not patient.email:
         return Claimed(ident, attempts, None, ("failed", "no e-mail address on file"))
     token = new_token()
-    session.add(
-        NotificationLink(
-            token_hash=hash_token(token),
-            booking_id=booking.id,
-            notification_id=ident,
-            expires_at=max(booking.end_at, now) + LINK_GRACE,
-            created_at=now,
-        )
+    batch.links.append(
+        {
+            "token_hash": hash_token(token),
+            "booking_id": booking.id,
+            "notification_id": ident,
+            "expires_at": max(booking.end_at, now) + LINK_GRACE,
+            "created_at": now,
+        }
     )
     context = MessageContext(
         kind=kind,

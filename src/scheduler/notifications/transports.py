@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from email.charset import QP, Charset
 from email.encoders import encode_base64
 from email.generator import BytesGenerator
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.policy import SMTP, compat32
+from email.message import Message
+from email.policy import SMTP, Compat32
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Protocol
@@ -59,14 +58,17 @@ class OutgoingMessage:
         """The message as sent: multipart/mixed of (plain text | HTML) and the attachments,
         with CRLF line ends.
 
-        Built with the standard library's ``email.mime`` classes rather than
-        ``EmailMessage``: the modern API parses every header it stores (two dozen per
-        message), which cost a worker more CPU than all else it does for a message
-        (benchmarks/README.md, "Worker"). Text parts are UTF-8 quoted-printable, so an
-        ``.eml`` file stays readable; attachments are base64. Headers with non-ASCII text (a
-        clinic's or patient's name) are encoded as RFC 2047 words.
+        Built with the standard library's ``email.message.Message`` (compat32), each header
+        written once in its final form, rather than ``EmailMessage``: the modern API parses
+        every header it stores (two dozen per message), which cost a worker more CPU than
+        all else it does for a message, and the ``email.mime`` classes parse and rewrite a
+        part's Content-Type for each parameter they add (benchmarks/README.md, "Worker").
+        Text parts are UTF-8 quoted-printable, so an ``.eml`` file stays readable;
+        attachments are base64. Headers with non-ASCII text (a clinic's or patient's name)
+        are encoded as RFC 2047 words.
         """
-        mail = MIMEMultipart("mixed", boundary=_boundary())
+        mail = _multipart("mixed")
+        mail["MIME-Version"] = "1.0"
         mail["From"] = _header("From", self.sender)
         mail["To"] = _header("To", self.to)
         if self.reply_to:
@@ -76,19 +78,17 @@ class OutgoingMessage:
         mail["Date"] = formatdate(localtime=False, usegmt=True)
         for name, value in self.headers.items():
             mail[name] = _header(name, value)
-        bodies = MIMEMultipart("alternative", boundary=_boundary())
+        bodies = _multipart("alternative")
         bodies.attach(_text_part(self.text, "plain"))
         bodies.attach(_text_part(self.html, "html"))
-        mail.attach(_part(bodies))
+        mail.attach(bodies)
         for attachment in self.attachments:
-            maintype, subtype = attachment.content_type.split("/", 1)
-            part = MIMEBase(maintype, subtype)
-            for name, value in attachment.params.items():
-                part.set_param(name, value)
+            part = Message()
+            part.add_header("Content-Type", attachment.content_type, **attachment.params)
             part.set_payload(attachment.data)
             encode_base64(part)
             part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
-            mail.attach(_part(part))
+            mail.attach(part)
         out = BytesIO()
         BytesGenerator(out, policy=_WIRE).flatten(mail)
         return out.getvalue()
@@ -96,10 +96,32 @@ class OutgoingMessage:
 
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
+
+
+class _WirePolicy(Compat32):
+    """compat32 with CRLF line ends, except that a header already fit to go on the wire
+    (ASCII, one line within the limit: every header ``as_bytes`` writes, the non-ASCII ones
+    being RFC 2047-encoded first) is written as it is. compat32 runs each through
+    ``email.header.Header``'s folding, which gives such a value back unchanged after costing
+    half of the message's flattening (tests/notifications/test_wire_headers.py compares)."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        limit = self.max_line_length
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and (not limit or len(name) + 2 + len(value) <= limit)
+            and "\r" not in value
+            and "\n" not in value
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
 # Headers folded only past RFC 5322's hard limit: compat32 would otherwise put a long value
 # without spaces (a List-Unsubscribe URL) on a line of its own, which readers then keep the
 # leading space of.
-_WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
+_WIRE = _WirePolicy(linesep="\r\n", max_line_length=998)
 _UNFOLDED = SMTP.clone(max_line_length=0)
 
 
@@ -120,15 +142,17 @@ def _boundary() -> str:
     return f"=_{secrets.token_hex(16)}"
 
 
-def _text_part(text: str, subtype: str) -> MIMEBase:
-    part = MIMENonMultipart("text", subtype)
-    part.set_payload(text, _UTF8_QP)  # sets the charset parameter and the encoding
-    return _part(part)
+def _multipart(subtype: str) -> Message:
+    part = Message()
+    part.add_header("Content-Type", f"multipart/{subtype}", boundary=_boundary())
+    return part
 
 
-def _part(part: MIMEBase) -> MIMEBase:
-    """A body part: MIME-Version belongs to the message's own headers only."""
-    del part["MIME-Version"]
+def _text_part(text: str, subtype: str) -> Message:
+    part = Message()
+    part.add_header("Content-Type", f"text/{subtype}", charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(_UTF8_QP.body_encode(text))
     return part
 
 
@@ -203,7 +227,7 @@ class SmtpTransport:
             data = message.as_bytes()
         except (ValueError, UnicodeError) as exc:  # an address no header can carry
             raise DeliveryError(f"cannot encode the message: {type(exc).__name__}") from exc
-        sender, recipient = parseaddr(message.sender)[1], parseaddr(message.to)[1]
+        sender, recipient = _envelope(message.sender), _envelope(message.to)
         # An address outside ASCII needs the server's SMTPUTF8 (RFC 6531).
         options = () if (sender + recipient).isascii() else ("SMTPUTF8",)
         for attempt in (1, 2):
@@ -243,6 +267,23 @@ class SmtpTransport:
 
 
 _ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
+# A plain address (dot-atoms, as a patient's e-mail is stored): parseaddr would give it back
+# as it is, after a character-by-character parse.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
+
+
+def _envelope(address: str) -> str:
+    """The address alone of ``address`` (``Name <a@b>`` gives ``a@b``)."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return _parsed_address(address)
+
+
+@lru_cache(maxsize=64)
+def _parsed_address(address: str) -> str:
+    """Cached: the sender (a location's From) is the same for every message."""
+    return parseaddr(address)[1]
 
 
 def _reply(error: bytes | str) -> str:

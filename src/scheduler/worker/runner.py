@@ -28,7 +28,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from scheduler.config import Settings
-from scheduler.db.transaction import run_in_transaction, run_statement
+from scheduler.db.transaction import Statements, run_in_transaction, statements
 from scheduler.kit.clock import Clock, SystemClock
 from scheduler.notifications import delivery
 from scheduler.notifications.compose import Claimed
@@ -82,10 +82,6 @@ class Worker:
         committed, rerun whole on a transient PostgreSQL abort, rolled back otherwise."""
         return run_in_transaction(self.factory, work)
 
-    def _statement(self, work: Callable[[Session], Any]) -> Any:
-        """One writing statement, committed by itself (one round trip on PostgreSQL)."""
-        return run_statement(self.factory, work)
-
     def send_due(self) -> int:
         """Claim one batch, send it, record each result. How many were claimed."""
         now = self.clock.now()
@@ -99,22 +95,24 @@ class Worker:
                 settings=self.settings,
             )
         )
-        for index, item in enumerate(claimed):
-            if self.stopping.is_set():
-                self._release([c.id for c in claimed[index:]])
-                break
-            self._deliver(item)
+        # Each result one statement, committed by itself (one round trip on PostgreSQL).
+        with statements(self.factory) as results:
+            for index, item in enumerate(claimed):
+                if self.stopping.is_set():
+                    self._release([c.id for c in claimed[index:]])
+                    break
+                self._deliver(item, results)
         return len(claimed)
 
     def _release(self, ids: list[int]) -> None:
         now = self.clock.now()
         self._transaction(lambda s: delivery.release(s, ids, worker_id=self.worker_id, now=now))
 
-    def _deliver(self, item: Claimed) -> None:
+    def _deliver(self, item: Claimed, results: Statements) -> None:
         if item.message is None:
             assert item.outcome is not None
             status, reason = item.outcome
-            self._statement(
+            results.run(
                 lambda s: delivery.mark_not_sent(
                     s, item.id, status, reason, worker_id=self.worker_id, now=self.clock.now()
                 )
@@ -124,7 +122,7 @@ class Worker:
             self.transport.send(item.message)
         except DeliveryError as exc:
             error = str(exc)
-            status = self._statement(
+            status = results.run(
                 lambda s: delivery.mark_failed_attempt(
                     s,
                     item.id,
@@ -139,7 +137,7 @@ class Worker:
             log.warning("message %s not delivered (%s): %s", item.id, status, error)
             return
         # Recorded at once, alone: a worker killed after this sent the message once only.
-        self._statement(
+        results.run(
             lambda s: delivery.mark_sent(s, item.id, worker_id=self.worker_id, now=self.clock.now())
         )
 
