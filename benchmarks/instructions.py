@@ -152,9 +152,11 @@ def valgrind_command(out_file: Path, collect_at_start: bool) -> list[str]:
 
 
 def top_functions(dump: Path, count: int) -> list[tuple[int, str]]:
-    """(inclusive instructions, function) from callgrind_annotate --inclusive=yes."""
+    """(self instructions, function) from callgrind_annotate. Self, not inclusive: the
+    interpreter's recursive frames make every C function's inclusive cost the whole request;
+    ``--attribute`` answers "which Python function" instead."""
     done = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)],
+        ["callgrind_annotate", "--threshold=100", str(dump)],
         capture_output=True,
         text=True,
         check=True,
@@ -233,7 +235,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="warm-up requests per workload")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--attribute", nargs="*", default=[], metavar="MODULE:FUNCTION")
-    parser.add_argument("--annotate", type=int, default=0, help="top N C functions per tree")
+    parser.add_argument("--annotate", type=int, default=0, help="top N C functions (self)")
     parser.add_argument("--keep", default="", help="keep the dumps and logs in this folder")
     parser.add_argument(
         "--report-only", action="store_true", help="only read the dumps an earlier --keep left"
@@ -317,7 +319,7 @@ def report(labels: list[str], results: dict[str, Any], args: argparse.Namespace)
             )
     if args.annotate:
         for name in args.workloads:
-            print(f"\ntop {args.annotate} functions by inclusive instructions, {name}, 2N dump:")
+            print(f"\ntop {args.annotate} C functions by self instructions, {name}, 2N dump:")
             for label in labels:
                 _, large, dump = results[label]["dumps"][name]
                 print(f"  {label}: {large:,} instructions in {2 * args.requests} requests")
