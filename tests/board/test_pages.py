@@ -68,7 +68,7 @@ def test_the_board_shows_a_booking_in_its_chair_with_a_link(
     assert response.status_code == 200
     html = response.text
     assert response.headers["cache-control"] == "no-store"
-    assert "Times in <strong>America/New_York</strong> (EST, UTC\u221205:00)" in html
+    assert "Times in <strong>America/New_York</strong> (EST, UTC\u22125)" in html
     chair2 = html.split('data-chair="Chair 2"', 1)[1].split("</div>\n  </div>", 1)[0]
     assert f'href="/admin/bookings/{booking.id}"' in chair2
     assert "Jane Doe" in chair2

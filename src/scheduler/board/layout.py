@@ -59,6 +59,7 @@ from scheduler.board.layout_types import (
     TrackRun,
     VisitIn,
 )
+from scheduler.kit.zones import zone_terms
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -83,7 +84,6 @@ __all__ = [
     "VisitIn",
     "day_bounds",
     "lay_out_day",
-    "zone_label",
 ]
 
 
@@ -118,23 +118,6 @@ def _span(start_minute: float, minutes: float) -> int:
 def _hm(at: datetime, tz: ZoneInfo) -> str:
     local = at.astimezone(tz)
     return f"{local.hour:02d}:{local.minute:02d}"
-
-
-def _offset_text(at: datetime) -> str:
-    offset = at.utcoffset() or timedelta(0)
-    sign = "+" if offset >= timedelta(0) else "\u2212"
-    total = abs(int(offset.total_seconds())) // 60
-    return f"UTC{sign}{total // 60:02d}:{total % 60:02d}"
-
-
-def zone_label(zone: str, start_at: datetime, end_at: datetime) -> str:
-    """The zone in the header: its abbreviation and offset, or both sides of a change."""
-    tz = ZoneInfo(zone)
-    first = start_at.astimezone(tz)
-    last = (end_at - timedelta(minutes=1)).astimezone(tz)
-    if first.utcoffset() == last.utcoffset():
-        return f"{first.tzname()}, {_offset_text(first)}"
-    return f"{first.tzname()} ({_offset_text(first)}) \u2192 {last.tzname()} ({_offset_text(last)})"
 
 
 def _columns(start_at: datetime, end_at: datetime, tz: ZoneInfo) -> tuple[Column, ...]:
@@ -443,7 +426,7 @@ def lay_out_day(
         day=day,
         start_at=start_at,
         end_at=end_at,
-        zone_label=zone_label(zone, start_at, end_at),
+        zone_label=zone_terms(zone, start_at, end_at - timedelta(minutes=1)),
         columns=columns,
         hours=tuple(
             replace(h, compact=not _meets(busy, h.track, h.track + h.tracks))

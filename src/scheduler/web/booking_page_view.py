@@ -17,6 +17,7 @@ from scheduler.auth.actors import Actor
 from scheduler.availability import service as availability_service
 from scheduler.bookings import service as bookings_service
 from scheduler.bookings.placement import PREREQUISITE_TEXT
+from scheduler.kit.zones import zone_label
 from scheduler.models import (
     AppointmentType,
     AuditEvent,
@@ -32,7 +33,7 @@ from scheduler.notifications import service as notifications_service
 from scheduler.web import repository
 from scheduler.web.messages_view import KIND_LABELS
 from scheduler.web.messages_view import STATUS_LABELS as MESSAGE_STATUS_LABELS
-from scheduler.web.today import STATUS_LABELS, zone_name
+from scheduler.web.today import STATUS_LABELS
 
 ACTION_LABELS = {
     "booking.create": "Booked",
@@ -212,7 +213,7 @@ def booking_page(session: Session, booking_id: int, *, viewer: Actor, now: datet
         location=location,
         chair=chair,
         provider=provider,
-        zone_label=zone_name(booking.start_at, location.timezone),
+        zone_label=zone_label(location.timezone, booking.start_at),
         start_at=booking.start_at.astimezone(tz),
         end_at=booking.end_at.astimezone(tz),
         status_label=STATUS_LABELS.get(booking.status, booking.status),

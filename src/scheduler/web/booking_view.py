@@ -19,6 +19,7 @@ from scheduler.availability.engine import local_instant
 from scheduler.bookings.lifecycle import patient_flags_of
 from scheduler.bookings.placement import missing_prerequisites
 from scheduler.errors import InvalidInput, NotFound
+from scheduler.kit.zones import zone_label
 from scheduler.models import (
     AppointmentType,
     Booking,
@@ -29,7 +30,6 @@ from scheduler.models import (
 )
 from scheduler.providers import service as providers_service
 from scheduler.web import repository
-from scheduler.web.today import zone_name
 
 # The longest date range the slot list shows at once (a month), and the days it explains.
 MAX_RANGE_DAYS = 31
@@ -200,7 +200,7 @@ def slot_picker(
         locations=locations,
         types=type_choices,
         providers=[],
-        zone_label=zone_name(now, location.timezone),
+        zone_label=zone_label(location.timezone, now),
         search=search,
     )
     # The providers at the location; once a type is chosen, those who do it.
@@ -349,7 +349,7 @@ def confirmation(
         patient=patient,
         appointment_type=appointment_type,
         location=location,
-        zone_label=zone_name(start_at, location.timezone),
+        zone_label=zone_label(location.timezone, start_at),
         start_at=local_start,
         end_at=(start_at + timedelta(minutes=minutes)).astimezone(tz),
         chair=chair,

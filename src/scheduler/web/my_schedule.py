@@ -15,12 +15,13 @@ from sqlmodel import Session
 from scheduler.availability.engine import local_instant
 from scheduler.feeds import service as feeds_service
 from scheduler.kit.timeutil import to_local, wall_time_text
+from scheduler.kit.zones import zone_label
 from scheduler.models import Provider
 from scheduler.providers import availability_service
 from scheduler.providers import service as providers_service
 from scheduler.providers.availability_service import WEEKDAY_NAMES
 from scheduler.web import repository
-from scheduler.web.today import STATUS_LABELS, zone_name
+from scheduler.web.today import STATUS_LABELS
 
 DEFAULT_ZONE = "UTC"
 
@@ -130,7 +131,7 @@ def my_schedule(
         provider=provider,
         today=today,
         week_start=week_start,
-        zone_label=zone_name(now, zone),
+        zone_label=zone_label(zone, now),
         days=days,
         hours=hours,
         active_links=len(links),

@@ -20,6 +20,7 @@ from scheduler.config import Settings
 from scheduler.db.transaction import run_in_transaction
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.secrets import hash_token
+from scheduler.kit.zones import everyday_zone_name
 from scheduler.models import Patient
 from scheduler.patient_access import service as patient_access
 from scheduler.public import service
@@ -35,7 +36,6 @@ from scheduler.web.patient_view import (
     month_grid,
     parse_day,
     parse_month,
-    zone_name,
 )
 from scheduler.web.templating import FormErrors, environment
 
@@ -108,7 +108,7 @@ def page(
         "clinic_logo": settings.clinic_logo_url,
         "brand_color": settings.clinic_brand_color,
         "errors": FormErrors(),
-        "zone_name": zone_name,
+        "zone_name": everyday_zone_name,
         "location": location,
     }
     values.update(context or {})

@@ -26,6 +26,7 @@ from scheduler.deps import ClockDep, RequestIdDep, SettingsDep
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.kit.ratelimit import rate_limit
+from scheduler.kit.zones import everyday_zone_name
 from scheduler.patient_access import service
 from scheduler.waitlist import patient_service
 from scheduler.web.patient_base import (
@@ -37,7 +38,7 @@ from scheduler.web.patient_base import (
     signed_in,
     write_limit,
 )
-from scheduler.web.patient_view import parse_day, zone_name
+from scheduler.web.patient_view import parse_day
 from scheduler.web.templating import FormErrors
 
 sign_in_limit = Depends(rate_limit("sign-in", lambda r: r.app.state.settings.sign_in_rate_limit))
@@ -156,7 +157,7 @@ def me_visits(
     context = {
         "visits": mine.visits,
         "waiting": mine.waiting,
-        "zone_name": zone_name,
+        "zone_name": everyday_zone_name,
         "noindex": True,
     }
     return page(request, "me_visits.html", context)

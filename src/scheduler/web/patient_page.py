@@ -14,12 +14,13 @@ from sqlmodel import Session
 
 from scheduler.auth.actors import Actor
 from scheduler.kit.timeutil import to_local
+from scheduler.kit.zones import zone_label
 from scheduler.models import Patient
 from scheduler.patients import service as patients_service
 from scheduler.patients.service import FlagRecord
 from scheduler.web import repository
 from scheduler.web.messages_view import MessageLine, patient_messages
-from scheduler.web.today import STATUS_LABELS, zone_name
+from scheduler.web.today import STATUS_LABELS
 
 # Visits that no longer take place: listed with the past ones, never as upcoming.
 _CALLED_OFF = frozenset({"cancelled", "entered-in-error"})
@@ -75,7 +76,7 @@ def visits(session: Session, patient_id: int, *, now: datetime) -> tuple[list[Vi
             booking_id=booking.id,
             start_local=to_local(booking.start_at, location.timezone),
             end_local=to_local(booking.end_at, location.timezone),
-            zone_label=zone_name(booking.start_at, location.timezone),
+            zone_label=zone_label(location.timezone, booking.start_at),
             type_name=kind.name,
             location_name=location.name,
             provider_name=provider.display_name or provider.name,
@@ -114,7 +115,7 @@ def patient_page(session: Session, patient_id: int, *, viewer: Actor, now: datet
         candidate=candidate,
         merged_into=merged_into,
         flag_times=flag_times,
-        zone_label=zone_name(now, zone),
+        zone_label=zone_label(zone, now),
         messages=patient_messages(session, patient_id, now=now),
     )
 

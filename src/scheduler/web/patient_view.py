@@ -1,4 +1,4 @@
-"""Presentation helpers of the patient pages: zone names, the month grid, the details form."""
+"""Presentation helpers of the patient pages: the month grid, the details form."""
 
 from __future__ import annotations
 
@@ -12,28 +12,6 @@ from pydantic import ValidationError
 
 from scheduler.public.schemas import PatientDetails, PublicAppointmentType
 from scheduler.web.templating import FormErrors
-
-# What patients call their zone; other zones are named by their IANA name.
-_ZONE_NAMES = {
-    "America/New_York": "Eastern Time",
-    "America/Detroit": "Eastern Time",
-    "America/Chicago": "Central Time",
-    "America/Denver": "Mountain Time",
-    "America/Boise": "Mountain Time",
-    "America/Phoenix": "Mountain Time (Arizona)",
-    "America/Los_Angeles": "Pacific Time",
-    "America/Anchorage": "Alaska Time",
-    "Pacific/Honolulu": "Hawaii Time",
-}
-
-
-def zone_name(zone: str, at: datetime | None = None) -> str:
-    """ "Mountain Time (MST)": the zone's everyday name and, with ``at``, its abbreviation
-    then (MST or MDT), so a time near a clock change is not ambiguous."""
-    name = _ZONE_NAMES.get(zone) or f"{zone.replace('_', ' ')} time"
-    if at is None:
-        return name
-    return f"{name} ({at.astimezone(ZoneInfo(zone)):%Z})"
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:

@@ -30,6 +30,7 @@ from scheduler.errors import Conflict, InvalidInput, SchedulerError
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
 from scheduler.idempotency.service import create_once
+from scheduler.kit.zones import zone_label
 from scheduler.models import Patient
 from scheduler.patients import service as patients_service
 from scheduler.series import service as series_service
@@ -114,7 +115,7 @@ def _page(
         "query": form.query(),
         "picks": picks,
         "location": location,
-        "zone_label": series_view.zone_label(location, now) if location else "UTC",
+        "zone_label": zone_label(location.timezone, now) if location else "UTC",
         "preview": preview,
         "rows": rows,
         "alternatives": alternatives,

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from scheduler.appointment_types import service as types_service
 from scheduler.bookings.schemas import Override
 from scheduler.errors import InvalidInput, SchedulerError
+from scheduler.kit.zones import zone_label
 from scheduler.models import Chair, Location, Patient, Provider
 from scheduler.providers import service as providers_service
 from scheduler.series import service as series_service
@@ -30,7 +31,7 @@ from scheduler.series.schemas import (
 )
 from scheduler.web import repository
 from scheduler.web.booking_view import Gate, gate_fails, gates_of
-from scheduler.web.today import STATUS_LABELS, zone_name
+from scheduler.web.today import STATUS_LABELS
 
 ALL = 1000
 # Why a request's limits exclude a start, and the alternatives, in the desk's words.
@@ -306,10 +307,6 @@ def alternatives(
     return out
 
 
-def zone_label(location: Location, at: datetime) -> str:
-    return zone_name(at, location.timezone)
-
-
 # ---- a series and a patient's series ---------------------------------------------------
 
 
@@ -392,7 +389,7 @@ def series_page(session: Session, series_id: int, *, now: datetime) -> SeriesPag
         patient=patient,
         location=location,
         template=template,
-        zone=zone_name(now, zone),
+        zone=zone_label(zone, now),
         tz=tz,
         rows=rows,
         boosters=boosters,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -17,6 +16,7 @@ from scheduler.bookings import service as bookings_service
 from scheduler.bookings.service import TRANSITIONS
 from scheduler.errors import Conflict, NotFound, PreconditionFailed
 from scheduler.kit.timeutil import to_local
+from scheduler.kit.zones import zone_label
 from scheduler.models import Location, Patient
 from scheduler.web import repository
 
@@ -59,17 +59,6 @@ class TodayView:
     day: date
     zone_label: str
     arrivals: list[Arrival]
-
-
-def zone_name(at: datetime, zone: str) -> str:
-    """ "America/Denver (MST, UTC-7)": the zone and its abbreviation and offset at ``at``."""
-    local = at.astimezone(ZoneInfo(zone))
-    offset = local.utcoffset()
-    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-    sign = "+" if minutes >= 0 else "−"
-    hours, rest = divmod(abs(minutes), 60)
-    amount = f"{hours}:{rest:02d}" if rest else f"{hours}"
-    return f"{zone} ({local:%Z}, UTC{sign}{amount})"
 
 
 def arrivals_today(session: Session, location_id: int | None, *, now: datetime) -> TodayView:
@@ -115,9 +104,9 @@ def arrivals_today(session: Session, location_id: int | None, *, now: datetime) 
                 fasting_acknowledged=booking.fasting_acknowledged,
             )
         )
-    zone_label = zone_name(now, location.timezone)
+    label = zone_label(location.timezone, now)
     return TodayView(
-        location=location, locations=locations, day=day, zone_label=zone_label, arrivals=rows
+        location=location, locations=locations, day=day, zone_label=label, arrivals=rows
     )
 
 
