@@ -15,7 +15,11 @@ growth after the first minute (start-up, first renders and caches filling are ov
 and the growth of the last half of the run after that minute, which must be small: memory
 that levels off. Figures depend little on the machine's load (it is memory, not time).
 
+``--probe`` serves ``soak_probe.py``'s app instead, which reports SQLite's, malloc's and
+Python's memory apart from inside the server (benchmarks/README.md says how to read it).
+
     .venv/bin/python benchmarks/soak.py [--backend sqlite|postgresql|both] [--minutes 10]
+        [--probe] [--tracemalloc FRAMES]
 """
 
 from __future__ import annotations
