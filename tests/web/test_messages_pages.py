@@ -188,3 +188,50 @@ def test_providers_have_no_messages_page(
     sign_in(browser, "nurse@clinic.example")
     assert browser.get("/admin/messages").status_code == 403
     assert ">Messages<" not in browser.get("/admin/my-schedule").text
+
+
+def test_a_resent_message_stops_counting_as_failed_and_cannot_be_resent_twice(
+    browser: TestClient, clinic: Clinic, db: Session, settings: Settings, clock: FrozenClock
+) -> None:
+    booking, confirmation, link = _setup(browser, db, clinic, settings, clock)
+    before = browser.get("/admin/messages").text
+    assert "2 messages could not be sent." in before
+    assert '<span class="nav-badge">2<' in before
+    token = csrf_of(browser, "/admin/messages")
+    done = browser.post(f"/admin/messages/{confirmation.id}/resend", data={"csrftoken": token})
+    assert done.status_code == 303
+
+    after = browser.get("/admin/messages").text
+    # Only the sign-in link still waits for staff; the confirmation was sent again.
+    assert "1 message could not be sent." in after
+    assert '<span class="nav-badge">1<' in after
+    original = next(r for r in _rows(after) if f"/admin/bookings/{booking}" in r and "Failed" in r)
+    assert "A newer one was sent" in original
+    assert "Resend" not in original
+    page = browser.get(f"/admin/bookings/{booking}").text
+    assert "Sent again below" in page
+
+    again = browser.post(f"/admin/messages/{confirmation.id}/resend", data={"csrftoken": token})
+    assert again.status_code == 409
+    assert "A newer message of this kind was already sent" in again.text
+    copies = db.exec(
+        select(Notification).where(
+            Notification.booking_id == booking, Notification.kind == "confirmation"
+        )
+    ).all()
+    assert len(copies) == 2
+
+    # A new sign-in link the patient asks for settles the failed one the same way.
+    request_link(
+        db,
+        email=clinic.other_patient.email,
+        date_of_birth=clinic.other_patient.date_of_birth,
+        request_id="test-2",
+        now=clock.now(),
+        settings=settings,
+    )
+    db.commit()
+    settled = browser.get("/admin/messages").text
+    assert "could not be sent" not in settled
+    assert "nav-badge" not in settled
+    assert link.id is not None

@@ -307,6 +307,26 @@ class MessageRow:
     patient: Patient
     booking: Booking | None
     location: Location | None
+    superseded: bool = False
+
+
+def _later_of_same(message: Any) -> Any:
+    """A later message of the same kind to the same visit (or, for a message about no visit,
+    to the same patient): a failed message followed by one (a resend, a new sign-in link)
+    no longer waits for staff. ``message`` is the aliased or plain notification table."""
+    later = _TABLE.alias("later")
+    return (
+        select(later.c.id)
+        .where(
+            later.c.id > message.c.id,
+            later.c.kind == message.c.kind,
+            or_(
+                later.c.booking_id == message.c.booking_id,
+                (message.c.booking_id.is_(None)) & (later.c.patient_id == message.c.patient_id),
+            ),
+        )
+        .exists()
+    )
 
 
 def _message_conditions(given: MessageFilter) -> list[Any]:
@@ -354,7 +374,7 @@ def list_messages(
     else:
         sort += [col(Notification.due_at).desc(), col(Notification.id).desc()]
     rows = session.execute(
-        select(Notification, Patient, Booking, Location)
+        select(Notification, Patient, Booking, Location, _later_of_same(_TABLE))
         .select_from(Notification)
         .outerjoin(Booking, col(Booking.id) == col(Notification.booking_id))
         .join(Patient, col(Patient.id) == patient_of)
@@ -370,13 +390,25 @@ def list_messages(
         .outerjoin(Booking, col(Booking.id) == col(Notification.booking_id))
         .where(*conditions)
     ).scalar_one()
-    return [MessageRow(n, p, b, loc) for n, p, b, loc in rows], int(total)
+    return [MessageRow(n, p, b, loc, bool(later)) for n, p, b, loc, later in rows], int(total)
 
 
 def failed_count(session: Session) -> int:
-    """How many messages gave up (over the (status, due_at) index)."""
+    """How many messages gave up and were not followed by another of their kind to the same
+    visit or patient (over the (status, due_at) index; failed messages are few)."""
     return int(
         session.execute(
-            select(func.count()).select_from(_TABLE).where(_TABLE.c.status == "failed")
+            select(func.count())
+            .select_from(_TABLE)
+            .where(_TABLE.c.status == "failed", ~_later_of_same(_TABLE))
         ).scalar_one()
+    )
+
+
+def is_superseded(session: Session, notification_id: int) -> bool:
+    """Whether a later message of the same kind went to the same visit or patient."""
+    return bool(
+        session.execute(
+            select(_later_of_same(_TABLE)).where(_TABLE.c.id == notification_id)
+        ).scalar_one_or_none()
     )

@@ -11,6 +11,7 @@ would carry a stale or used link, and the patient or the waitlist makes a new on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -91,17 +92,29 @@ def messages_of_patient(session: Session, patient_id: int, *, limit: int) -> lis
 
 
 def failed_count(session: Session) -> int:
-    """How many messages gave up and wait for staff."""
+    """How many messages gave up and wait for staff (not those resent since, or followed by
+    a newer message of their kind to the same patient, such as a new sign-in link)."""
     return repository.failed_count(session)
 
 
 def resend_refusal(
-    notification: Notification, booking: Booking | None, *, now: datetime
+    notification: Notification,
+    booking: Booking | None,
+    *,
+    now: datetime,
+    superseded: bool = False,
 ) -> Conflict | None:
-    """Why ``notification`` cannot be resent now (the error to raise), or None."""
+    """Why ``notification`` cannot be resent now (the error to raise), or None.
+    ``superseded``: a later message of its kind went to the same visit (a resend already)."""
     refused_kind = NOT_RESENDABLE.get(notification.kind)
     if refused_kind is not None:
         return Conflict(refused_kind, code="not_resendable")
+    if superseded:
+        return Conflict(
+            "A newer message of this kind was already sent for this visit; resend that one "
+            "if it failed too.",
+            code="invalid_transition",
+        )
     if booking is None:
         return Conflict(
             "Only messages about a visit can be resent; this one was a one-off.",
@@ -122,12 +135,29 @@ def resend_refusal(
     return None
 
 
-def offers_resend(notification: Notification, booking: Booking | None, *, now: datetime) -> bool:
-    """Whether a page shows a Resend button: for a failed message that may be resent."""
+def offers_resend(
+    notification: Notification,
+    booking: Booking | None,
+    *,
+    now: datetime,
+    superseded: bool = False,
+) -> bool:
+    """Whether a page shows a Resend button: for a failed message that may be resent and
+    was not followed by a newer one of its kind."""
     return (
         notification.status == NotificationStatus.FAILED
-        and resend_refusal(notification, booking, now=now) is None
+        and resend_refusal(notification, booking, now=now, superseded=superseded) is None
     )
+
+
+def superseded_ids(messages: Sequence[Notification]) -> set[int]:
+    """Of one visit's messages, those followed by a later message of the same kind (a failed
+    one then no longer waits for staff: it was resent)."""
+    latest: dict[str, int] = {}
+    for n in messages:
+        if n.id is not None:
+            latest[n.kind] = max(latest.get(n.kind, n.id), n.id)
+    return {n.id for n in messages if n.id is not None and n.id < latest[n.kind]}
 
 
 def resend(session: Session, notification_id: int, *, actor: Actor, now: datetime) -> MessageRow:
@@ -138,7 +168,9 @@ def resend(session: Session, notification_id: int, *, actor: Actor, now: datetim
     booking = None
     if original.booking_id is not None and original.kind not in NOT_RESENDABLE:
         booking = get_booking_for(session, original.booking_id, viewer=actor)
-    refusal = resend_refusal(original, booking, now=now)
+    refusal = resend_refusal(
+        original, booking, now=now, superseded=repository.is_superseded(session, notification_id)
+    )
     if refusal is not None:
         raise refusal
     assert booking is not None

@@ -92,6 +92,7 @@ class MessageRow:
     attempts: int
     last_error: str
     can_resend: bool
+    resent: bool = False  # a failed message followed by a newer one of its kind
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def _messages(
     rows: Sequence[Notification], booking: Booking, zone: str, now: datetime
 ) -> list[MessageRow]:
     tz = ZoneInfo(zone)
+    resent = notifications_service.superseded_ids(rows)
     result = []
     for n in rows:
         assert n.id is not None
@@ -180,7 +182,10 @@ def _messages(
                 sent_at=n.sent_at.astimezone(tz) if n.sent_at else None,
                 attempts=n.attempts,
                 last_error=n.last_error,
-                can_resend=notifications_service.offers_resend(n, booking, now=now),
+                can_resend=notifications_service.offers_resend(
+                    n, booking, now=now, superseded=n.id in resent
+                ),
+                resent=n.id in resent,
             )
         )
     return result

@@ -93,6 +93,7 @@ class MessageLine:
     error_words: str
     error_text: str
     can_resend: bool
+    resent: bool = False  # a failed message followed by a newer one of its kind
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,10 @@ def _line(row: MessageRow, default_zone: str, now: datetime) -> MessageLine:
         attempts=n.attempts,
         error_words=explain_error(n.last_error) if n.status == "failed" else "",
         error_text=n.last_error,
-        can_resend=notifications_service.offers_resend(n, row.booking, now=now),
+        can_resend=notifications_service.offers_resend(
+            n, row.booking, now=now, superseded=row.superseded
+        ),
+        resent=row.superseded,
     )
 
 
