@@ -195,3 +195,16 @@ def test_on_a_phone_a_block_goes_to_the_booking_page(page: Page, site: Site) -> 
     page.locator(".block", has_text="Riley Santos").click()
     expect(page).to_have_url(re.compile(r"/admin/bookings/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Riley Santos")
+
+
+def test_a_quote_or_backslash_key_is_ignored_without_a_script_error(page: Page, site: Site) -> None:
+    """Keys that are not shortcuts do nothing, even those a CSS selector cannot hold as typed."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, site)
+    page.locator("body").click(position={"x": 5, "y": 5})
+    for key in ('"', "\\", "'", "]"):
+        page.keyboard.press(key)
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    assert errors == []

@@ -44,9 +44,11 @@
 
   function act(key) {
     if (key === "?") { openHelp(); return true; }
-    var row = help.querySelector('tr[data-key="' + key + '"]');
+    // CSS.escape: a key such as " or \ would not be a valid selector as typed.
+    var wanted = '[data-key="' + CSS.escape(key) + '"]';
+    var row = help.querySelector("tr" + wanted);
     if (!row) { return false; }
-    var link = document.querySelector('a[data-key="' + key + '"]');
+    var link = document.querySelector("a" + wanted);
     if (link) { window.location.assign(link.href); return true; }
     if (row.dataset.href) { go(row.dataset.href); return true; }
     return false;
