@@ -183,6 +183,18 @@ def booked(site: Site) -> dict[str, Any]:
     return {**ids, "day": day, "booking": booking_id, "consult_booking": consult.json()["id"]}
 
 
+def test_a_board_narrowed_to_a_phone_opens_its_time_axis_at_now(page: Page, site: Site) -> None:
+    # Loaded wide (the axis fits, nothing to scroll), then the window narrows, as a tablet
+    # turned or a window dragged: the axis must open where "now" is, not at midnight.
+    page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
+    sign_in(page, site)
+    region = page.locator(".board-scroll")
+    assert region.evaluate("r => r.scrollLeft") == 0
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    expect(page.locator(".board-now")).to_be_in_viewport()
+    assert region.evaluate("r => r.scrollLeft") > 0
+
+
 def test_the_board_shows_a_booking_in_its_chair_at_its_time(
     page: Page, site: Site, booked: dict[str, Any]
 ) -> None:

@@ -49,6 +49,16 @@
   }
 
   reveal();
+  // A tablet turned, or a window narrowed until the axis scrolls: open it the same way,
+  // unless someone has already scrolled it themselves.
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(function () {
+      var region = document.querySelector(".board-scroll");
+      if (region && region.scrollLeft === 0) { reveal(); }
+    }, 150);
+  });
   var timer = window.setInterval(refresh, PERIOD_MS);
   // A booking changed from the side panel (panel.js): show it now, not in 30 seconds.
   document.addEventListener("scheduler:booking-changed", refresh);
