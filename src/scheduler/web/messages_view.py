@@ -104,7 +104,6 @@ class MessagesPage:
     limit: int
     statuses: tuple[str, ...]
     kinds: tuple[str, ...]
-    failed: int
 
     @property
     def zones(self) -> list[str]:
@@ -177,7 +176,6 @@ def messages_page(
         limit=PAGE_SIZE,
         statuses=statuses,
         kinds=kinds,
-        failed=notifications_service.failed_count(session),
     )
 
 
