@@ -37,6 +37,7 @@ from scheduler.series import service as series_service
 from scheduler.series.planning import SERIES_REASON_TEXT
 from scheduler.series.schemas import SeriesPreview, SeriesRead
 from scheduler.web import series_view
+from scheduler.web.booking_forms import override_of
 from scheduler.web.deps import DeskPage, Staff
 from scheduler.web.settings import attempt
 from scheduler.web.templating import FormErrors, flash, render
@@ -237,12 +238,8 @@ def book_series(
         errors.add(name, message)
     if not form.complete:
         errors.add("", "Choose the patient, the series, the location and the first day.")
-    reason = override_reason.strip()
-    if form.override and len(reason) < 3:
-        errors.add(
-            "override_reason",
-            "This patient does not meet every requirement: give the reason for booking anyway.",
-        )
+    given = override_of(form.override, override_reason, errors)
+    reason = given.reason if given is not None else ""
     if not errors:
         try:
             data = form.request(
