@@ -16,7 +16,15 @@ from scheduler.db import build_engine
 from scheduler.models import Notification, Patient
 from scheduler.patient_access.service import request_link
 from tests.conftest import make_settings
-from tests.web.browser import DESKTOP, FROZEN_NOW, PHONE, Site, assert_accessible, screenshot
+from tests.web.browser import (
+    DESKTOP,
+    FROZEN_NOW,
+    PHONE,
+    Site,
+    assert_accessible,
+    screenshot,
+    table_overflow,
+)
 from tests.web.browser import sign_in as sign_in_page
 
 AUTH_ERROR = "SMTP 535: 5.7.8 Authentication credentials invalid"
@@ -89,3 +97,6 @@ def test_the_desk_sees_failed_messages_first_and_resends_one(page: Page, site: S
     expect(page.get_by_role("heading", name="Messages")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "patient-messages", (DESKTOP, PHONE))
+    # On a phone the patient's messages read as cards, nothing past the screen's edge.
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    assert table_overflow(page, ".messages-section table") <= 0
