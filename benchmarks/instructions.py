@@ -9,7 +9,10 @@ venv and the same data:
 - ``trivial``: ``GET /healthz``, the baseline;
 - ``slots``: a front-desk slot search for a provider-month (``slots.py``'s clinic and query);
 - ``booking``: ``POST /api/v1/bookings`` with an ``Idempotency-Key`` (``bookings.py``'s clinic);
-- ``feed304``: an ``If-None-Match`` revalidation of ``feeds.py``'s 2,000-event feed.
+- ``feed304``: an ``If-None-Match`` revalidation of ``feeds.py``'s 2,000-event feed;
+- ``feedcold``: the first request for that feed after the app started (``feeds.py``'s "cold"
+  figure): one request, counted alone, in the same process before any other workload, so
+  the modules and caches a first request fills are in it (start-up itself is not).
 
 Each tree is seeded outside valgrind by its own ``benchmarks/`` code (``_common``, ``slots``,
 ``bookings``, ``feeds``) into fresh SQLite files migrated with its own ``migrations/``. Then a
@@ -57,7 +60,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-WORKLOADS = ("trivial", "slots", "booking", "feed304")
+WORKLOADS = ("trivial", "slots", "booking", "feed304", "feedcold")
+# Counted once, in a fresh app, before anything else ran in the process: the first request.
+SINGLE = ("feedcold",)
 HELPER_C = r"""
 #include <valgrind/callgrind.h>
 /* Callgrind's monitor commands zero and dump every thread's counters; its client requests
@@ -196,6 +201,11 @@ def measure_tree(root: Path, workdir: Path, args: argparse.Namespace) -> dict[st
     dumps = read_dumps(prefix)
     result: dict[str, Any] = {"per_request": {}, "dumps": {}}
     for name in args.workloads:
+        if name in SINGLE:
+            single, single_dump = dumps[f"{name}-x1"]
+            result["per_request"][name] = single
+            result["dumps"][name] = (single, single, single_dump)
+            continue
         small, _ = dumps[f"{name}-x{args.requests}"]
         large, large_dump = dumps[f"{name}-x{2 * args.requests}"]
         result["per_request"][name] = (large - small) / args.requests
@@ -303,6 +313,8 @@ def report(labels: list[str], results: dict[str, Any], args: argparse.Namespace)
             print(f"{name:<10}" + "".join(f"{c:>28.2f}" for c in cells))
     print("\nconsistency: I(N) per request vs I(2N) per request (start-up excluded in both)")
     for name in args.workloads:
+        if name in SINGLE:
+            continue
         for label in labels:
             small, large, _ = results[label]["dumps"][name]
             print(
@@ -322,9 +334,10 @@ def report(labels: list[str], results: dict[str, Any], args: argparse.Namespace)
             print(f"\ntop {args.annotate} C functions by self instructions, {name}, 2N dump:")
             for label in labels:
                 _, large, dump = results[label]["dumps"][name]
-                print(f"  {label}: {large:,} instructions in {2 * args.requests} requests")
+                count = 1 if name in SINGLE else 2 * args.requests
+                print(f"  {label}: {large:,} instructions in {count} requests")
                 for cost, function in top_functions(dump, args.annotate):
-                    print(f"    {cost / (2 * args.requests):>14,.0f} /req  {function}")
+                    print(f"    {cost / count:>14,.0f} /req  {function}")
 
 
 # --- the children: run inside the tree, with its code first on sys.path ------------------------
@@ -568,7 +581,23 @@ def measure(options: argparse.Namespace) -> None:
     plan = json.loads((Path(os.environ["INSTR_WORKDIR"]) / "plan.json").read_text())
     n = options.requests
     loop = new_loop()
-    for name in options.workloads.split(","):
+    names = options.workloads.split(",")
+    if "feedcold" in names:  # first, while nothing has been imported or cached for a request
+        names.remove("feedcold")
+        app = InProcessApp(plan["feeds"]["url"])
+
+        async def cold(app: InProcessApp = app) -> None:
+            await app.start()
+            helper.cg_start()
+            helper.cg_monitor(b"zero")
+            status, body, _ = await app.request("GET", plan["feeds"]["path"], {})
+            helper.cg_monitor(b"dump feedcold-x1")
+            if status != 200 or body.count(b"BEGIN:VEVENT") < 1000:
+                raise RuntimeError(f"feedcold: answered {status}: {body[:300]!r}")
+            await app.stop()
+
+        loop.run_until_complete(cold())
+    for name in names:
         url, call = workload(name, plan)
         app = InProcessApp(url)
 
