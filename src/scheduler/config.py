@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # How long the server may take to confirm a message whose data it has been given (RFC
+    # 5321 allows it 10 minutes): past this, the message may have arrived, so it is not resent.
+    smtp_data_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     reminder_offsets_hours: list[int] = Field(default_factory=lambda: [48, 24])
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)

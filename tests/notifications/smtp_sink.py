@@ -1,7 +1,9 @@
 """A real SMTP server for tests (aiosmtpd), in a thread of the test process.
 
 ``mode``: ``accept`` (keep every message), ``refuse`` (451 for every recipient), ``hang``
-(sit on DATA for ``hang_seconds``, so the client times out). Recipients containing
+(sit on each recipient for ``hang_seconds``, so the client times out before it sends the
+message). ``delay_seconds`` holds back the confirmation of every message the server keeps
+(a slow or loaded server). Recipients containing
 ``bounce`` are always refused (550), so one bad address can be tested next to good ones.
 """
 
@@ -36,6 +38,9 @@ class Sink:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
+        if self.mode == "hang":
+            await asyncio.sleep(self.hang_seconds)
+            return "451 4.3.0 Too late"
         if self.mode == "refuse":
             return "451 4.3.0 Try again later"
         if "bounce" in address:
@@ -44,8 +49,6 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.mode == "hang":
-            await asyncio.sleep(self.hang_seconds)
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         message = message_from_bytes(envelope.content, policy=default)

@@ -9,6 +9,7 @@ Clock: Monday 2 March 2026, 09:00 in New York; the US clocks go forward on Sunda
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,8 +256,8 @@ def test_a_server_that_hangs_times_out_and_the_message_goes_on_the_next_attempt(
     drain(worker)
     db.refresh(first)
     assert first.status == "sent"
-    # The hung attempt may have reached the server after all: same Message-ID either way.
-    assert set(smtp.sink.message_ids()) == {first.message_id}
+    # The hung attempt had not handed the message over: it arrived once.
+    assert smtp.sink.message_ids() == [first.message_id]
 
 
 def test_a_front_desk_booking_gets_a_working_manage_link_and_can_stop_reminders(
@@ -354,3 +355,61 @@ def test_the_file_transport_writes_eml_files_and_logs_no_personal_data(
     assert str(eml) in logged
     for personal in (prepared.patient.email, prepared.patient.first_name, "Thu 5 Mar"):
         assert personal not in logged
+
+
+def test_a_server_slow_to_confirm_a_message_does_not_get_it_twice(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    prepared: Clinic,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    database_url: str,
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    """The server keeps the message but answers the end of its data after the command
+    timeout (a loaded machine): the worker waits for that answer instead of taking the
+    silence as a failure and sending the message again on a new connection."""
+    worker = make_worker(worker_settings(database_url, smtp, tmp_path), session_factory, clock)
+    booking = book(client, desk_headers, prepared, start=THURSDAY_10).json()["id"]
+    smtp.sink.delay_seconds = 1.5  # past the 1 s timeout of every other reply
+    assert drain(worker) == 1
+    time.sleep(2 * smtp.sink.delay_seconds)  # any second copy reaches the server meanwhile
+    stored = queued_for(db, booking)[0]
+    db.refresh(stored)
+    assert smtp.sink.message_ids() == [stored.message_id]
+    assert (stored.status, stored.attempts) == ("sent", 1)
+
+
+def test_a_message_the_server_never_confirms_is_failed_not_sent_again(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    prepared: Clinic,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    database_url: str,
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    """Past the wait for its confirmation the message may have arrived: the worker does not
+    send it again; staff see why it failed and may resend it."""
+    settings = worker_settings(
+        database_url, smtp, tmp_path, smtp_timeout_seconds=0.3, smtp_data_timeout_seconds=0.5
+    )
+    worker = make_worker(settings, session_factory, clock)
+    booking = book(client, desk_headers, prepared, start=THURSDAY_10).json()["id"]
+    smtp.sink.delay_seconds = 1.5
+    assert drain(worker) == 1
+    smtp.sink.delay_seconds = 0.0
+    clock.advance(timedelta(hours=1))
+    assert drain(worker) == 0
+    time.sleep(2.0)  # a copy the server kept after all has arrived by now
+    stored = queued_for(db, booking)[0]
+    db.refresh(stored)
+    assert smtp.sink.message_ids() in ([], [stored.message_id])  # never two
+    assert (stored.status, stored.attempts) == ("failed", 1)
+    assert "did not confirm the message within 0.5 s" in stored.last_error
+    assert "may have arrived" in stored.last_error
+    assert prepared.patient.email not in stored.last_error

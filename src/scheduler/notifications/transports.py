@@ -25,9 +25,12 @@ from email.utils import formatdate, parseaddr
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scheduler.config import Settings
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger("scheduler.notifications")
 
@@ -160,6 +163,12 @@ class DeliveryError(Exception):
     """The transport could not deliver the message now (refused, timed out, unreachable)."""
 
 
+class DeliveryUnconfirmed(DeliveryError):
+    """The server was given the whole message but did not confirm it (no answer in time, or
+    the connection dropped): it may have arrived. Sending it again could give the patient two
+    copies, so the worker does not (RFC 1047 describes these duplicates)."""
+
+
 class Transport(Protocol):
     def send(self, message: OutgoingMessage) -> None:
         """Deliver or raise ``DeliveryError``."""
@@ -191,9 +200,64 @@ class FileTransport:
         return None
 
 
+class _Unconfirmed(Exception):
+    """Raised inside ``smtplib``'s ``sendmail`` once the message's data went out unanswered."""
+
+
+class _ConfirmedData:
+    """``smtplib``'s DATA command, but once the message's data is out the server's confirmation
+    is awaited for ``data_timeout`` (not the short command timeout), and a missing one raises
+    ``_Unconfirmed`` rather than ``SMTPServerDisconnected``: then the server may have kept the
+    message, and nothing may send it again."""
+
+    data_timeout: float = 60.0
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        """``sendmail`` gives the message as bytes."""
+        assert isinstance(msg, bytes)
+        smtp: smtplib.SMTP = self  # type: ignore[assignment]
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        payload = _DOT_LINE.sub(b"..", msg)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        smtp.send(payload + b".\r\n")  # a failure here: the server has no complete message
+        sock = smtp.sock
+        assert sock is not None
+        sock.settimeout(self.data_timeout)
+        try:
+            code, reply = smtp.getreply()
+        except smtplib.SMTPServerDisconnected as exc:  # no answer in time, or the line dropped
+            raise _Unconfirmed(str(exc)) from exc
+        if smtp.sock is not None:
+            smtp.sock.settimeout(smtp.timeout)
+        return code, reply
+
+
+# A line starting with "." gets one more (RFC 5321 4.5.2, smtplib's ``_quote_periods``).
+_DOT_LINE = re.compile(rb"(?m)^\.")
+
+
+class _Smtp(_ConfirmedData, smtplib.SMTP):
+    pass
+
+
+class _SmtpSsl(_ConfirmedData, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpTransport:
     """SMTP with the standard library's ``smtplib``: plain, STARTTLS or implicit TLS, with
-    optional login. One connection is kept open for a batch and reopened when it drops."""
+    optional login. One connection is kept open for a batch and reopened when it drops.
+
+    A message goes once per ``send`` at most: the connection is tried again only when it
+    failed before the server had the whole message (a kept-open connection the server closed
+    meanwhile). Once the data is out, a late or missing confirmation is
+    ``DeliveryUnconfirmed``, never a second copy; the confirmation is awaited for
+    ``data_timeout`` (servers may take long to accept, RFC 5321 4.5.3.2.6), every other reply
+    for ``timeout``."""
 
     def __init__(
         self,
@@ -204,20 +268,23 @@ class SmtpTransport:
         username: str = "",
         password: str = "",
         timeout: float = 10.0,
+        data_timeout: float = 60.0,
     ) -> None:
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
+        self.data_timeout = max(data_timeout, timeout)
         self._smtp: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
-        smtp: smtplib.SMTP
+        smtp: _Smtp | _SmtpSsl
         if self.security == "tls":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = _SmtpSsl(self.host, self.port, timeout=self.timeout, context=context)
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = _Smtp(self.host, self.port, timeout=self.timeout)
             if self.security == "starttls":
                 smtp.starttls(context=context)
+        smtp.data_timeout = self.data_timeout
         if self.username:
             smtp.login(self.username, self.password)
         return smtp
@@ -236,6 +303,12 @@ class SmtpTransport:
                     self._smtp = self._connect()
                 self._smtp.sendmail(sender, [recipient], data, mail_options=options)
                 return
+            except _Unconfirmed as exc:
+                self._drop()
+                raise DeliveryUnconfirmed(
+                    f"the server did not confirm the message within {self.data_timeout:g} s"
+                    f" ({_reply(str(exc))}); it may have arrived, so it is not sent again"
+                ) from exc
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop()
                 if attempt == 2:
@@ -301,5 +374,6 @@ def build_transport(settings: Settings) -> Transport:
             username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value(),
             timeout=settings.smtp_timeout_seconds,
+            data_timeout=settings.smtp_data_timeout_seconds,
         )
     return FileTransport(settings.data_dir / "outbox")

@@ -34,7 +34,12 @@ from scheduler.notifications import delivery
 from scheduler.notifications.compose import Claimed
 from scheduler.notifications.outbox import install_policy
 from scheduler.notifications.policy import NotificationPolicy
-from scheduler.notifications.transports import DeliveryError, Transport, build_transport
+from scheduler.notifications.transports import (
+    DeliveryError,
+    DeliveryUnconfirmed,
+    Transport,
+    build_transport,
+)
 from scheduler.worker import jobs
 
 log = logging.getLogger("scheduler.worker")
@@ -120,6 +125,17 @@ class Worker:
             return
         try:
             self.transport.send(item.message)
+        except DeliveryUnconfirmed as exc:
+            # It may have arrived: staff decide (the Messages page), rather than a resend
+            # giving the patient a second copy.
+            error = str(exc)
+            results.run(
+                lambda s: delivery.mark_not_sent(
+                    s, item.id, "failed", error, worker_id=self.worker_id, now=self.clock.now()
+                )
+            )
+            log.warning("message %s not confirmed (failed): %s", item.id, error)
+            return
         except DeliveryError as exc:
             error = str(exc)
             status = results.run(
