@@ -208,3 +208,47 @@ def test_a_quote_or_backslash_key_is_ignored_without_a_script_error(page: Page, 
     page.keyboard.press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
     assert errors == []
+
+
+# (width, height, touch screen, button shown): a desktop and a tablet-sized window with a
+# keyboard and mouse keep the button; a touch tablet and any phone, which have no keyboard, don't.
+_SHORTCUTS_BUTTON_CASES = (
+    (1280, 800, False, True),
+    (820, 1180, False, True),
+    (390, 844, False, False),
+    (820, 1180, True, False),
+    (390, 844, True, False),
+)
+
+
+def test_the_shortcuts_button_shows_only_where_there_is_a_keyboard(
+    chromium: Browser, site: Site
+) -> None:
+    for touch in (False, True):
+        context = chromium.new_context(
+            viewport={"width": 1280, "height": 800}, has_touch=touch, is_mobile=touch
+        )
+        try:
+            page = context.new_page()
+            sign_in(page, site)
+            button = page.get_by_role("button", name="Keyboard shortcuts")
+            for width, height, on_touch, shown in _SHORTCUTS_BUTTON_CASES:
+                if on_touch != touch:
+                    continue
+                page.set_viewport_size({"width": width, "height": height})
+                page.reload()
+                where = f"{width}px{' touch' if touch else ''}"
+                if shown:
+                    expect(button, where).to_be_visible()
+                    box = button.bounding_box()
+                    assert box is not None
+                    assert box["x"] >= 0, where
+                    assert box["x"] + box["width"] <= width, where
+                else:
+                    expect(button, where).to_be_hidden()
+                    # No empty footer strip left behind at the foot of the page.
+                    footer = page.locator(".site-footer").bounding_box()
+                    assert footer is None or footer["height"] == 0, where
+                assert_accessible(page)
+        finally:
+            context.close()
