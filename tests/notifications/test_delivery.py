@@ -76,12 +76,12 @@ def test_messages_arrive_with_local_times_across_the_dst_change(
     assert confirmation["To"] == prepared.patient.email
     assert confirmation["From"] == "Downtown Clinic <desk@clinic.example>"
     text = text_of(confirmation)
-    assert "Monday 9 March 2026, 10:00 EDT (America/New_York)" in text
+    assert "Monday 9 March 2026, 10:00 Eastern Time (EDT)" in text
     assert "100 Main St, New York" in text
     assert "Stop eating at 04:00" in text
     assert "Clear liquids only until 08:00" in text
     assert "Bring a driver" in text
-    assert "Monday 9 March 2026, 10:00 EDT" in html_of(confirmation)
+    assert "Monday 9 March 2026, 10:00 Eastern Time (EDT)" in html_of(confirmation)
     for part in (confirmation["Subject"], text, html_of(confirmation)):
         assert "etamine" not in part  # never the treatment
         assert prepared.patient.last_name not in part  # minimum necessary: first name only
@@ -103,7 +103,7 @@ def test_messages_arrive_with_local_times_across_the_dst_change(
     assert drain(worker) == 1
     reminder = smtp.sink.messages[-1]
     assert reminder["Subject"] == "Reminder: your appointment at Downtown on Mon 9 Mar, 10:00"
-    assert "10:00 EDT (America/New_York)" in text_of(reminder)
+    assert "10:00 Eastern Time (EDT)" in text_of(reminder)
     assert reminder["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/api/v1/public/")
 
     # Sunday 8 March after the change: the 24-hour reminder and the day-before instructions.
