@@ -12,6 +12,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +22,8 @@ from sqlmodel import Session
 from scheduler.config import Settings
 from scheduler.kit.clock import FrozenClock
 from scheduler.notifications.outbox import queued_for
+from scheduler.notifications.transports import OutgoingMessage, Transport, build_transport
+from scheduler.worker.runner import Worker
 from tests.bookings.test_bookings_api import book
 from tests.clinic_fixture import Clinic
 from tests.factories import auth_headers, make_patient, make_user
@@ -73,12 +76,12 @@ def test_messages_arrive_with_local_times_across_the_dst_change(
     assert confirmation["To"] == prepared.patient.email
     assert confirmation["From"] == "Downtown Clinic <desk@clinic.example>"
     text = text_of(confirmation)
-    assert "Monday 9 March 2026, 10:00 EDT (America/New_York)" in text
+    assert "Monday 9 March 2026, 10:00 Eastern Time (EDT)" in text
     assert "100 Main St, New York" in text
     assert "Stop eating at 04:00" in text
     assert "Clear liquids only until 08:00" in text
     assert "Bring a driver" in text
-    assert "Monday 9 March 2026, 10:00 EDT" in html_of(confirmation)
+    assert "Monday 9 March 2026, 10:00 Eastern Time (EDT)" in html_of(confirmation)
     for part in (confirmation["Subject"], text, html_of(confirmation)):
         assert "etamine" not in part  # never the treatment
         assert prepared.patient.last_name not in part  # minimum necessary: first name only
@@ -100,7 +103,7 @@ def test_messages_arrive_with_local_times_across_the_dst_change(
     assert drain(worker) == 1
     reminder = smtp.sink.messages[-1]
     assert reminder["Subject"] == "Reminder: your appointment at Downtown on Mon 9 Mar, 10:00"
-    assert "10:00 EDT (America/New_York)" in text_of(reminder)
+    assert "10:00 Eastern Time (EDT)" in text_of(reminder)
     assert reminder["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/api/v1/public/")
 
     # Sunday 8 March after the change: the 24-hour reminder and the day-before instructions.
@@ -413,3 +416,52 @@ def test_a_message_the_server_never_confirms_is_failed_not_sent_again(
     assert "did not confirm the message within 0.5 s" in stored.last_error
     assert "may have arrived" in stored.last_error
     assert prepared.patient.email not in stored.last_error
+
+
+class _TakingTime:
+    """The real SMTP transport, on a clock that moves ``step`` with each message sent, and
+    ``meanwhile`` run at the end of each sending (another worker's round)."""
+
+    def __init__(
+        self, inner: Transport, clock: FrozenClock, step: timedelta, meanwhile: Any
+    ) -> None:
+        self.inner, self.clock, self.step, self.meanwhile = inner, clock, step, meanwhile
+
+    def send(self, message: OutgoingMessage) -> None:
+        self.inner.send(message)
+        self.clock.advance(self.step)
+        self.meanwhile()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_batch_slower_than_its_lease_keeps_its_claims_so_no_other_worker_sends_them(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    prepared: Clinic,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    database_url: str,
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    """Each message takes 60 s (within one send's worst case, 4 x 1 s + 60 s) against a
+    100 s lease: a second worker looking after each message finds nothing to take."""
+    settings = worker_settings(database_url, smtp, tmp_path, worker_lease_seconds=100)
+    for hour in (10, 12, 14):
+        start = f"2026-03-05T{hour}:00:00-05:00"
+        assert book(client, desk_headers, prepared, start=start).status_code == 201
+    other = make_worker(settings, session_factory, clock, name="w2")
+    taken_by_other: list[int] = []
+    slow = _TakingTime(
+        build_transport(settings),
+        clock,
+        timedelta(seconds=60),
+        lambda: taken_by_other.append(other.send_due()),
+    )
+    worker = Worker(settings, session_factory=session_factory, clock=clock, transport=slow)
+    assert worker.send_due() == 3
+    assert taken_by_other == [0, 0, 0]
+    ids = smtp.sink.message_ids()
+    assert len(ids) == len(set(ids)) == 3

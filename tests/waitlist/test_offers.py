@@ -65,7 +65,7 @@ def test_a_cancellation_makes_one_offer_to_the_first_entry_and_its_link_books_it
     (mail,) = [m for m in smtp.sink.messages if m["To"] == tuesday.first_patient.email]
     assert mail["Subject"] == "A time has opened at Downtown on Tue 3 Mar, 10:00"
     assert "infusion" not in mail["Subject"].lower()
-    assert "Tuesday 3 March 2026, 10:00 EST (America/New_York)" in text_of(mail)
+    assert "Tuesday 3 March 2026, 10:00 Eastern Time (EST)" in text_of(mail)
     token = offer_token(mail)
     assert token not in str(offer.model_dump())  # only its hash is stored
     notification = db.get(Notification, offer.notification_id)

@@ -15,6 +15,7 @@ from scheduler.deps import ClockDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 
 router = APIRouter(prefix="/appointment-types", tags=["appointment types"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -51,14 +52,14 @@ def create_appointment_type(
 
 @router.get("/{appointment_type_id}", response_model=AppointmentTypeRead)
 def get_appointment_type(
-    appointment_type_id: int, _: AnyStaff, session: SessionDep
+    appointment_type_id: RowId, _: AnyStaff, session: SessionDep
 ) -> AppointmentTypeRead:
     return service.read_appointment_type(session, appointment_type_id)
 
 
 @router.patch("/{appointment_type_id}", response_model=AppointmentTypeRead)
 def update_appointment_type(
-    appointment_type_id: int,
+    appointment_type_id: RowId,
     data: AppointmentTypeUpdate,
     _: Admin,
     actor: StaffActor,

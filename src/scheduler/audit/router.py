@@ -10,6 +10,7 @@ from scheduler.bookings.schemas import AuditEventRead
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.kit.timeutil import Instant
 
 router = APIRouter(prefix="/audit-events", tags=["audit"], route_class=CommitRoute)
@@ -21,7 +22,7 @@ def audit_events(
     session: SessionDep,
     page: Annotated[PageParams, Depends(page_params)],
     entity_type: str | None = None,
-    entity_id: int | None = None,
+    entity_id: RowId | None = None,
     action: str | None = None,
     actor: str | None = None,
     request_id: str | None = None,

@@ -18,6 +18,7 @@ from scheduler.deps import ClockDep, SettingsDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import ReadSessionDep, SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.kit.ratelimit import rate_limit
 
 router = APIRouter(tags=["auth"], route_class=CommitRoute)
@@ -86,13 +87,13 @@ def create_user(
 
 
 @router.get("/users/{user_id}", response_model=UserRead, tags=["users"])
-def get_user(user_id: int, _: Admin, session: SessionDep) -> UserRead:
+def get_user(user_id: RowId, _: Admin, session: SessionDep) -> UserRead:
     return UserRead.model_validate(service.get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, tags=["users"])
 def update_user(
-    user_id: int,
+    user_id: RowId,
     data: UserUpdate,
     _: Admin,
     actor: StaffActor,

@@ -31,6 +31,7 @@ from scheduler.http.routes import CommitRoute, DirectRoute, run_and_commit, serv
 from scheduler.http.transaction import SessionDep, request_transaction
 from scheduler.idempotency.service import create_once
 from scheduler.kit.clock import Clock
+from scheduler.kit.ids import RowId
 from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED
 from scheduler.kit.timeutil import Instant
 from scheduler.models import Booking
@@ -119,12 +120,14 @@ def create_hold(
 
 
 @router.get("/holds/{hold_id}", response_model=HoldRead, tags=["holds"])
-def get_hold(hold_id: int, actor: StaffActor, session: SessionDep) -> HoldRead:
+def get_hold(hold_id: RowId, actor: StaffActor, session: SessionDep) -> HoldRead:
     return HoldRead.model_validate(service.get_hold_for(session, hold_id, viewer=actor))
 
 
 @router.delete("/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["holds"])
-def release_hold(hold_id: int, actor: DeskActor, session: SessionDep, clock: ClockDep) -> Response:
+def release_hold(
+    hold_id: RowId, actor: DeskActor, session: SessionDep, clock: ClockDep
+) -> Response:
     service.release_hold(session, hold_id, actor=actor, now=clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -195,10 +198,10 @@ def list_bookings(
     ] = None,
     start: Annotated[Instant | None, Query(description="Bookings ending after this")] = None,
     end: Annotated[Instant | None, Query(description="Bookings starting before this")] = None,
-    location_id: int | None = None,
-    chair_id: int | None = None,
-    provider_id: int | None = None,
-    patient_id: int | None = None,
+    location_id: RowId | None = None,
+    chair_id: RowId | None = None,
+    provider_id: RowId | None = None,
+    patient_id: RowId | None = None,
     status_filter: Annotated[
         list[BookingStatus] | None, Query(alias="status", description="Repeat for several")
     ] = None,
@@ -226,13 +229,13 @@ def list_bookings(
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingRead)
-def get_booking(booking_id: int, actor: StaffActor, session: SessionDep) -> JSONResponse:
+def get_booking(booking_id: RowId, actor: StaffActor, session: SessionDep) -> JSONResponse:
     return booking_response(service.get_booking_for(session, booking_id, viewer=actor))
 
 
 @router.patch("/bookings/{booking_id}", response_model=BookingRead)
 def update_booking(
-    booking_id: int,
+    booking_id: RowId,
     data: BookingUpdate,
     actor: DeskActor,
     session: SessionDep,
@@ -247,7 +250,7 @@ def update_booking(
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingRead)
 def cancel_booking(
-    booking_id: int,
+    booking_id: RowId,
     data: CancelRequest,
     actor: DeskActor,
     session: SessionDep,
@@ -267,7 +270,7 @@ def cancel_booking(
     summary="Move atomically: returns the new booking; the old one is cancelled and linked",
 )
 def reschedule_booking(
-    booking_id: int,
+    booking_id: RowId,
     data: RescheduleRequest,
     actor: DeskActor,
     session: SessionDep,
@@ -282,7 +285,7 @@ def reschedule_booking(
 
 def _action_route(action: str, summary: str) -> None:
     def endpoint(
-        booking_id: int,
+        booking_id: RowId,
         actor: DeskActor,
         session: SessionDep,
         clock: ClockDep,

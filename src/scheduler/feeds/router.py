@@ -28,6 +28,7 @@ from scheduler.feeds.cache import RenderedFeed
 from scheduler.feeds.schemas import FeedTokenCreate, FeedTokenRead, FeedTokenSecret
 from scheduler.http.routes import CommitRoute, DirectRoute, served_by
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.kit.metrics import count_feed_response
 from scheduler.models import FeedToken
 
@@ -75,8 +76,8 @@ def list_feed_tokens(
     _: AnyStaff,
     actor: StaffActor,
     session: SessionDep,
-    provider_id: int | None = None,
-    location_id: int | None = None,
+    provider_id: RowId | None = None,
+    location_id: RowId | None = None,
     include_revoked: bool = False,
 ) -> list[FeedTokenRead]:
     if actor.role not in (ADMIN, FRONT_DESK):
@@ -97,7 +98,7 @@ def list_feed_tokens(
     summary="Replace a feed URL: the old one stops working at once",
 )
 def rotate_feed_token(
-    token_id: int,
+    token_id: RowId,
     _: AnyStaff,
     actor: StaffActor,
     session: SessionDep,
@@ -112,7 +113,7 @@ def rotate_feed_token(
 
 @router.delete("/feed-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_feed_token(
-    token_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
+    token_id: RowId, _: AnyStaff, actor: StaffActor, session: SessionDep, clock: ClockDep
 ) -> Response:
     current = service.get_token(session, token_id)
     _authorize(actor, current.provider_id, current.location_id)
@@ -288,7 +289,7 @@ def add_feed_route(router: APIRouter) -> None:
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def booking_ics(
-    booking_id: int,
+    booking_id: RowId,
     request: Request,
     actor: StaffActor,
     session: SessionDep,

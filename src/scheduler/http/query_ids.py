@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Query
 
 from scheduler.errors import InvalidInput
+from scheduler.kit.ids import RowId
 
 
 def _one(name: str, value: int | None, old: str, old_value: int | None) -> int | None:
@@ -29,9 +30,9 @@ def _required(name: str, value: int | None) -> int:
 
 
 def location_id_query(
-    location_id: Annotated[int | None, Query(description="Location id (required)")] = None,
+    location_id: Annotated[RowId | None, Query(description="Location id (required)")] = None,
     location: Annotated[
-        int | None, Query(deprecated=True, description="Old name of location_id")
+        RowId | None, Query(deprecated=True, description="Old name of location_id")
     ] = None,
 ) -> int:
     return _required("location_id", _one("location_id", location_id, "location", location))
@@ -39,10 +40,10 @@ def location_id_query(
 
 def appointment_type_id_query(
     appointment_type_id: Annotated[
-        int | None, Query(description="Appointment type id (required)")
+        RowId | None, Query(description="Appointment type id (required)")
     ] = None,
     appointment_type: Annotated[
-        int | None, Query(deprecated=True, description="Old name of appointment_type_id")
+        RowId | None, Query(deprecated=True, description="Old name of appointment_type_id")
     ] = None,
 ) -> int:
     value = _one("appointment_type_id", appointment_type_id, "appointment_type", appointment_type)
@@ -50,9 +51,9 @@ def appointment_type_id_query(
 
 
 def provider_id_query(
-    provider_id: Annotated[int | None, Query(description="Only this provider")] = None,
+    provider_id: Annotated[RowId | None, Query(description="Only this provider")] = None,
     provider: Annotated[
-        int | None, Query(deprecated=True, description="Old name of provider_id")
+        RowId | None, Query(deprecated=True, description="Old name of provider_id")
     ] = None,
 ) -> int | None:
     return _one("provider_id", provider_id, "provider", provider)

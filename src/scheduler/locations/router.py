@@ -9,6 +9,7 @@ from scheduler.deps import ClockDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.kit.timeutil import Instant
 from scheduler.locations import service
 from scheduler.locations.schemas import (
@@ -45,13 +46,13 @@ def create_location(
 
 
 @router.get("/{location_id}", response_model=LocationRead)
-def get_location(location_id: int, _: AnyStaff, session: SessionDep) -> LocationRead:
+def get_location(location_id: RowId, _: AnyStaff, session: SessionDep) -> LocationRead:
     return service.read_location(session, location_id)
 
 
 @router.patch("/{location_id}", response_model=LocationRead)
 def update_location(
-    location_id: int,
+    location_id: RowId,
     data: LocationUpdate,
     _: Admin,
     actor: StaffActor,
@@ -63,7 +64,7 @@ def update_location(
 
 @router.get("/{location_id}/chairs", response_model=Page[ChairRead], tags=["chairs"])
 def list_chairs(
-    location_id: int, _: AnyStaff, session: SessionDep, page: PageDep, active: bool | None = None
+    location_id: RowId, _: AnyStaff, session: SessionDep, page: PageDep, active: bool | None = None
 ) -> Page[ChairRead]:
     rows, total = service.list_chairs(
         session, location_id, active=active, limit=page.limit, offset=page.offset
@@ -79,7 +80,7 @@ def list_chairs(
     tags=["chairs"],
 )
 def create_chair(
-    location_id: int,
+    location_id: RowId,
     data: ChairCreate,
     _: Admin,
     actor: StaffActor,
@@ -91,14 +92,14 @@ def create_chair(
 
 
 @router.get("/{location_id}/chairs/{chair_id}", response_model=ChairRead, tags=["chairs"])
-def get_chair(location_id: int, chair_id: int, _: AnyStaff, session: SessionDep) -> ChairRead:
+def get_chair(location_id: RowId, chair_id: RowId, _: AnyStaff, session: SessionDep) -> ChairRead:
     return ChairRead.model_validate(service.get_chair(session, location_id, chair_id))
 
 
 @router.patch("/{location_id}/chairs/{chair_id}", response_model=ChairRead, tags=["chairs"])
 def update_chair(
-    location_id: int,
-    chair_id: int,
+    location_id: RowId,
+    chair_id: RowId,
     data: ChairUpdate,
     _: Admin,
     actor: StaffActor,
@@ -111,7 +112,7 @@ def update_chair(
 
 @router.get("/{location_id}/closures", response_model=Page[ClosureRead], tags=["closures"])
 def list_closures(
-    location_id: int,
+    location_id: RowId,
     _: AnyStaff,
     session: SessionDep,
     page: PageDep,
@@ -132,7 +133,7 @@ def list_closures(
     tags=["closures"],
 )
 def create_closure(
-    location_id: int,
+    location_id: RowId,
     data: ClosureCreate,
     actor: DeskActor,
     session: SessionDep,
@@ -144,8 +145,8 @@ def create_closure(
 
 @router.patch("/{location_id}/closures/{closure_id}", response_model=ClosureRead, tags=["closures"])
 def update_closure(
-    location_id: int,
-    closure_id: int,
+    location_id: RowId,
+    closure_id: RowId,
     data: ClosureUpdate,
     actor: DeskActor,
     session: SessionDep,
@@ -163,8 +164,8 @@ def update_closure(
     tags=["closures"],
 )
 def delete_closure(
-    location_id: int,
-    closure_id: int,
+    location_id: RowId,
+    closure_id: RowId,
     actor: DeskActor,
     session: SessionDep,
     clock: ClockDep,

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from scheduler.kit.zones import everyday_zone_name
+
 SUBJECTS = {
     "confirmation": "Your appointment at {clinic} on {when}",
     "rescheduled": "Your appointment at {clinic} has moved to {when}",
@@ -49,8 +51,10 @@ def short_when(local: datetime) -> str:
 
 
 def long_when(local: datetime, zone: str) -> str:
-    """``Tuesday 9 March 2026, 10:00 EDT (America/New_York)``."""
-    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} {local:%Z} ({zone})"
+    """``Tuesday 9 March 2026, 10:00 Eastern Time (EDT)``: the zone named as the patient
+    pages name it (``kit/zones.py``), so the e-mail and the page a patient opens from it
+    agree."""
+    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} {everyday_zone_name(zone, local)}"
 
 
 def subject(context: MessageContext) -> str:

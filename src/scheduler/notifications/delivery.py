@@ -11,9 +11,19 @@ in its own:
 - refused, timed out, unreachable: back to ``queued`` after an exponential backoff
   (``retry_base * 2**(attempts-1)``, at most a day), or ``failed`` after ``max_attempts``,
   with the error (never the address or content) as ``last_error``;
-- a worker killed mid-batch leaves its claims to expire with the lease; another worker (or
-  the same one restarted) then takes them again. Such a message may go twice at most, with
-  the same ``Message-ID`` (fixed when the row was written), so mail clients fold the two.
+- the server had the whole message but did not confirm it (``DeliveryUnconfirmed``):
+  ``failed`` with that reason, for staff to check and resend; it may have arrived, and a
+  slow server must not give a patient two copies.
+
+A claim's lease outlasts the sending: the worker renews the rest of its batch's claims
+(``renew``) whenever less than one send's worst case (``send_budget``) is left, so no other
+worker takes a message while it may still be on its way, and a message withdrawn meanwhile
+(a rescheduled visit's old reminder) is then passed over.
+
+The one duplicate left: a worker killed mid-batch leaves its claims to expire with the
+lease; another worker (or the same one restarted) then takes them again, and the message
+being sent when it died may go twice, at most, with the same ``Message-ID`` (fixed when the
+row was written), so mail clients fold the two.
 
 Results are written only while the row is still this worker's claim, so a slow worker whose
 lease ran out cannot overwrite the outcome of the worker that took over. The statements are in
@@ -87,6 +97,22 @@ def mark_failed_attempt(
         now=now,
     )
     return "queued"
+
+
+def send_budget(settings: Settings) -> timedelta:
+    """The longest one message takes to send: the commands' timeouts (connect, greeting,
+    MAIL, RCPT, DATA) and the wait for the server's confirmation."""
+    return timedelta(seconds=4 * settings.smtp_timeout_seconds + settings.smtp_data_timeout_seconds)
+
+
+def renew(
+    session: Session, ids: list[int], *, worker_id: str, now: datetime, lease: timedelta
+) -> set[int]:
+    """Extend the claims in ``ids`` still held; the ids of those (the others were withdrawn
+    or, the lease having run out, taken over: not to be sent)."""
+    if not ids:
+        return set()
+    return set(repository.renew(session, ids, worker_id=worker_id, now=now, lease=lease))
 
 
 def release(session: Session, ids: list[int], *, worker_id: str, now: datetime) -> None:

@@ -245,6 +245,26 @@ def release(session: Session, ids: list[int], *, worker_id: str, now: datetime) 
     )
 
 
+def renew(
+    session: Session, ids: list[int], *, worker_id: str, now: datetime, lease: timedelta
+) -> list[int]:
+    """Extend the lease of the claims in ``ids`` still this worker's (not withdrawn, not
+    taken over) to ``now + lease``; their ids."""
+    return list(
+        session.execute(
+            update(_TABLE)
+            .where(
+                _TABLE.c.id.in_(ids),
+                _TABLE.c.claimed_by == worker_id,
+                _TABLE.c.status == "queued",
+                _TABLE.c.lease_until >= now,
+            )
+            .values(lease_until=now + lease, updated_at=now)
+            .returning(_TABLE.c.id)
+        ).scalars()
+    )
+
+
 _INSERT_LINKS = insert(SQLModel.metadata.tables[NotificationLink.__tablename__])
 
 

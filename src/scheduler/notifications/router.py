@@ -15,6 +15,7 @@ from scheduler.errors import InvalidInput
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.timeutil import Instant
 from scheduler.models.enums import NotificationKind, NotificationStatus
@@ -50,8 +51,8 @@ def list_all_notifications(
         list[NotificationStatus] | None, Query(description="Repeat for several")
     ] = None,
     kind: Annotated[list[NotificationKind] | None, Query(description="Repeat for several")] = None,
-    patient: Annotated[int | None, Query(description="The patient's id")] = None,
-    booking: Annotated[int | None, Query(description="The booking's id")] = None,
+    patient: Annotated[RowId | None, Query(description="The patient's id")] = None,
+    booking: Annotated[RowId | None, Query(description="The booking's id")] = None,
     due_from: Annotated[Instant | None, Query(description="Due at or after this")] = None,
     due_before: Annotated[Instant | None, Query(description="Due before this")] = None,
     order: Annotated[MessageOrder, Query(description="See above")] = "failed_first",
@@ -79,7 +80,7 @@ def list_all_notifications(
     summary="The messages to the patient about this booking, and how their sending went",
 )
 def list_notifications(
-    booking_id: int, actor: StaffActor, session: SessionDep
+    booking_id: RowId, actor: StaffActor, session: SessionDep
 ) -> list[NotificationRead]:
     rows = service.messages_of_booking(session, booking_id, viewer=actor)
     return [NotificationRead.of(r) for r in rows]
@@ -95,7 +96,7 @@ def list_notifications(
     "or a waitlist offer (409 `not_resendable`: the link would be used or expired).",
 )
 def resend_notification(
-    notification_id: int, actor: DeskActor, session: SessionDep, clock: ClockDep
+    notification_id: RowId, actor: DeskActor, session: SessionDep, clock: ClockDep
 ) -> NotificationRead:
     copy = service.resend(session, notification_id, actor=actor, now=clock.now())
     return NotificationRead.of(copy)

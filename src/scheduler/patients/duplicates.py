@@ -13,15 +13,13 @@ from scheduler.audit.service import audited_write, snapshot
 from scheduler.auth.actors import Actor
 from scheduler.db.locks import lock_resources
 from scheduler.errors import Conflict, InvalidInput, NotFound
+from scheduler.kit.ids import MAX_ROW_ID
 from scheduler.models import Booking, Patient
 from scheduler.patients import repository
 from scheduler.patients.schemas import PatientMerge
 from scheduler.patients.service import get_patient, refuse_if_merged
 
 _BOOKING_SECRETS = frozenset({"manage_token_hash"})
-
-# The largest id an integer primary key holds (PostgreSQL's ``integer``).
-MAX_ROW_ID = 2**31 - 1
 
 
 def merge_patients(

@@ -10,6 +10,7 @@ from scheduler.deps import ClockDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.patients import duplicates, service
 from scheduler.patients.schemas import PatientCreate, PatientMerge, PatientRead, PatientUpdate
 
@@ -64,7 +65,7 @@ def create_patient(
 
 @router.get("/{patient_id}", response_model=PatientRead)
 def get_patient(
-    patient_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep
+    patient_id: RowId, _: AnyStaff, actor: StaffActor, session: SessionDep
 ) -> PatientRead:
     """Desk staff see any patient; a provider only patients booked with them."""
     return PatientRead.model_validate(service.get_patient_for(session, patient_id, viewer=actor))
@@ -72,7 +73,7 @@ def get_patient(
 
 @router.patch("/{patient_id}", response_model=PatientRead)
 def update_patient(
-    patient_id: int,
+    patient_id: RowId,
     data: PatientUpdate,
     actor: DeskActor,
     session: SessionDep,
@@ -89,7 +90,7 @@ def update_patient(
     summary="Merge a duplicate record into this one (moves its bookings, holds and series)",
 )
 def merge_patients(
-    patient_id: int,
+    patient_id: RowId,
     data: PatientMerge,
     actor: DeskActor,
     session: SessionDep,

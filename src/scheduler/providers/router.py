@@ -9,6 +9,7 @@ from scheduler.deps import ClockDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.kit.timeutil import Instant
 from scheduler.providers import availability_service, service
 from scheduler.providers.schemas import (
@@ -36,8 +37,8 @@ def list_providers(
     _: AnyStaff,
     session: SessionDep,
     page: PageDep,
-    location_id: int | None = None,
-    appointment_type_id: int | None = None,
+    location_id: RowId | None = None,
+    appointment_type_id: RowId | None = None,
     active: bool | None = None,
 ) -> Page[ProviderRead]:
     items, total = service.list_providers(
@@ -59,13 +60,13 @@ def create_provider(
 
 
 @router.get("/{provider_id}", response_model=ProviderRead)
-def get_provider(provider_id: int, _: AnyStaff, session: SessionDep) -> ProviderRead:
+def get_provider(provider_id: RowId, _: AnyStaff, session: SessionDep) -> ProviderRead:
     return service.read_provider(session, provider_id)
 
 
 @router.patch("/{provider_id}", response_model=ProviderRead)
 def update_provider(
-    provider_id: int,
+    provider_id: RowId,
     data: ProviderUpdate,
     _: Admin,
     actor: StaffActor,
@@ -81,12 +82,12 @@ def update_provider(
     tags=["availability"],
 )
 def list_availability_rules(
-    provider_id: int,
+    provider_id: RowId,
     _: AnyStaff,
     actor: StaffActor,
     session: SessionDep,
     page: PageDep,
-    location_id: int | None = None,
+    location_id: RowId | None = None,
     weekday: Annotated[int | None, Query(ge=0, le=6, description="0 = Monday")] = None,
 ) -> Page[AvailabilityRuleRead]:
     ensure_own_provider(actor, provider_id)
@@ -109,7 +110,7 @@ def list_availability_rules(
     tags=["availability"],
 )
 def create_availability_rule(
-    provider_id: int,
+    provider_id: RowId,
     data: AvailabilityRuleCreate,
     _: AnyStaff,
     actor: StaffActor,
@@ -129,7 +130,7 @@ def create_availability_rule(
     tags=["availability"],
 )
 def get_availability_rule(
-    provider_id: int, rule_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep
+    provider_id: RowId, rule_id: RowId, _: AnyStaff, actor: StaffActor, session: SessionDep
 ) -> AvailabilityRuleRead:
     ensure_own_provider(actor, provider_id)
     rule = availability_service.get_rule(session, provider_id, rule_id)
@@ -142,8 +143,8 @@ def get_availability_rule(
     tags=["availability"],
 )
 def update_availability_rule(
-    provider_id: int,
-    rule_id: int,
+    provider_id: RowId,
+    rule_id: RowId,
     data: AvailabilityRuleUpdate,
     _: AnyStaff,
     actor: StaffActor,
@@ -163,8 +164,8 @@ def update_availability_rule(
     tags=["availability"],
 )
 def delete_availability_rule(
-    provider_id: int,
-    rule_id: int,
+    provider_id: RowId,
+    rule_id: RowId,
     _: AnyStaff,
     actor: StaffActor,
     session: SessionDep,
@@ -183,7 +184,7 @@ def delete_availability_rule(
     tags=["availability"],
 )
 def list_provider_exceptions(
-    provider_id: int,
+    provider_id: RowId,
     _: AnyStaff,
     actor: StaffActor,
     session: SessionDep,
@@ -213,7 +214,7 @@ def list_provider_exceptions(
     tags=["availability"],
 )
 def create_provider_exception(
-    provider_id: int,
+    provider_id: RowId,
     data: ProviderExceptionCreate,
     _: AnyStaff,
     actor: StaffActor,
@@ -233,7 +234,7 @@ def create_provider_exception(
     tags=["availability"],
 )
 def get_provider_exception(
-    provider_id: int, exception_id: int, _: AnyStaff, actor: StaffActor, session: SessionDep
+    provider_id: RowId, exception_id: RowId, _: AnyStaff, actor: StaffActor, session: SessionDep
 ) -> ProviderExceptionRead:
     ensure_own_provider(actor, provider_id)
     exception = availability_service.get_exception(session, provider_id, exception_id)
@@ -246,8 +247,8 @@ def get_provider_exception(
     tags=["availability"],
 )
 def update_provider_exception(
-    provider_id: int,
-    exception_id: int,
+    provider_id: RowId,
+    exception_id: RowId,
     data: ProviderExceptionUpdate,
     _: AnyStaff,
     actor: StaffActor,
@@ -267,8 +268,8 @@ def update_provider_exception(
     tags=["availability"],
 )
 def delete_provider_exception(
-    provider_id: int,
-    exception_id: int,
+    provider_id: RowId,
+    exception_id: RowId,
     _: AnyStaff,
     actor: StaffActor,
     session: SessionDep,

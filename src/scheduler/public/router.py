@@ -18,6 +18,7 @@ from scheduler.http.query_ids import (
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
 from scheduler.idempotency.service import create_once
+from scheduler.kit.ids import RowId
 from scheduler.kit.metrics import BOOKINGS_CREATED, HOLDS_CREATED, SLOT_SEARCH_DURATION
 from scheduler.kit.ratelimit import rate_limit
 from scheduler.kit.secrets import derived_token, hash_token, new_token
@@ -81,7 +82,7 @@ def list_locations(session: SessionDep) -> list[PublicLocation]:
 @router.get(
     "/locations/{location_id}/appointment-types", response_model=list[PublicAppointmentType]
 )
-def list_appointment_types(location_id: int, session: SessionDep) -> list[PublicAppointmentType]:
+def list_appointment_types(location_id: RowId, session: SessionDep) -> list[PublicAppointmentType]:
     return service.list_types(session, location_id)
 
 
@@ -163,7 +164,7 @@ def place_hold(
     "/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[write_limit]
 )
 def release_hold(
-    hold_id: int,
+    hold_id: RowId,
     session: SessionDep,
     clock: ClockDep,
     request_id: RequestIdDep,

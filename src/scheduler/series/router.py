@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, status
+from fastapi import APIRouter, Depends, Header, status
 from fastapi.responses import JSONResponse
 
 from scheduler.auth.dependencies import Admin, AnyStaff, DeskActor, StaffActor
@@ -14,9 +14,9 @@ from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
 from scheduler.idempotency.service import create_once
+from scheduler.kit.ids import RowId
 from scheduler.series import service, templates
 from scheduler.series.schemas import (
-    MAX_ROW_ID,
     BoosterBooked,
     BoosterBooking,
     BoosterProposal,
@@ -32,7 +32,6 @@ from scheduler.series.schemas import (
 
 router = APIRouter(tags=["series"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Retry-safe creation: same key, same result"),
@@ -66,7 +65,7 @@ def list_series_templates(
     _: AnyStaff,
     session: SessionDep,
     page: PageDep,
-    appointment_type_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    appointment_type_id: RowId | None = None,
 ) -> Page[SeriesTemplateRead]:
     items, total = templates.list_templates(
         session, appointment_type_id=appointment_type_id, limit=page.limit, offset=page.offset
@@ -143,7 +142,7 @@ def list_series(
     session: SessionDep,
     clock: ClockDep,
     page: PageDep,
-    patient_id: Annotated[int, Query(ge=1, le=MAX_ROW_ID)],
+    patient_id: RowId,
 ) -> Page[SeriesRead]:
     items, total = service.list_series(
         session, patient_id=patient_id, now=clock.now(), limit=page.limit, offset=page.offset

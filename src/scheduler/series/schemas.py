@@ -8,11 +8,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scheduler.bookings.schemas import BookingRead, Override
+from scheduler.kit.ids import MAX_ROW_ID
 from scheduler.kit.timeutil import Instant
 
 # The largest id an integer primary key holds (PostgreSQL's ``integer``): larger ids are a
 # 422 here rather than an error from the database's advisory locks.
-MAX_ROW_ID = 2**31 - 1
 
 
 class SeriesTemplateBase(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduler.auth.dependencies import DeskActor
@@ -12,9 +12,9 @@ from scheduler.deps import ClockDep
 from scheduler.http.pagination import Page, PageParams, page_params
 from scheduler.http.routes import CommitRoute
 from scheduler.http.transaction import SessionDep
+from scheduler.kit.ids import RowId
 from scheduler.waitlist import service
 from scheduler.waitlist.schemas import (
-    MAX_ROW_ID,
     EntryStatus,
     WaitlistEntryCreate,
     WaitlistEntryRead,
@@ -22,8 +22,6 @@ from scheduler.waitlist.schemas import (
 
 router = APIRouter(tags=["waitlist"], route_class=CommitRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
-QueryId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 
 
 class WaitlistCancel(BaseModel):
@@ -53,8 +51,8 @@ def list_waitlist(
     _: DeskActor,
     session: SessionDep,
     page: PageDep,
-    location_id: QueryId = None,
-    appointment_type_id: QueryId = None,
+    location_id: RowId | None = None,
+    appointment_type_id: RowId | None = None,
     status: Annotated[list[EntryStatus] | None, Query()] = None,
 ) -> Page[WaitlistEntryRead]:
     items, total = service.list_entries(

@@ -7,7 +7,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_ROW_ID = 2**31 - 1
+from scheduler.kit.ids import MAX_ROW_ID
+
 EntryStatus = Literal["waiting", "offered", "booked", "expired", "cancelled"]
 OfferStatus = Literal["offered", "accepted", "passed", "expired"]
 

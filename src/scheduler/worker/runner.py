@@ -90,24 +90,42 @@ class Worker:
     def send_due(self) -> int:
         """Claim one batch, send it, record each result. How many were claimed."""
         now = self.clock.now()
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        held_until = now + lease  # the claims' lease_until, on the clock other workers use
         claimed: list[Claimed] = self._transaction(
             lambda s: delivery.claim(
                 s,
                 worker_id=self.worker_id,
                 now=now,
                 limit=self.settings.worker_batch_size,
-                lease=timedelta(seconds=self.settings.worker_lease_seconds),
+                lease=lease,
                 settings=self.settings,
             )
         )
+        budget = delivery.send_budget(self.settings)
+        held: set[int] | None = None  # None: all of the batch
         # Each result one statement, committed by itself (one round trip on PostgreSQL).
         with statements(self.factory) as results:
             for index, item in enumerate(claimed):
                 if self.stopping.is_set():
                     self._release([c.id for c in claimed[index:]])
                     break
+                if self.clock.now() + budget > held_until:
+                    # Slow sending: the rest of the batch is renewed before its lease could
+                    # run out mid-send and another worker take (and send) the same message.
+                    held_until, held = self._renew([c.id for c in claimed[index:]], lease)
+                if held is not None and item.id not in held:
+                    continue  # withdrawn meanwhile, or no longer this worker's
                 self._deliver(item, results)
         return len(claimed)
+
+    def _renew(self, ids: list[int], lease: timedelta) -> tuple[datetime, set[int]]:
+        """The claims' new end and which of ``ids`` are still held."""
+        now = self.clock.now()
+        held: set[int] = self._transaction(
+            lambda s: delivery.renew(s, ids, worker_id=self.worker_id, now=now, lease=lease)
+        )
+        return now + lease, held
 
     def _release(self, ids: list[int]) -> None:
         now = self.clock.now()
