@@ -239,6 +239,7 @@ def run(backend: str) -> dict[str, Any]:
                     window=feed_service.feed_window(settings, now),
                     with_patients=settings.feed_privacy == "type_and_initials",
                     limit=feed_service.MAX_FEED_EVENTS,
+                    cancelled_limit=feed_service.MAX_FEED_CANCELLATIONS,
                 ),
                 INPROCESS_RUNS,
             )

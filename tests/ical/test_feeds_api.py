@@ -7,12 +7,14 @@ vobject and Thunderbird's ical.js and compared with the database.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 from sqlmodel import Session, select
 from tests.clinic_fixture import Clinic
 from tests.conftest import dispose_database, fresh_database_url
@@ -27,6 +29,7 @@ from tests.public.test_public_api import (
 )
 
 from scheduler.config import Settings
+from scheduler.feeds.service import MAX_FEED_CANCELLATIONS, MAX_FEED_EVENTS
 from scheduler.kit.clock import FrozenClock
 from scheduler.kit.secrets import hash_token
 from scheduler.migrate import upgrade
@@ -214,6 +217,47 @@ def test_cancelled_bookings_leave_after_the_grace_period(
     assert booking["ical_uid"].encode() in client.get(path).content
     clock.advance(timedelta(days=15))
     assert booking["ical_uid"].encode() not in client.get(path).content
+
+
+def test_many_cancellations_never_push_a_visit_out_of_the_feed(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    db: Session,
+    clock: FrozenClock,
+) -> None:
+    """A provider whose slots were booked and cancelled thousands of times in the grace
+    period (as benchmarks/soak.py does) still sees every visit; of the cancellations the feed
+    keeps the most recently changed ones, as many as MAX_FEED_CANCELLATIONS."""
+    visit = book(client, desk_headers, clinic, "2026-04-21T09:00:00-04:00")
+    now = clock.now()
+    first = datetime.fromisoformat("2026-03-03T09:00:00-05:00")
+    churn = MAX_FEED_EVENTS + 1  # cancelled visits before the booked one
+    db.execute(
+        insert(Booking),
+        [
+            {
+                "patient_id": clinic.patient.id,
+                "appointment_type_id": clinic.infusion_id,
+                "location_id": clinic.location_id,
+                "provider_id": clinic.nurse.id,
+                "start_at": first + timedelta(minutes=10 * (i % 200), days=i // 200),
+                "end_at": first + timedelta(minutes=10 * (i % 200) + 30, days=i // 200),
+                "status": "cancelled",
+                "ical_uid": f"churn-{i}@test",
+                "cancelled_at": now - timedelta(minutes=churn - i),
+                "created_at": now - timedelta(days=1),
+                "updated_at": now - timedelta(minutes=churn - i),  # the last one most recent
+            }
+            for i in range(churn)
+        ],
+    )
+    db.commit()
+    token = new_feed(client, desk_headers, provider_id=clinic.nurse.id)
+    body = client.get(feed_path(token)).content
+    assert visit["ical_uid"].encode() in body
+    shown = {int(uid) for uid in re.findall(rb"UID:churn-(\d+)@test", body)}
+    assert shown == set(range(churn - MAX_FEED_CANCELLATIONS, churn))
 
 
 def test_tokens_are_hashed_revocable_and_rotatable(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     null,
     or_,
     type_coerce,
+    union_all,
 )
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -278,12 +279,15 @@ def feed_rows(
     window: FeedWindow,
     with_patients: bool,
     limit: int,
+    cancelled_limit: int,
 ) -> list[FeedRow]:
-    """The feed's bookings (see ``FeedWindow``), by start.
+    """The feed's bookings (see ``FeedWindow``), by start: the first ``limit`` active ones,
+    then the most recently changed cancellations (at most ``cancelled_limit``) while fewer
+    than ``limit`` events are taken, so cancellations never push a visit out of the feed.
 
     Bookings are found by owner and end first (``ix_booking_*_feed``), patients joined by
     primary key; the replaced check runs only for cancelled bookings
-    (``ix_booking_rescheduled_from_id``).
+    (``ix_booking_rescheduled_from_id``). One statement: both parts read one snapshot.
     """
     successor = _booking.alias("successor")
     replaced = (
@@ -304,38 +308,51 @@ def feed_rows(
         # as much as writing the calendar (three instants per booking).
         return type_coerce(column, String) if sqlite else column
 
-    query = (
-        sa_select(
-            _booking.c.ical_uid,
-            _booking.c.sequence,
-            *(instant(_booking.c[name]) for name in ("start_at", "end_at")),
-            _booking.c.status,
-            instant(_booking.c.updated_at),
-            _booking.c.appointment_type_id,
-            _booking.c.chair_id,
-            _booking.c.provider_id,
-            _booking.c.location_id,
-            *names,
-        )
-        .where(
-            _candidates(owner, window),
-            or_(
-                _booking.c.status.in_(ACTIVE_STATUSES),
-                and_(_booking.c.updated_at >= window.cancelled_since, ~replaced),
-            ),
-        )
-        .order_by(_booking.c.start_at, _booking.c.id)
-        .limit(limit)
+    columns = (
+        _booking.c.ical_uid,
+        _booking.c.sequence,
+        *(instant(_booking.c[name]) for name in ("start_at", "end_at")),
+        _booking.c.status,
+        instant(_booking.c.updated_at),
+        _booking.c.appointment_type_id,
+        _booking.c.chair_id,
+        _booking.c.provider_id,
+        _booking.c.location_id,
+        *names,
+        _booking.c.id,
     )
-    if with_patients:
-        query = query.join_from(_booking, _patient, _patient.c.id == _booking.c.patient_id)
-    rows: list[tuple[Any, ...]] = list(session.connection().execute(query).all())
+    labels = [f"c{i}" for i in range(len(columns))]
+    active = _booking.c.status.in_(ACTIVE_STATUSES)
+
+    def part(condition: ColumnElement[bool], order: tuple[Any, ...], most: int) -> Select[Any]:
+        query = (
+            sa_select(*(c.label(n) for c, n in zip(columns, labels, strict=True)))
+            .where(_candidates(owner, window), condition)
+            .order_by(*order)
+            .limit(most)
+        )
+        if with_patients:
+            query = query.join_from(_booking, _patient, _patient.c.id == _booking.c.patient_id)
+        return sa_select(query.subquery())
+
+    visits = part(active, (_booking.c.start_at, _booking.c.id), limit)
+    cancellations = part(
+        and_(~active, _booking.c.updated_at >= window.cancelled_since, ~replaced),
+        (_booking.c.updated_at.desc(), _booking.c.id.desc()),
+        min(limit, cancelled_limit),
+    )
+    rows: list[tuple[Any, ...]] = [
+        tuple(row) for row in session.connection().execute(union_all(visits, cancellations))
+    ]
+    taken = [r for r in rows if r[4] in ACTIVE_STATUSES]
+    taken += [r for r in rows if r[4] not in ACTIVE_STATUSES][: limit - len(taken)]
     if sqlite:
-        return [
-            FeedRow(uid, seq, _utc_text(start), _utc_text(end), status, _utc_text(updated), *rest)
-            for uid, seq, start, end, status, updated, *rest in rows
+        taken = [
+            (uid, seq, _utc_text(start), _utc_text(end), status, _utc_text(updated), *rest)
+            for uid, seq, start, end, status, updated, *rest in taken
         ]
-    return [FeedRow(*row) for row in rows]
+    taken.sort(key=lambda r: (r[2], r[-1]))  # start, then id: as the feed always listed them
+    return [FeedRow(*r[:-1]) for r in taken]
 
 
 def _utc_text(value: str) -> datetime:

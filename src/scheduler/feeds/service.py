@@ -43,6 +43,10 @@ from scheduler.models import (
 from scheduler.models.enums import ACTIVE_STATUSES, BookingStatus
 
 MAX_FEED_EVENTS = 5000
+# Cancellations a feed shows at most, the most recently changed first: a 30-chair location
+# cancels a few hundred visits in the default 14 days' grace; a feed of thousands of them
+# (booked and cancelled over and over, as benchmarks/soak.py does) only cost every render.
+MAX_FEED_CANCELLATIONS = 1000
 # Every active status, as a calendar event's STATUS.
 STATUS_MAP: dict[str, FeedEventStatus] = {
     status: "TENTATIVE" if status == BookingStatus.PENDING else "CONFIRMED"
@@ -258,6 +262,7 @@ def plan_feed(
         icalendar.__version__,
         privacy,
         MAX_FEED_EVENTS,
+        MAX_FEED_CANCELLATIONS,
         window,
         _zone_digest(zone, window.start_at.year - 1, window.end_at.year + 1),
         check,
@@ -301,6 +306,7 @@ def _render(session: Session, plan: FeedPlan) -> RenderedFeed:
         window=plan.window,
         with_patients=with_patients,
         limit=MAX_FEED_EVENTS,
+        cancelled_limit=MAX_FEED_CANCELLATIONS,
     )
     types = _names(check.types)
     chairs = _names(check.chairs)
