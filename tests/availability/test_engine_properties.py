@@ -26,6 +26,8 @@ from scheduler.availability.engine import (
     explain_candidates,
     find_free_slots,
     grid_starts,
+    rank_providers,
+    ranked_checks,
 )
 
 from .oracle import Oracle, OracleReason, instant_of, minute_of
@@ -251,3 +253,20 @@ def test_check_candidate_matches_offered_combinations(query: SlotQuery) -> None:
                     and (chair_id is None or chair_id in slot.chair_ids)
                 )
                 assert passes == offered
+
+
+@SETTINGS
+@given(queries())
+def test_ranked_checks_are_the_ranking_with_each_providers_check(query: SlotQuery) -> None:
+    """What a booking asks the engine in one call (ranked_checks) is what it asked in one
+    call per provider: the same order as rank_providers, the same reasons as check_candidate
+    with any chair, on the grid or off it."""
+    starts = grid_starts(
+        query.tz, query.appointment_type.step_minutes, query.window_start_at, query.window_end_at
+    )
+    picks = starts[:: max(1, len(starts) // 6)]
+    picks += [s + timedelta(minutes=1) for s in picks[:2]]
+    for start in picks:
+        assert ranked_checks(query, start) == [
+            (pid, check_candidate(query, start, None, pid)) for pid in rank_providers(query, start)
+        ]

@@ -6,6 +6,7 @@ Clock: Monday 2 March 2026, 09:00 in New York (tests/conftest.py).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -207,3 +208,44 @@ def test_a_message_names_a_visit_or_a_patient_and_one_about_nobody_is_refused(
     with pytest.raises(IntegrityError):
         db.commit()
     db.rollback()
+
+
+def test_every_queued_message_starts_fresh_with_its_own_message_id(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    prepared: Clinic,
+    db: Session,
+    clock: FrozenClock,
+) -> None:
+    """The columns a booking's and a cancellation's messages are written with: what the
+    worker claims by (queued, never tried, unclaimed) and a Message-ID of their own."""
+    booking = book(client, desk_headers, prepared, start=THURSDAY_10).json()["id"]
+    cancelled = client.post(
+        f"/api/v1/bookings/{booking}/cancel",
+        json={"reason": "clinic closed", "cancelled_by": "clinic"},
+        headers=desk_headers,
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    db.expire_all()
+    messages = queued_for(db, booking)
+    assert sorted(m.kind for m in messages) == [
+        "cancellation",
+        "confirmation",
+        "instructions",
+        "reminder",
+        "reminder",
+    ]
+    assert len({m.message_id for m in messages}) == len(messages)
+    for message in messages:
+        assert message.booking_id == booking
+        assert message.patient_id is None  # its patient is the booking's
+        assert message.channel == "email"
+        assert message.attempts == 0
+        assert message.lease_until is None
+        assert message.claimed_by == ""
+        assert message.sent_at is None
+        assert message.created_at == clock.now()
+        assert re.fullmatch(r"<[0-9a-f]{32}@[a-z0-9.-]+>", message.message_id)
+    cancellation = next(m for m in messages if m.kind == "cancellation")
+    assert (cancellation.status, cancellation.last_error) == ("queued", "")
+    assert cancellation.updated_at == cancellation.due_at == clock.now()

@@ -143,6 +143,7 @@ __all__ = [
     "occupancy",
     "open_starts",
     "rank_providers",
+    "ranked_checks",
 ]
 
 
@@ -225,6 +226,27 @@ def rank_providers(query: SlotQuery, start_at: datetime) -> tuple[int, ...]:
     return tuple(
         mask.spec.id for mask in sorted(ev.providers, key=lambda m: _provider_rank(m, day))
     )
+
+
+def ranked_checks(query: SlotQuery, start_at: datetime) -> list[tuple[int, tuple[Reason, ...]]]:
+    """Every provider of ``query`` in :func:`rank_providers`' order, each with the reasons
+    :func:`check_candidate` gives for it with any chair (``chair_id`` None), from one
+    evaluation: a booking ranks the providers and then checks them in turn, and each
+    provider's rules are evaluated independently of the others."""
+    if start_at.utcoffset() is None:
+        raise ValueError("start_at must be timezone-aware")
+    start = to_us(start_at)
+    clock = LocalClock(query.tz, start - DAY_MARGIN, start + DAY_MARGIN)
+    day = clock.local_day(start)
+    ev = evaluate(query, [start], [day], clock)
+    shared: list[Reason] = []
+    if not clock.is_on_grid(start, query.appointment_type.step_minutes):
+        shared.append(Reason("off_grid"))
+    shared.extend(ev.global_reasons(0))
+    return [
+        (mask.spec.id, (*shared, *provider_reasons(mask, 0)))
+        for mask in sorted(ev.providers, key=lambda m: _provider_rank(m, day))
+    ]
 
 
 def _offerable(ev: Evaluation) -> bytearray:

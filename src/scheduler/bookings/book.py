@@ -105,19 +105,27 @@ def _booking_values(
 def write_booking(
     session: Session,
     values: dict[str, Any],
+    placement: Placement,
     *,
     actor: Actor,
     now: datetime,
     action: str,
     reason: str,
 ) -> BookingRead:
-    """Insert a new booking row and its audit event; the booking as written.
+    """Insert a new booking row (``values``, at ``placement``), its messages and its audit
+    event; the booking as written.
 
     A plain INSERT: a new booking is not changed again in the request that writes it, and
     building and flushing an ORM object cost several times the statement (benchmarks/).
     """
     row = {"id": repository.insert_booking(session, values), **values}
-    outbox.booking_written(session, row, now=now)
+    outbox.booking_written(
+        session,
+        row,
+        now=now,
+        location=placement.location,
+        appointment_type=placement.appointment_type,
+    )
     record_event(
         session,
         actor=actor,
@@ -251,6 +259,7 @@ def create_booking(
     return write_booking(
         session,
         values,
+        placement,
         actor=actor,
         now=now,
         action="booking.override" if override_reason else "booking.create",
@@ -346,6 +355,7 @@ def reschedule_booking(
     return write_booking(
         session,
         values,
+        placement,
         actor=actor,
         now=now,
         action="booking.override" if override_reason else "booking.create",
@@ -382,6 +392,7 @@ def book_placement(
     return write_booking(
         session,
         values,
+        placement,
         actor=actor,
         now=now,
         action="booking.override" if override_reason else "booking.create",

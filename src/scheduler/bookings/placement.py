@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.availability.engine import Reason, check_candidate, occupancy, rank_providers
+from scheduler.availability.engine import Reason, check_candidate, occupancy, ranked_checks
 from scheduler.availability.rows import CommitmentRow
 from scheduler.availability.service import (
     REASON_TEXT,
@@ -211,9 +211,8 @@ def place(
     lifted: set[str] = set()
     # The engine's ranking, the one slot search uses: without a named provider the booking
     # takes the provider the search offered for this start (problem reasons stay in id order).
-    ranked = rank_providers(ctx.query, start_at)
-    for pid in ranked:
-        reasons = check_candidate(ctx.query, start_at, None, pid)
+    # Each provider's reasons are check_candidate's, from the ranking's one evaluation.
+    for pid, reasons in ranked_checks(ctx.query, start_at):
         own = [r for r in blocking(reasons) if r.code != "no_chair_free"]
         if not own:
             chosen_provider = pid

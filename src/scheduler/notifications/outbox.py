@@ -26,7 +26,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
@@ -40,6 +40,7 @@ POLICY_KEY = "scheduler.notification_policy"
 _DEFAULT_POLICY = NotificationPolicy()
 # Kinds withdrawn when the visit no longer needs them.
 _TIMED_KINDS = ("reminder", "instructions")
+_Row = TypeVar("_Row", Location, AppointmentType)
 
 
 def install_policy(factory: sessionmaker[Any], policy: NotificationPolicy) -> None:
@@ -58,8 +59,16 @@ def new_message_id(policy: NotificationPolicy) -> str:
     return f"<{secrets.token_hex(16)}@{policy.message_id_domain}>"
 
 
-def booking_written(session: Session, row: Mapping[str, Any], *, now: datetime) -> None:
-    """Queue the messages of a booking just inserted (``row``: its column values and id)."""
+def booking_written(
+    session: Session,
+    row: Mapping[str, Any],
+    *,
+    now: datetime,
+    location: Location | None = None,
+    appointment_type: AppointmentType | None = None,
+) -> None:
+    """Queue the messages of a booking just inserted (``row``: its column values and id).
+    ``location`` and ``appointment_type``: the booking's, when the caller has them."""
     booking_id = int(row["id"])
     previous = row.get("rescheduled_from_id")
     if previous is not None:
@@ -73,8 +82,9 @@ def booking_written(session: Session, row: Mapping[str, Any], *, now: datetime) 
         booking_id=booking_id,
         kind=kind,
         start_at=row["start_at"],
-        location_id=row["location_id"],
-        appointment_type_id=row["appointment_type_id"],
+        location=location or _get(session, Location, row["location_id"]),
+        appointment_type=appointment_type
+        or _get(session, AppointmentType, row["appointment_type_id"]),
         with_reminders=status == "booked",
         now=now,
     )
@@ -89,14 +99,19 @@ def booking_changed(session: Session, booking: Booking, *, action: str, now: dat
             booking_id=booking.id,
             kind="confirmation",
             start_at=booking.start_at,
-            location_id=booking.location_id,
-            appointment_type_id=booking.appointment_type_id,
+            location=_get(session, Location, booking.location_id),
+            appointment_type=_get(session, AppointmentType, booking.appointment_type_id),
             with_reminders=True,
             now=now,
         )
     elif action == "cancel":
         withdraw(session, booking.id, now=now, reason="the visit was cancelled")
-        _insert(session, [_row(session, booking.id, "cancellation", now, now)])
+        repository.insert_messages(
+            session,
+            booking_id=booking.id,
+            now=now,
+            messages=[("cancellation", now, new_message_id(policy_of(session)))],
+        )
     elif action in ("check-in", "complete", "no-show"):
         withdraw(
             session,
@@ -121,24 +136,28 @@ def withdraw(
     repository.withdraw_queued(session, booking_id, now=now, reason=reason, kinds=kinds)
 
 
+def _get(session: Session, model: type[_Row], ident: int) -> _Row:
+    """A booking's location or type: usually in the identity map already (the booking's
+    checks loaded them)."""
+    found = session.get(model, ident)
+    assert found is not None
+    return found
+
+
 def _queue(
     session: Session,
     *,
     booking_id: int,
     kind: str,
     start_at: datetime,
-    location_id: int,
-    appointment_type_id: int,
+    location: Location,
+    appointment_type: AppointmentType,
     with_reminders: bool,
     now: datetime,
 ) -> None:
-    rows = [_row(session, booking_id, kind, now, now)]
+    policy = policy_of(session)
+    messages = [(kind, now, new_message_id(policy))]
     if with_reminders:
-        # Usually in the identity map already (the booking's checks loaded them).
-        location = session.get(Location, location_id)
-        appointment_type = session.get(AppointmentType, appointment_type_id)
-        assert location is not None
-        assert appointment_type is not None
         instructions = bool(
             appointment_type.fasting_hours
             or appointment_type.clear_liquids_hours
@@ -148,35 +167,11 @@ def _queue(
             start_at=start_at,
             tz=ZoneInfo(location.timezone),
             now=now,
-            policy=policy_of(session),
+            policy=policy,
             with_instructions=instructions,
         ):
-            rows.append(_row(session, booking_id, later_kind, due_at, now))
-    _insert(session, rows)
-
-
-def _row(
-    session: Session, booking_id: int, kind: str, due_at: datetime, now: datetime
-) -> dict[str, Any]:
-    return {
-        "booking_id": booking_id,
-        "kind": kind,
-        "channel": "email",
-        "status": "queued",
-        "due_at": due_at,
-        "attempts": 0,
-        "last_error": "",
-        "message_id": new_message_id(policy_of(session)),
-        "lease_until": None,
-        "claimed_by": "",
-        "sent_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    repository.insert_messages(session, rows)
+            messages.append((later_kind, due_at, new_message_id(policy)))
+    repository.insert_messages(session, booking_id=booking_id, now=now, messages=messages)
 
 
 def queued_for(session: Session, booking_id: int) -> list[Notification]:
