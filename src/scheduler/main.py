@@ -144,6 +144,9 @@ def create_app(
     from scheduler.feeds.router import add_feed_route
 
     add_feed_route(app.router)
+    from scheduler.bookings.router import add_create_booking_route
+
+    add_create_booking_route(app.router, API_PREFIX)
     app.include_router(health.router)
     app.router.routes.append(metrics_route())
     install_docs(app)

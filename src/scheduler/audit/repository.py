@@ -13,7 +13,8 @@ from scheduler.models import AuditEvent, User
 
 # A Core INSERT through the session: events are never read back or changed in the request
 # that writes them, and the ORM's unit of work would cost several times the statement.
-_INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__])
+# inline(): nor is the event's id, so PostgreSQL is not asked for it (RETURNING id).
+_INSERT_EVENT = insert(SQLModel.metadata.tables[AuditEvent.__tablename__]).inline()
 
 
 def insert_event(session: Session, values: dict[str, Any]) -> None:

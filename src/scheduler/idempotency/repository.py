@@ -36,7 +36,9 @@ _LOCK_AND_LOOKUP = select(
     func.pg_try_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)).label("free"),
     *_RECORD,
 ).select_from(_ONE_ROW.outerjoin(_TABLE, _BY_KEY))
-_INSERT_RECORD = insert(_TABLE)
+# inline(): the record's id is never read, so PostgreSQL is not asked for it (RETURNING id)
+# and no inserted primary key is built for it.
+_INSERT_RECORD = insert(_TABLE).inline()
 _DELETE_RECORD = delete(_TABLE).where(_BY_KEY)
 _DELETE_EXPIRED = delete(_TABLE).where(_TABLE.c.expires_at <= bindparam("now"))
 
