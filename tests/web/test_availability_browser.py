@@ -12,10 +12,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, text
 
-from tests.web.browser import ADMIN, Site, assert_accessible, screenshot, sign_in
+from tests.web.browser import (
+    ADMIN,
+    PHONE,
+    Site,
+    assert_accessible,
+    page_overflow,
+    screenshot,
+    sign_in,
+)
 
 THURSDAY = ("2026-11-12T00:00:00-07:00", "2026-11-13T00:00:00-07:00")
 FRIDAY = ("2026-11-13T00:00:00-07:00", "2026-11-14T00:00:00-07:00")
@@ -195,6 +203,55 @@ def test_a_provider_makes_a_feed_link_fetches_it_rotates_and_revokes_it(
     page.get_by_role("button", name="Revoke My phone for your schedule").click()
     expect(page.get_by_role("status")).to_contain_text("revoked")
     assert httpx.get(site.url(new_path)).status_code == 404
+
+
+# The whole link in sight, nothing scrolled inside the box, the box and its button on screen.
+_FEED_LINK_SHOWN = """() => {
+    const box = document.getElementById('feed-url');
+    const button = document.querySelector('[data-copy="feed-url"]');
+    const r = box.getBoundingClientRect(), b = button.getBoundingClientRect();
+    return {left: r.left, right: r.right, buttonLeft: b.left, buttonRight: b.right,
+            wide: box.scrollWidth - box.clientWidth, tall: box.scrollHeight - box.clientHeight};
+}"""
+
+
+def test_a_new_feed_link_is_shown_whole_and_copied_on_a_desktop_a_tablet_and_a_phone(
+    chromium: Browser, site: Site
+) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    try:
+        page = context.new_page()
+        sign_in(page, site, site.provider_login())
+        page.goto(site.url("/admin/feeds"))
+        page.get_by_role("button", name="Make a link to my schedule").click()
+        link = page.get_by_label("Subscription link")
+        url = link.input_value()
+        assert "/feeds/" in url, url
+        for width, height in ((1280, 800), (820, 1180), PHONE):
+            page.set_viewport_size({"width": width, "height": height})
+            assert page_overflow(page) <= 0, width
+            shown = page.evaluate(_FEED_LINK_SHOWN)
+            assert shown["left"] >= 0, (width, shown)
+            assert shown["right"] <= width, (width, shown)
+            assert shown["buttonLeft"] >= 0, (width, shown)
+            assert shown["buttonRight"] <= width, (width, shown)
+            assert shown["wide"] <= 0, f"the link scrolls sideways in its box at {width}px"
+            assert shown["tall"] <= 0, f"part of the link is hidden in its box at {width}px"
+            assert_accessible(page)
+            page.get_by_role("button", name="Copy link").click()
+            expect(page.get_by_role("status")).to_have_text(
+                "Copied. Paste it into your calendar app."
+            )
+            assert page.evaluate("() => navigator.clipboard.readText()") == url
+            selected = page.evaluate(
+                "() => { const b = document.getElementById('feed-url');"
+                " return b.value.slice(b.selectionStart, b.selectionEnd); }"
+            )
+            assert selected == url  # selected too, for Ctrl+C
+            page.evaluate("() => navigator.clipboard.writeText('')")
+    finally:
+        context.close()
 
 
 def test_the_admin_manages_location_feeds(page: Page, site: Site) -> None:

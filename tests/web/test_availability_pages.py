@@ -408,7 +408,7 @@ def test_my_schedule_shows_the_providers_own_visits_only(
 
 
 def _feed_url(html: str) -> str:
-    found = re.search(r'id="feed-url" type="text" readonly value="([^"]+)"', html)
+    found = re.search(r'<textarea id="feed-url"[^>]*>([^<]+)</textarea>', html)
     assert found, html
     return found.group(1)
 

@@ -17,11 +17,18 @@ from tests.web.browser import (
     DENVER,
     DESK,
     FROZEN_NOW,
+    PHONE,
     Site,
     assert_accessible,
+    assert_cards_on_a_phone,
+    page_overflow,
     screenshot,
     sign_in,
+    table_overflow,
 )
+
+# The sizes a layout defect was seen at: a desktop, a tablet (iPad Air, upright), a phone.
+LAYOUT_SIZES = ((1280, 800), (820, 1180), PHONE)
 
 
 def open_settings(page: Page, site: Site) -> None:
@@ -139,6 +146,43 @@ def test_a_new_type_with_phases_is_offered_by_the_slot_search(page: Page, site: 
     begins = datetime.fromisoformat(first["start_at"])
     ends = datetime.fromisoformat(first["end_at"])
     assert ends - begins == timedelta(minutes=90)
+
+
+def _assert_phase_editor_fits(page: Page) -> None:
+    """At each of ``LAYOUT_SIZES`` the phase editor reads without scrolling sideways in its
+    frame: a table of one row per phase on a desktop or a tablet, stacked fields on a phone."""
+    for width, height in LAYOUT_SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        assert page_overflow(page) <= 0, width
+        assert table_overflow(page, ".phase-table") <= 0, f"the phases scroll sideways at {width}px"
+        cells = page.locator(".phase-table tbody tr").first.locator(":scope > *").all()
+        tops = {round((cell.bounding_box() or {"y": -1})["y"]) for cell in cells}
+        if (width, height) == PHONE:
+            assert_cards_on_a_phone(page, ".phase-table")
+            minutes = page.get_by_label("Phase 1: minutes").bounding_box()
+            use = page.get_by_label("Phase 1: how it uses the provider").bounding_box()
+            assert minutes is not None
+            assert use is not None
+            assert minutes["y"] + minutes["height"] <= use["y"], "the provider not under minutes"
+            assert use["x"] + use["width"] <= width
+        else:
+            assert len(tops) == 1, f"a phase's fields are not side by side at {width}px: {tops}"
+        assert_accessible(page)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_the_phase_editor_fits_a_desktop_a_tablet_and_a_phone(page: Page, site: Site) -> None:
+    open_settings(page, site)
+    page.get_by_role("link", name="Appointment types").first.click()
+    page.get_by_role("link", name="New appointment type").click()
+    _assert_phase_editor_fits(page)
+    # With an error written in a phase's cell, the widest the editor gets.
+    page.get_by_label("Name", exact=True).fill("Iron infusion")
+    page.get_by_label("Code", exact=True).fill("iron-infusion-2")
+    page.get_by_label("Phase 1: minutes").fill("ten")
+    page.get_by_role("button", name="Create appointment type").click()
+    expect(page.locator("#error-phase-0-minutes")).to_contain_text("enter a whole number")
+    _assert_phase_editor_fits(page)
 
 
 def test_an_invalid_edit_is_shown_next_to_its_field_with_the_input_kept(
