@@ -260,6 +260,47 @@ def test_many_cancellations_never_push_a_visit_out_of_the_feed(
     assert shown == set(range(churn - MAX_FEED_CANCELLATIONS, churn))
 
 
+def test_a_visit_begun_the_day_before_the_window_is_in_the_feed(
+    client: TestClient,
+    desk_headers: dict[str, str],
+    clinic: Clinic,
+    db: Session,
+    clock: FrozenClock,
+    settings: Settings,
+) -> None:
+    """The feed reads the owner's visits from a day before its window on (its index scan is
+    bounded there, not at the first visit ever): a visit of almost a day that ends inside
+    the window is in it; one that ended as the window starts is not."""
+    today = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    window_start = today - timedelta(days=settings.feed_past_days)
+    visits = {
+        "long": (window_start - timedelta(hours=23), window_start + timedelta(minutes=30)),
+        "ended": (window_start - timedelta(hours=2), window_start),
+    }
+    db.execute(
+        insert(Booking),
+        [
+            {
+                "patient_id": clinic.patient.id,
+                "appointment_type_id": clinic.infusion_id,
+                "location_id": clinic.location_id,
+                "provider_id": clinic.nurse.id,
+                "start_at": start,
+                "end_at": end,
+                "status": "fulfilled",
+                "ical_uid": f"{name}@test",
+                "created_at": start,
+                "updated_at": end,
+            }
+            for name, (start, end) in visits.items()
+        ],
+    )
+    db.commit()
+    body = client.get(feed_path(new_feed(client, desk_headers, provider_id=clinic.nurse.id)))
+    assert b"UID:long@test" in body.content
+    assert b"UID:ended@test" not in body.content
+
+
 def test_tokens_are_hashed_revocable_and_rotatable(
     client: TestClient, desk_headers: dict[str, str], clinic: Clinic, db: Session
 ) -> None:

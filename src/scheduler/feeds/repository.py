@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -101,6 +101,9 @@ class FeedCheck:
     patients: str | None
 
 
+# A visit is shorter than this (a type's phases add up to at most a day): bounds index scans.
+LONGEST_VISIT = timedelta(days=1)
+
 # Core tables: the feed's statements select plain columns, never ORM objects.
 _token = metadata.tables[FeedToken.__tablename__]
 _booking = metadata.tables[Booking.__tablename__]
@@ -123,6 +126,11 @@ def _candidates(owner: ColumnElement[bool], window: FeedWindow) -> ColumnElement
         owner,
         _booking.c.end_at > bindparam("window_start", window.start_at, type_=UTCDateTime),
         _booking.c.start_at < bindparam("window_end", window.end_at, type_=UTCDateTime),
+        # Implied by the end (no visit is longer), and it bounds a scan of the owner's
+        # (owner, start_at) index, which SQLite picks to list the feed by start: without it
+        # that walked every visit of the owner's history up to the window's end.
+        _booking.c.start_at
+        > bindparam("scan_from", window.start_at - LONGEST_VISIT, type_=UTCDateTime),
     )
 
 
@@ -240,6 +248,7 @@ def feed_check(
         "token_hash": token_hash,
         "window_start": window.start_at,
         "window_end": window.end_at,
+        "scan_from": window.start_at - LONGEST_VISIT,
     }
     if with_patients:
         params["patients_since"] = window.patients_since
