@@ -165,7 +165,7 @@ def place(
         end_at=start_at + timedelta(minutes=1),
         now=now,
         patient_id=patient_id,
-        ignore=ignored,
+        ignore=ignored if ignore is not None else None,  # no call per commitment for nothing
         notice_from=notice_from,
         subject=subject,
     )
