@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import String, bindparam, case, func, insert, or_, select, update
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_rows
 
@@ -402,7 +402,7 @@ def failed_count(session: Session) -> int:
     which grew with every message ever sent (~100 ms at 86,000 messages, on every staff
     page's badge; benchmarks/history.py). For "failed" it reads the few failed rows.
     """
-    failed = bindparam("failed_status", "failed", literal_execute=True)
+    failed = bindparam("failed_status", "failed", String, literal_execute=True)
     return int(
         session.execute(
             select(func.count())
