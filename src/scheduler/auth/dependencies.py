@@ -6,10 +6,10 @@ Roles are ``scheduler.models.enums.Role``; ``Actor`` lives in ``auth/actors.py``
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
@@ -45,37 +45,20 @@ class StaffAccounts:
     detached copy, never an instance of some session.
     """
 
-    def __init__(self, ttl_seconds: float = 5.0, max_accounts: int = 4096) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_accounts
-        # user id -> (when it expires on time.monotonic(), the account), oldest first.
-        self._accounts: dict[int, tuple[float, User]] = {}
+    def __init__(self, ttl_seconds: float = 5.0) -> None:
+        self._accounts: TTLCache[int, User] = TTLCache(maxsize=4096, ttl=ttl_seconds)
         self._lock = threading.Lock()
 
     def get(self, user_id: int) -> User | None:
-        # Every request asks: one dict read (atomic), no lock. cachetools' TTLCache cost
-        # about 15 Python calls per lookup.
-        entry = self._accounts.get(user_id)
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
+        with self._lock:
+            return self._accounts.get(user_id)
 
     def remember(self, user: User) -> User:
         copy = User.model_validate(user.model_dump())
         if copy.id is not None:
-            now = time.monotonic()
             with self._lock:
-                self._accounts.pop(copy.id, None)
-                if len(self._accounts) >= self._max:
-                    self._drop_expired(now)
-                while len(self._accounts) >= self._max:
-                    del self._accounts[next(iter(self._accounts))]  # the oldest
-                self._accounts[copy.id] = (now + self._ttl, copy)
+                self._accounts[copy.id] = copy
         return copy
-
-    def _drop_expired(self, now: float) -> None:
-        for user_id in [k for k, (expires, _) in self._accounts.items() if expires <= now]:
-            del self._accounts[user_id]
 
     def forget(self, user_id: int) -> None:
         with self._lock:
