@@ -161,8 +161,8 @@ def create_app(
 
     install_web(app, settings)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics)
-    app.add_middleware(AccessLog)  # inside RequestId: logs the id it settled on
+    # Inside RequestId: logs the id it settled on; counts each request in the metrics too.
+    app.add_middleware(AccessLog, metrics=RequestMetrics())
     app.add_middleware(RequestId)  # outermost: even a refused request gets its id
     _install_log_redaction()
 

@@ -1,4 +1,5 @@
-"""``GET /metrics`` in Prometheus' text format, and the per-request metrics middleware.
+"""``GET /metrics`` in Prometheus' text format, and the per-request metrics (fed by
+``http.access_log.AccessLog``).
 
 Not public: the endpoint answers only when ``SCHEDULER_METRICS_TOKEN`` is set, and then only
 to ``Authorization: Bearer <token>`` (401 otherwise); with no token set it answers 404 like
@@ -17,7 +18,6 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -32,11 +32,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from scheduler.db.transaction import run_in_transaction
 from scheduler.errors import NotAuthenticated
-from scheduler.http.access_log import route_template
 from scheduler.kit.metrics import HTTP_DURATION, HTTP_REQUESTS
 from scheduler.notifications.repository import backlog
 
@@ -51,51 +50,29 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 class RequestMetrics:
     """Counts every HTTP request by route template, method and status, and times it.
 
+    Not a middleware of its own: ``AccessLog`` times each request and hands it here, so the
+    request passes one layer (and each response message one wrapper) for both.
+
     The labelled children are kept per (route, method, status): prometheus_client's
     ``labels()`` costs about twice the counting itself, on every request, feed polls included.
     Route templates and statuses are few, so the cache stays small.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    def _observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+    def observe(self, scope: Scope, status: int, seconds: float, route: str | None) -> None:
+        method = str(scope.get("method", ""))
+        key = (route or NO_ROUTE, method if method in METHODS else "other", status)
         children = self._children.get(key)
         if children is None:
             children = (
-                HTTP_REQUESTS.labels(route, method, str(status)),
-                HTTP_DURATION.labels(route, method),
+                HTTP_REQUESTS.labels(key[0], key[1], str(status)),
+                HTTP_DURATION.labels(key[0], key[1]),
             )
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app raises before answering
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            route = route_template(scope) or NO_ROUTE
-            method = str(scope.get("method", ""))
-            self._observe(
-                route,
-                method if method in METHODS else "other",
-                status,
-                time.perf_counter() - started,
-            )
 
 
 class _Forward(Collector):
