@@ -18,6 +18,7 @@ from tests.web.browser import (
     FROZEN_NOW,
     PHONE,
     TABLET,
+    TABLET_LANDSCAPE,
     TODAYS_VISITS,
     Site,
     assert_accessible,
@@ -84,6 +85,66 @@ def test_home_is_todays_board_with_the_now_line(page: Page, site: Site) -> None:
         expect(page.locator(lane).locator(".block", has_text=visit.patient)).to_have_count(1)
     assert_accessible(page)
     screenshot(page, "day-board")
+
+
+# Each block's patient name as the eye sees it: whether it is cut (an ellipsis, or a line
+# clamped), whether a word of it is split over two lines, whether it and the status stay
+# inside the block; and the block's tooltip.
+_BLOCK_NAMES = """() => [...document.querySelectorAll('.block')].map(block => {
+    const box = block.getBoundingClientRect();
+    const who = block.querySelector('.block__who');
+    const status = block.querySelector('.status');
+    // Squeezed by even a fraction of a pixel below the width its word needs, the status
+    // ends in an ellipsis.
+    const squeezed = el => { const width = el.getBoundingClientRect().width;
+        el.style.flex = 'none'; el.style.maxWidth = 'none';
+        const needed = el.getBoundingClientRect().width;
+        el.style.flex = ''; el.style.maxWidth = ''; return needed - width > 0.001; };
+    const inside = el => { const r = el.getBoundingClientRect();
+        return r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+            && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5; };
+    const text = who.firstChild, split = [];
+    let at = 0;
+    for (const word of text.data.split(' ')) {
+        const range = document.createRange();
+        range.setStart(text, at);
+        range.setEnd(text, at + word.length);
+        if (range.getClientRects().length > 1) split.push(word);
+        at += word.length + 1;
+    }
+    return {name: who.textContent.trim(), title: block.title, split,
+            cut: who.scrollWidth > who.clientWidth || who.scrollHeight > who.clientHeight + 1,
+            nameInside: inside(who), statusInside: inside(status),
+            statusCut: squeezed(status)};
+})"""
+
+
+@pytest.mark.parametrize(
+    "size",
+    [DESKTOP, TABLET_LANDSCAPE, (820, 1180), PHONE],
+    ids=["desktop", "tablet-landscape", "tablet", "phone"],
+)
+def test_every_block_shows_its_patients_whole_name_and_status(
+    page: Page, site: Site, size: tuple[int, int]
+) -> None:
+    """The 1-hour consultation's block is narrow (about 60px on a tablet): the name wraps
+    to a second line instead of ending in "…", and the status is still written whole."""
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    sign_in(page, site)
+    if size[0] > 900:  # a tablet held sideways shows (nearly) the whole day, as a desktop does
+        frame = page.locator(".board-scroll")
+        width, overflow = frame.evaluate("f => [f.clientWidth, f.scrollWidth - f.clientWidth]")
+        assert overflow <= width * 0.1, f"the day scrolls {overflow}px sideways at {size[0]}px"
+    blocks = page.evaluate(_BLOCK_NAMES)
+    assert sorted(b["name"] for b in blocks) == sorted(v.patient for v in TODAYS_VISITS)
+    for block in blocks:
+        assert not block["cut"], f"{block['name']} is cut short at {size[0]}px"
+        assert not block["split"], f"{block['name']}: {block['split']} split at {size[0]}px"
+        assert block["nameInside"], f"{block['name']} overflows its block at {size[0]}px"
+        assert block["statusInside"], f"{block['name']}'s status is off its block at {size[0]}px"
+        assert not block["statusCut"], f"{block['name']}'s status is cut at {size[0]}px"
+        assert block["title"].startswith(block["name"] + ", ")  # the tooltip stays
+    assert_accessible(page)
 
 
 # Every text the now line crosses: it must be painted over the line (hit testing follows the
@@ -223,6 +284,15 @@ def test_the_board_shows_a_booking_in_its_chair_at_its_time(
     expect(page.get_by_role("group", name="Chair 1", exact=True).get_by_role("link")).to_have_count(
         0
     )
+    # The hold (a thicker, dashed border) still has room for its type's line.
+    hold = page.locator(".block--hold")
+    expect(hold).to_contain_text("Ketamine infusion")
+    assert hold.evaluate(
+        """b => { const r = b.getBoundingClientRect();
+            const t = b.querySelector('.block__what').getBoundingClientRect();
+            return t.width > 0 && t.left >= r.left && t.right <= r.right
+                && t.bottom <= r.bottom; }"""
+    ), "the hold's type is out of sight"
     # The nurse's load strip counts the patient while monitored.
     assert_accessible(page)
     screenshot(page, "day-board-booked")

@@ -91,6 +91,10 @@ def test_a_new_type_with_phases_is_offered_by_the_slot_search(page: Page, site: 
     page.get_by_role("link", name="New appointment type").click()
     assert_accessible(page)
     screenshot(page, "settings-type-new")
+    # The prerequisites' tick boxes stand in the form like its other tick boxes, not in a box
+    # drawn tight around them (their left edges touched its border).
+    prerequisites = page.locator("ul.checks")
+    assert prerequisites.evaluate("u => getComputedStyle(u).borderLeftStyle") == "none"
     page.get_by_label("Name", exact=True).fill("Iron infusion")
     page.get_by_label("Code", exact=True).fill("iron-infusion")
     fill_phase(page, 1, "15", chair=True, use="hands_on")
