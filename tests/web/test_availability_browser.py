@@ -276,6 +276,16 @@ def test_a_provider_sees_only_their_own_schedule_and_availability(page: Page, si
     ).to_be_visible()
     assert_accessible(page)
     screenshot(page, "my-schedule")
+    # On a phone the page's panels stand one under the other, evenly spaced.
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    gaps = page.evaluate(
+        """() => { const panels = [...document.querySelectorAll('main section.panel')];
+            return panels.slice(1).map((p, i) => Math.round(
+                p.getBoundingClientRect().top - panels[i].getBoundingClientRect().bottom)); }"""
+    )
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert len(gaps) >= 3, gaps
+    assert len(set(gaps)) == 1, f"uneven space between the panels on a phone: {gaps}"
 
     page.get_by_role("link", name="Availability").click()
     expect(page.get_by_label("Provider")).to_have_count(0)  # no choice of provider
