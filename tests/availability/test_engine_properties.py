@@ -26,7 +26,6 @@ from scheduler.availability.engine import (
     explain_candidates,
     find_free_slots,
     grid_starts,
-    rank_providers,
     ranked_checks,
 )
 
@@ -257,16 +256,24 @@ def test_check_candidate_matches_offered_combinations(query: SlotQuery) -> None:
 
 @SETTINGS
 @given(queries())
-def test_ranked_checks_are_the_ranking_with_each_providers_check(query: SlotQuery) -> None:
-    """What a booking asks the engine in one call (ranked_checks) is what it asked in one
-    call per provider: the same order as rank_providers, the same reasons as check_candidate
-    with any chair, on the grid or off it."""
+def test_ranked_checks_are_the_searchs_ranking_with_each_providers_check(
+    query: SlotQuery,
+) -> None:
+    """What a booking asks the engine in one call (ranked_checks): every provider once, each
+    with the reasons check_candidate gives with any chair, and those without reasons in the
+    order find_free_slots offers them (so a booking naming no provider takes the offered
+    one), on the grid or off it."""
+    slots = {s.start_at: s for s in find_free_slots(query)}
     starts = grid_starts(
         query.tz, query.appointment_type.step_minutes, query.window_start_at, query.window_end_at
     )
     picks = starts[:: max(1, len(starts) // 6)]
     picks += [s + timedelta(minutes=1) for s in picks[:2]]
     for start in picks:
-        assert ranked_checks(query, start) == [
-            (pid, check_candidate(query, start, None, pid)) for pid in rank_providers(query, start)
-        ]
+        checks = ranked_checks(query, start)
+        assert sorted(pid for pid, _ in checks) == sorted(p.id for p in query.providers)
+        for pid, reasons in checks:
+            assert reasons == check_candidate(query, start, None, pid)
+        passing = tuple(pid for pid, reasons in checks if not reasons)
+        slot = slots.get(start)
+        assert passing == (slot.provider_ids if slot is not None else ())

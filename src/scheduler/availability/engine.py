@@ -142,7 +142,6 @@ __all__ = [
     "local_instant",
     "occupancy",
     "open_starts",
-    "rank_providers",
     "ranked_checks",
 ]
 
@@ -213,26 +212,12 @@ def _provider_rank(mask: ProviderMask, day: int) -> tuple[int, int]:
     return (mask.starts_on(day), mask.spec.id)
 
 
-def rank_providers(query: SlotQuery, start_at: datetime) -> tuple[int, ...]:
-    """Every provider of ``query`` in the order :func:`find_free_slots` would list them for
-    ``start_at`` (whether or not each can take it): a booking that names no provider takes
-    the first one that fits, so it books the provider the search offered."""
-    if start_at.utcoffset() is None:
-        raise ValueError("start_at must be timezone-aware")
-    start = to_us(start_at)
-    clock = LocalClock(query.tz, start - DAY_MARGIN, start + DAY_MARGIN)
-    day = clock.local_day(start)
-    ev = evaluate(query, [start], [day], clock)
-    return tuple(
-        mask.spec.id for mask in sorted(ev.providers, key=lambda m: _provider_rank(m, day))
-    )
-
-
 def ranked_checks(query: SlotQuery, start_at: datetime) -> list[tuple[int, tuple[Reason, ...]]]:
-    """Every provider of ``query`` in :func:`rank_providers`' order, each with the reasons
+    """Every provider of ``query`` in the order :func:`find_free_slots` would list them for
+    ``start_at`` (the one choice rule, ``_provider_rank``), each with the reasons
     :func:`check_candidate` gives for it with any chair (``chair_id`` None), from one
-    evaluation: a booking ranks the providers and then checks them in turn, and each
-    provider's rules are evaluated independently of the others."""
+    evaluation: a booking that names no provider takes the first one without reasons, so it
+    books the provider the search offered."""
     if start_at.utcoffset() is None:
         raise ValueError("start_at must be timezone-aware")
     start = to_us(start_at)
