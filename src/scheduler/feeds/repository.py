@@ -115,20 +115,30 @@ _provider = metadata.tables[Provider.__tablename__]
 _provider_location = metadata.tables[ProviderLocation.__tablename__]
 
 
-def _candidates(owner: ColumnElement[bool], window: FeedWindow) -> ColumnElement[bool]:
+def _candidates(
+    owner: ColumnElement[bool], window: FeedWindow, *, bounded_scan: bool = False
+) -> ColumnElement[bool]:
     """The owner's bookings that overlap the window, whatever their status.
 
     Which bookings these are never changes for a booking once written (time, provider and
     location change only through a reschedule, which writes a new booking), nothing is
     deleted, and every change of a booking raises its ``version`` (bookings/service.py).
+
+    ``bounded_scan`` adds ``start_at > window start - LONGEST_VISIT``, implied by the end (no
+    visit is longer): it bounds a scan of the owner's ``(owner, start_at)`` index, which SQLite
+    picks to list the feed by start (without it, that walked every visit of the owner's
+    history up to the window's end). Only there: in the feed check, PostgreSQL's generic plan
+    then left the feed index's index-only count for a slower plan (a third of the 304s/s).
     """
-    return and_(
+    overlap = and_(
         owner,
         _booking.c.end_at > bindparam("window_start", window.start_at, type_=UTCDateTime),
         _booking.c.start_at < bindparam("window_end", window.end_at, type_=UTCDateTime),
-        # Implied by the end (no visit is longer), and it bounds a scan of the owner's
-        # (owner, start_at) index, which SQLite picks to list the feed by start: without it
-        # that walked every visit of the owner's history up to the window's end.
+    )
+    if not bounded_scan:
+        return overlap
+    return and_(
+        overlap,
         _booking.c.start_at
         > bindparam("scan_from", window.start_at - LONGEST_VISIT, type_=UTCDateTime),
     )
@@ -248,7 +258,6 @@ def feed_check(
         "token_hash": token_hash,
         "window_start": window.start_at,
         "window_end": window.end_at,
-        "scan_from": window.start_at - LONGEST_VISIT,
     }
     if with_patients:
         params["patients_since"] = window.patients_since
@@ -336,7 +345,7 @@ def feed_rows(
     def part(condition: ColumnElement[bool], order: tuple[Any, ...], most: int) -> Select[Any]:
         query = (
             sa_select(*(c.label(n) for c, n in zip(columns, labels, strict=True)))
-            .where(_candidates(owner, window), condition)
+            .where(_candidates(owner, window, bounded_scan=sqlite), condition)
             .order_by(*order)
             .limit(most)
         )
