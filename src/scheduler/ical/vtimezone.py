@@ -26,6 +26,12 @@ __all__ = ["Transition", "vtimezone_for", "zone_transitions"]
 # change twice within 12 hours, and a pair of changes that cancel out inside one step would not
 # matter to a calendar anyway.
 _SCAN_STEP_SECONDS = 12 * 3600
+# Years before the requested ones are only probed for how far back their yearly rules go
+# (``_earliest_rules``): a week's step finds each of a year's changes (bisected to the second
+# as above) at a fourteenth of the cost. A pair of changes undone within a week before the
+# range could go unseen there; it would change only which past year the rules are said to
+# start in, never an instant of the requested years, which are scanned at the fine step.
+_PROBE_STEP_SECONDS = 7 * 24 * 3600
 # Wall time of the single observance of a zone whose offset does not change in the range: the
 # de facto convention (Google, Apple, Outlook all emit it). Naive on purpose: VTIMEZONE DTSTART
 # is a local wall time by definition (RFC 5545 3.8.2.4).
@@ -112,8 +118,14 @@ def vtimezone_for(tz: ZoneInfo, years: range) -> Timezone:
 def zone_transitions(tz: ZoneInfo, first_year: int, last_year: int) -> tuple[Transition, ...]:
     """Every change of ``tz`` whose local wall time falls in ``first_year..last_year``."""
     return tuple(
-        t for t in _scan(tz, first_year, last_year) if first_year <= t.wall_before.year <= last_year
+        t
+        for t in _scan(tz, first_year, last_year, _SCAN_STEP_SECONDS)
+        if first_year <= t.wall_before.year <= last_year
     )
+
+
+def _year_transitions(tz: ZoneInfo, year: int, step: int) -> tuple[Transition, ...]:
+    return tuple(t for t in _scan(tz, year, year, step) if t.wall_before.year == year)
 
 
 def _observances(
@@ -167,7 +179,7 @@ def _earliest_rules(
     transitions = zone_transitions(tz, first_year, last_year)
     year = first_year - 1
     while year >= _EARLIEST_RULE_YEAR:
-        candidate = (*zone_transitions(tz, year, year), *transitions)
+        candidate = (*_year_transitions(tz, year, _PROBE_STEP_SECONDS), *transitions)
         rules = _yearly_rules(candidate, last_year)
         if rules is None or rules[0].first.wall_before.year != year:
             break
@@ -283,8 +295,9 @@ def _state(tz: ZoneInfo, instant: datetime) -> _State:
 
 
 @lru_cache(maxsize=256)
-def _scan(tz: ZoneInfo, first_year: int, last_year: int) -> tuple[Transition, ...]:
-    """Every change of ``tz`` between a day before and a day after the local years.
+def _scan(tz: ZoneInfo, first_year: int, last_year: int, step: int) -> tuple[Transition, ...]:
+    """Every change of ``tz`` between a day before and a day after the local years, sampled
+    every ``step`` seconds and bisected to the second.
 
     Cached: a feed renders the same zone and years over and over.
     """
@@ -294,7 +307,7 @@ def _scan(tz: ZoneInfo, first_year: int, last_year: int) -> tuple[Transition, ..
     found: list[Transition] = []
     at, state = start, _state_at(tz, start)
     while at < stop:
-        step_end = min(at + _SCAN_STEP_SECONDS, stop)
+        step_end = min(at + step, stop)
         step_state = _state_at(tz, step_end)
         if step_state == state:
             at = step_end
