@@ -388,3 +388,24 @@ def test_the_example_dashboard_queries_only_metrics_the_service_exposes(
     }
     assert queried == expected
     assert queried <= exposed, f"not exposed: {queried - exposed}"
+
+
+def test_the_web_pages_are_counted_by_their_route_template(metered: TestClient) -> None:
+    """The pages sit behind the CSRF layer, which hands the app a copy of the request's scope:
+    the staff sign-in page, the patient time picker and a manage link's page are each counted
+    under their own template (they all were "(no route)"), never with the link's token."""
+    _, before = scrape(metered)
+    token = "zz-manage-token-4f9c2a"
+    assert metered.get("/admin/login").status_code == 200
+    assert metered.get("/book/times").status_code == 400  # no type chosen: said on the page
+    assert metered.get(f"/manage/{token}").status_code in (200, 404, 410)
+    text, after = scrape(metered)
+    counted = {
+        dict(labels)["route"]
+        for (name, labels), count in after.items()
+        if name == "scheduler_http_requests_total"
+        and dict(labels)["method"] == "GET"
+        and count > before.get((name, labels), 0.0)
+    }
+    assert {"/admin/login", "/book/times", "/manage/{token}"} <= counted
+    assert token not in text

@@ -154,11 +154,33 @@ class _EveryPath:
         return True
 
 
+# asgi-csrf hands the app a copy of the scope, and the router notes the route it matched in
+# the scope it is given: without this, the access log and /metrics (outside this middleware)
+# saw no route for any page. The match is copied back to the scope this middleware was given.
+_OUTER_SCOPE = "scheduler.web.outer_scope"
+_ROUTING_KEYS = ("endpoint", "route", "fastapi", "path_params")
+
+
+def _routing_kept(app: ASGIApp) -> ASGIApp:
+    async def routed(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            outer = scope.get(_OUTER_SCOPE)
+            if outer is not None and outer is not scope:
+                for key in _ROUTING_KEYS:
+                    if key in scope:
+                        outer[key] = scope[key]
+
+    return routed
+
+
 class WebSecurity:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
+        routed = _routing_kept(app)
         self.protected: ASGIApp = asgi_csrf(
-            app,
+            routed,
             signing_secret=settings.secret_key,
             signing_namespace="scheduler-web-csrf",
             always_protect=CSRF_PROTECTED_WITHOUT_COOKIES,
@@ -169,7 +191,7 @@ class WebSecurity:
         )
         self.patient_protected = {
             prefix: asgi_csrf(
-                app,
+                routed,
                 signing_secret=settings.secret_key,
                 signing_namespace="scheduler-patient-csrf",
                 always_protect=_EveryPath(),
@@ -190,7 +212,11 @@ class WebSecurity:
             if _is_multipart_post(scope):
                 await _unsupported_form(send, COMMON_HEADERS)
                 return
-            await self.protected(scope, receive, _with_headers(send, COMMON_HEADERS, NO_STORE))
+            scope[_OUTER_SCOPE] = scope
+            try:
+                await self.protected(scope, receive, _with_headers(send, COMMON_HEADERS, NO_STORE))
+            finally:
+                del scope[_OUTER_SCOPE]
         elif path in ("/book", "/manage", "/me") or path.startswith(
             ("/book/", "/manage/", "/me/", "/waitlist/")
         ):
@@ -201,9 +227,13 @@ class WebSecurity:
             if _is_multipart_post(scope):
                 await _unsupported_form(send, extra)
                 return
-            await self.patient_protected[prefix](
-                scope, receive, _with_headers(send, extra, NO_STORE)
-            )
+            scope[_OUTER_SCOPE] = scope
+            try:
+                await self.patient_protected[prefix](
+                    scope, receive, _with_headers(send, extra, NO_STORE)
+                )
+            finally:
+                del scope[_OUTER_SCOPE]
         elif path.startswith("/static/"):
             versioned = b"v=" in scope.get("query_string", b"")
             cache = STATIC_IMMUTABLE if versioned else STATIC_SHORT
