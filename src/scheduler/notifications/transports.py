@@ -215,6 +215,8 @@ class _ConfirmedData:
     def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
         """``sendmail`` gives the message as bytes."""
         assert isinstance(msg, bytes)
+        # A mixin: only ever mixed into smtplib.SMTP / SMTP_SSL below (_Smtp, _SmtpSsl), which
+        # mypy cannot know from the mixin's own class.
         smtp: smtplib.SMTP = self  # type: ignore[assignment]
         smtp.putcmd("data")
         code, reply = smtp.getreply()
